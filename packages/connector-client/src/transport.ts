@@ -1,0 +1,120 @@
+import { getCACertificates } from "node:tls";
+import { Agent, fetch as undiciFetch } from "undici";
+
+/** How a Compass client decides whether to trust Compass's server certificate. */
+export interface TlsTrust {
+  /** PEM bundle trusted in addition to the system roots and NODE_EXTRA_CA_CERTS. */
+  caPem?: string | undefined;
+  /** Turns server certificate verification off. Only for tests and explicit operator opt-in. */
+  insecureSkipTlsVerify?: boolean | undefined;
+}
+
+/** The client certificate a runtime presents over mTLS. */
+export interface ClientCertificate {
+  /** Private key, PEM (PKCS#1 or PKCS#8). */
+  keyPem: string;
+  /** Client certificate first, then its issuers, PEM. */
+  certificateChainPem: string;
+}
+
+export interface CompassTransportOptions {
+  tls?: TlsTrust | undefined;
+  clientCertificate?: ClientCertificate | undefined;
+  /** TCP + TLS connect timeout (default 10 s). */
+  connectTimeoutMs?: number;
+  /** How long an idle keep-alive connection is kept (default 10 s). */
+  keepAliveTimeoutMs?: number;
+}
+
+type FetchInput = Parameters<typeof undiciFetch>[0];
+type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+
+/**
+ * HTTPS to Compass with one undici Agent. The client certificate can be replaced after a renewal:
+ * new calls use a new Agent at once, while calls already under way finish on the old one, which is then closed.
+ */
+export class CompassTransport {
+  readonly #options: CompassTransportOptions;
+  #agent: Agent;
+  #closed = false;
+
+  constructor(options: CompassTransportOptions = {}) {
+    this.#options = options;
+    this.#agent = this.#buildAgent(options.clientCertificate);
+  }
+
+  get hasClientCertificate(): boolean {
+    return this.#options.clientCertificate !== undefined;
+  }
+
+  /** Swap the client certificate without dropping in-flight calls. */
+  setClientCertificate(clientCertificate: ClientCertificate): void {
+    if (this.#closed) throw new Error("CompassTransport is closed");
+    const previous = this.#agent;
+    this.#options.clientCertificate = clientCertificate;
+    this.#agent = this.#buildAgent(clientCertificate);
+    // close() waits for the requests the old agent still serves, then releases its sockets.
+    previous.close().catch(() => undefined);
+  }
+
+  /** fetch bound to the current Agent. */
+  readonly fetch = (input: FetchInput, init: FetchInit = {}): ReturnType<typeof undiciFetch> =>
+    undiciFetch(input, { ...init, dispatcher: this.#agent });
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#agent.close();
+  }
+
+  #buildAgent(clientCertificate: ClientCertificate | undefined): Agent {
+    const tls = this.#options.tls ?? {};
+    return new Agent({
+      keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
+      connect: {
+        timeout: this.#options.connectTimeoutMs ?? 10_000,
+        rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
+        ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
+        ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
+      },
+    });
+  }
+}
+
+export type TransportFailureKind = "tls" | "unavailable";
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+const TLS_MESSAGE = /(alert|certificate|handshake|ssl|tls)/i;
+
+/**
+ * Sorts a network-level failure (undici's `TypeError: fetch failed` and its causes) into a TLS problem,
+ * which retrying cannot fix, or an unavailable peer, which it can.
+ */
+export function classifyTransportError(error: unknown): { kind: TransportFailureKind; detail: string } {
+  const details: string[] = [];
+  let kind: TransportFailureKind = "unavailable";
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    const code = (current as { code?: unknown }).code;
+    const message = current instanceof Error ? current.message : String(current);
+    if (typeof code === "string") {
+      details.push(`${code}: ${message}`);
+      if (TLS_CODE.test(code)) kind = "tls";
+    } else if (message && message !== "fetch failed") {
+      details.push(message);
+      if (TLS_MESSAGE.test(message) && !/ECONN|socket hang up|other side closed/i.test(message)) kind = "tls";
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return { kind, detail: details.join(" <- ") || String(error) };
+}
+
+/** Parses an HTTP Retry-After header (seconds or HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value.trim());
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
