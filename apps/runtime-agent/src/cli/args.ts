@@ -1,0 +1,59 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import type { ParseArgsConfig } from "node:util";
+import type { TlsTrust } from "@runtime-agent/connector-client";
+import { UsageError } from "./exit-codes.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Strict flag parsing: unknown flags and stray arguments are usage errors (exit 2), never ignored. */
+export function parseFlags<T extends Options>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function requireFlag(value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === "") throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+export function httpsUrlFlag(value: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--${flag} is not a URL: ${value}`);
+  }
+  if (url.protocol !== "https:") throw new UsageError(`--${flag} must be an https URL`);
+  return value;
+}
+
+export function positiveIntFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** The flags every command that talks to Compass accepts. */
+export const TLS_FLAGS = {
+  "ca-file": { type: "string" },
+  "insecure-skip-tls-verify": { type: "boolean" },
+} as const;
+
+export async function tlsTrustFrom(values: { "ca-file"?: string | undefined; "insecure-skip-tls-verify"?: boolean | undefined }): Promise<TlsTrust> {
+  const trust: TlsTrust = {};
+  if (values["ca-file"] !== undefined) {
+    try {
+      trust.caPem = await readFile(values["ca-file"], "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read --ca-file ${values["ca-file"]}: ${(error as Error).message}`);
+    }
+    if (!trust.caPem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--ca-file ${values["ca-file"]} holds no PEM certificate`);
+  }
+  if (values["insecure-skip-tls-verify"] === true) trust.insecureSkipTlsVerify = true;
+  return trust;
+}

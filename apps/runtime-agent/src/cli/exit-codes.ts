@@ -1,0 +1,46 @@
+import { CertificateError } from "@runtime-agent/cert-manager";
+import { ConnectorError, ConnectorErrorCode } from "@runtime-agent/connector-client";
+
+/** Exit codes every command shares; scripts rely on them. */
+export const ExitCode = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  /** Compass refused: token invalid, used or expired; certificate rejected or revoked. */
+  REFUSED: 3,
+  /** Compass unreachable, timed out, or TLS failed. */
+  UNREACHABLE: 4,
+  /** Compass answered something unusable, or a certificate check failed. */
+  BAD_RESPONSE: 5,
+} as const;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof UsageError) return ExitCode.USAGE;
+  if (error instanceof CertificateError) return ExitCode.BAD_RESPONSE;
+  if (error instanceof ConnectorError) {
+    switch (error.code) {
+      case ConnectorErrorCode.AUTH_FAILED:
+      case ConnectorErrorCode.REJECTED:
+        return ExitCode.REFUSED;
+      case ConnectorErrorCode.UNAVAILABLE:
+      case ConnectorErrorCode.TIMEOUT:
+      case ConnectorErrorCode.TLS_FAILED:
+      case ConnectorErrorCode.ABORTED:
+        return ExitCode.UNREACHABLE;
+      case ConnectorErrorCode.BAD_RESPONSE:
+        return ExitCode.BAD_RESPONSE;
+    }
+  }
+  return ExitCode.FAILURE;
+}
+
+/** One line for stderr: the stable code first, so scripts and people can grep it. */
+export function describeError(error: unknown): string {
+  if (error instanceof ConnectorError || error instanceof CertificateError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
