@@ -11,7 +11,7 @@ export interface CertificateFacts {
   /** RFC 4514 string, last RDN first (as Go's `pkix.Name.String()` and `openssl -nameopt RFC2253` print it). */
   readonly subject: string;
   readonly issuer: string;
-  /** Lowercase hex, as encoded (even number of digits). */
+  /** Lowercase hex as OpenSSL prints it (even number of digits, no sign byte): serial 2 is `"02"`. */
   readonly serialNumber: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -31,7 +31,11 @@ interface ParsedCertificate {
 }
 
 function badEncoding(message: string, cause?: unknown): CertificateError {
-  return new CertificateError(CertificateErrorCode.BadEncoding, message, cause === undefined ? {} : { cause });
+  return new CertificateError(
+    CertificateErrorCode.BadEncoding,
+    message,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /** RFC 4514 output order: the last RDN of the sequence comes first. */
@@ -68,7 +72,8 @@ function parseDer(der: Uint8Array<ArrayBuffer>, what: string): ParsedCertificate
 function parseBundle(text: string, what: string): ParsedCertificate[] {
   const blocks = parsePemBlocks(text);
   const other = blocks.find((b) => b.label !== "CERTIFICATE");
-  if (other !== undefined) throw badEncoding(`${what} contains a "${other.label}" PEM block; only certificates allowed.`);
+  if (other !== undefined)
+    throw badEncoding(`${what} contains a "${other.label}" PEM block; only certificates allowed.`);
   if (blocks.length === 0) throw badEncoding(`${what} contains no PEM certificate.`);
   return blocks.map((b, i) => parseDer(b.der, blocks.length === 1 ? what : `${what} #${i + 1}`));
 }
@@ -188,7 +193,9 @@ export function decodeCertificationResult(
   clientCerts.forEach((c, i) => {
     const inChain = chain[i];
     if (inChain === undefined || !sameDer(c, inChain)) {
-      throw chainInvalid(`clientCertificate holds ${clientCerts.length} certificates that are not a prefix of certificateChain.`);
+      throw chainInvalid(
+        `clientCertificate holds ${clientCerts.length} certificates that are not a prefix of certificateChain.`,
+      );
     }
   });
   if (ca.some((c) => sameDer(c, client))) {
@@ -196,11 +203,11 @@ export function decodeCertificationResult(
   }
 
   // 3. key
-  let keyMatches = false;
+  let keyMatches: boolean;
   try {
     keyMatches = client.x509.checkPrivateKey(privateKey);
   } catch {
-    keyMatches = false;
+    keyMatches = false; // e.g. an EC certificate: certainly not our RSA key
   }
   if (!keyMatches) {
     throw new CertificateError(

@@ -83,7 +83,9 @@ describe("createCsr", () => {
       "DC=example",
     ]);
     const text = withTempFile("csr.pem", csr.pem, (path) =>
-      execFileSync("openssl", ["req", "-noout", "-subject", "-nameopt", "RFC2253", "-in", path], { encoding: "utf8" }),
+      execFileSync("openssl", ["req", "-noout", "-subject", "-nameopt", "RFC2253", "-in", path], {
+        encoding: "utf8",
+      }),
     );
     expect(text.trim()).toBe("subject=DC=example,UID=u,CN=id,OU=a,OU=b,O=Org,L=loc,ST=st,C=DE");
     expect((await readCsr(csr.pem)).subject.rdns).toEqual(csr.subject.rdns);
@@ -116,9 +118,14 @@ describe("createCsr", () => {
   });
 
   it("rejects non-RSA keys, empty subjects, bad subjects and unknown encodings", async () => {
-    const ec = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+    const ec = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ]);
     await expect(createCsr(COMPASS, ec)).rejects.toMatchObject({ code: "CERT_KEY_INVALID" });
-    await expect(createCsr(DistinguishedName.from([]), pair)).rejects.toMatchObject({ code: "CERT_CSR_INVALID" });
+    await expect(createCsr(DistinguishedName.from([]), pair)).rejects.toMatchObject({
+      code: "CERT_CSR_INVALID",
+    });
     await expect(createCsr("O=Org,broken", pair)).rejects.toMatchObject({ code: "CERT_SUBJECT_INVALID" });
     await expect(createCsr(COMPASS, pair, { stringEncoding: "latin1" as "go" })).rejects.toMatchObject({
       code: "CERT_INVALID_ARGUMENT",
@@ -134,7 +141,9 @@ describe("readCsr", () => {
       expect(info.signatureValid).toBe(true);
       expect(info.signatureAlgorithmOid).toBe("1.2.840.113549.1.1.11");
       expect(info.publicKey.export({ type: "spki", format: "pem" })).toBe(pair.publicKeyPem);
-      expect(info.subject.toString()).toBe("C=DE,ST=province,L=locality,O=Org,OU=OrgUnit,CN=a0aa0faf-4ac5-44c3-8e79-9a551eeaac75");
+      expect(info.subject.toString()).toBe(
+        "C=DE,ST=province,L=locality,O=Org,OU=OrgUnit,CN=a0aa0faf-4ac5-44c3-8e79-9a551eeaac75",
+      );
       expect(Buffer.from(info.der).equals(Buffer.from(csr.der))).toBe(true);
     }
   });
@@ -149,7 +158,13 @@ describe("readCsr", () => {
 
   it("throws CERT_CSR_INVALID on garbage", async () => {
     const cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    for (const input of ["", "%%%", Buffer.from("hello").toString("base64"), cert, cert.replaceAll("CERTIFICATE", "CERTIFICATE REQUEST")]) {
+    for (const input of [
+      "",
+      "%%%",
+      Buffer.from("hello").toString("base64"),
+      cert,
+      cert.replaceAll("CERTIFICATE", "CERTIFICATE REQUEST"),
+    ]) {
       const error = await readCsr(input).catch((e: unknown) => e);
       expect(error, input).toBeInstanceOf(CertificateError);
       expect((error as CertificateError).code, input).toBe("CERT_CSR_INVALID");

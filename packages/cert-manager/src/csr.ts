@@ -61,7 +61,10 @@ export async function createCsr(
   const ordered = sortForCsr(dn);
   const mode = options.stringEncoding ?? "go";
   if (mode !== "go" && mode !== "utf8") {
-    throw new CertificateError(CertificateErrorCode.InvalidArgument, `Unknown stringEncoding ${String(mode)}.`);
+    throw new CertificateError(
+      CertificateErrorCode.InvalidArgument,
+      `Unknown stringEncoding ${String(mode)}.`,
+    );
   }
   try {
     const subjectSchema = asn1js.fromBER(encodeRdnSequence(ordered, mode)).result;
@@ -72,7 +75,10 @@ export async function createCsr(
     await csr.sign(keys.privateKey, "SHA-256", engine);
     // pkijs leaves the parameters of sha256WithRSAEncryption absent; RFC 4055 says they MUST be NULL, and Go writes
     // NULL. The AlgorithmIdentifier sits outside the signed part, so this does not touch the signature.
-    if (csr.signatureAlgorithm.algorithmId === SHA256_WITH_RSA && csr.signatureAlgorithm.algorithmParams === undefined) {
+    if (
+      csr.signatureAlgorithm.algorithmId === SHA256_WITH_RSA &&
+      csr.signatureAlgorithm.algorithmParams === undefined
+    ) {
       csr.signatureAlgorithm = new pkijs.AlgorithmIdentifier({
         algorithmId: SHA256_WITH_RSA,
         algorithmParams: new asn1js.Null(),
@@ -125,14 +131,16 @@ export async function readCsr(csr: string): Promise<CsrInfo> {
   } catch (cause) {
     throw csrFailed("CSR PEM is malformed.", cause);
   }
-  const block = blocks.find((b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST");
+  const block = blocks.find(
+    (b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST",
+  );
   if (block === undefined) throw csrFailed("No CERTIFICATE REQUEST PEM block found.");
   try {
     const request = pkijs.CertificationRequest.fromBER(block.der);
     const subject = decodeRdnSequence(request.subject.toSchema().toBER(false), "CSR subject");
     const spki = new Uint8Array(request.subjectPublicKeyInfo.toSchema().toBER(false));
     const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-    let signatureValid = false;
+    let signatureValid: boolean;
     try {
       signatureValid = await request.verify(engine);
     } catch {
@@ -146,7 +154,8 @@ export async function readCsr(csr: string): Promise<CsrInfo> {
       der: block.der,
     };
   } catch (cause) {
-    if (cause instanceof CertificateError) throw csrFailed(`CSR subject is malformed: ${cause.message}`, cause);
+    if (cause instanceof CertificateError)
+      throw csrFailed(`CSR subject is malformed: ${cause.message}`, cause);
     throw csrFailed("CSR does not parse as PKCS#10.", cause);
   }
 }

@@ -1,4 +1,9 @@
-export { CertificateError, CertificateErrorCode, isCertificateError, type CertificateErrorOptions } from "./errors.js";
+export {
+  CertificateError,
+  CertificateErrorCode,
+  isCertificateError,
+  type CertificateErrorOptions,
+} from "./errors.js";
 export {
   DistinguishedName,
   MAX_SUBJECT_BYTES,

@@ -26,14 +26,18 @@ describe("generateKeyPair", () => {
       modulusLength: 2048,
       hash: { name: "SHA-256" },
     });
-    expect(pair.privateKeyPem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n[\s\S]+\n-----END RSA PRIVATE KEY-----\n$/);
+    expect(pair.privateKeyPem).toMatch(
+      /^-----BEGIN RSA PRIVATE KEY-----\n[\s\S]+\n-----END RSA PRIVATE KEY-----\n$/,
+    );
     expect(pair.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
     // sign with WebCrypto, verify with the PEM public key; sign with the PEM private key, verify with WebCrypto
     const data = Buffer.from("hello");
     const sig = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", pair.cryptoKeyPair.privateKey, data);
     expect(createVerify("sha256").update(data).verify(pair.publicKeyPem, Buffer.from(sig))).toBe(true);
     const sig2 = createSign("sha256").update(data).sign(pair.privateKeyPem);
-    expect(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", pair.cryptoKeyPair.publicKey, sig2, data)).toBe(true);
+    expect(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", pair.cryptoKeyPair.publicKey, sig2, data)).toBe(
+      true,
+    );
   });
 
   it("defaults to 4096 bits (as the Go agent)", { timeout: 60_000 }, async () => {
@@ -44,7 +48,9 @@ describe("generateKeyPair", () => {
 
   it("rejects out-of-range sizes", async () => {
     for (const modulusLength of [1024, 2047.5, 32768, Number.NaN]) {
-      await expect(generateKeyPair({ modulusLength })).rejects.toMatchObject({ code: "CERT_INVALID_ARGUMENT" });
+      await expect(generateKeyPair({ modulusLength })).rejects.toMatchObject({
+        code: "CERT_INVALID_ARGUMENT",
+      });
     }
   });
 
@@ -64,11 +70,16 @@ describe("readPrivateKey / toPkcs1Pem", () => {
     expect(readPrivateKey(pkcs8).asymmetricKeyType).toBe("rsa");
     expect(toPkcs1Pem(pkcs8)).toBe(pair.privateKeyPem);
     expect(toPkcs1Pem(readPrivateKey(pkcs8))).toBe(pair.privateKeyPem);
-    expect(readPrivateKey(`# stored by the agent\n${pair.privateKeyPem.replaceAll("\n", "\r\n")}`).type).toBe("private");
+    expect(readPrivateKey(`# stored by the agent\n${pair.privateKeyPem.replaceAll("\n", "\r\n")}`).type).toBe(
+      "private",
+    );
   });
 
   it("rejects everything else with CERT_KEY_INVALID, without echoing the input", () => {
-    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" });
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
+      type: "pkcs8",
+      format: "pem",
+    });
     const encrypted = createPrivateKey(pair.privateKeyPem)
       .export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "pw" })
       .toString();
@@ -112,11 +123,16 @@ describe("importKeyPair", () => {
     expect(imported.publicKeyPem).toBe(pair.publicKeyPem);
     const data = Buffer.from("x");
     const sig = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", imported.cryptoKeyPair.privateKey, data);
-    expect(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", pair.cryptoKeyPair.publicKey, sig, data)).toBe(true);
+    expect(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", pair.cryptoKeyPair.publicKey, sig, data)).toBe(
+      true,
+    );
   });
 
   it("rejects small keys", async () => {
-    const small = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" });
+    const small = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({
+      type: "pkcs1",
+      format: "pem",
+    });
     await expect(importKeyPair(small.toString())).rejects.toMatchObject({ code: "CERT_KEY_INVALID" });
   });
 });

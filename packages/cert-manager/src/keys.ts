@@ -66,7 +66,11 @@ export interface GenerateKeyPairOptions {
  */
 export async function generateKeyPair(options: GenerateKeyPairOptions = {}): Promise<KeyPair> {
   const modulusLength = options.modulusLength ?? DEFAULT_MODULUS_LENGTH;
-  if (!Number.isInteger(modulusLength) || modulusLength < MIN_MODULUS_LENGTH || modulusLength > MAX_MODULUS_LENGTH) {
+  if (
+    !Number.isInteger(modulusLength) ||
+    modulusLength < MIN_MODULUS_LENGTH ||
+    modulusLength > MAX_MODULUS_LENGTH
+  ) {
     throw new CertificateError(
       CertificateErrorCode.InvalidArgument,
       `modulusLength must be an integer between ${MIN_MODULUS_LENGTH} and ${MAX_MODULUS_LENGTH}, got ${String(modulusLength)}.`,

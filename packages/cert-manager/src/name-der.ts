@@ -38,13 +38,18 @@ function encodeValue(attribute: SubjectAttribute, mode: SubjectStringEncoding): 
 }
 
 /** DER of an RDNSequence with one single-valued RDN (one SET) per attribute, in the given order. */
-export function encodeRdnSequence(attributes: readonly SubjectAttribute[], mode: SubjectStringEncoding): ArrayBuffer {
+export function encodeRdnSequence(
+  attributes: readonly SubjectAttribute[],
+  mode: SubjectStringEncoding,
+): ArrayBuffer {
   const sequence = new asn1js.Sequence({
     value: attributes.map(
       (a) =>
         new asn1js.Set({
           value: [
-            new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: a.oid }), encodeValue(a, mode)] }),
+            new asn1js.Sequence({
+              value: [new asn1js.ObjectIdentifier({ value: a.oid }), encodeValue(a, mode)],
+            }),
           ],
         }),
     ),
@@ -53,7 +58,10 @@ export function encodeRdnSequence(attributes: readonly SubjectAttribute[], mode:
 }
 
 function badName(what: string, detail: string): CertificateError {
-  return new CertificateError(CertificateErrorCode.BadEncoding, `${what}: malformed distinguished name (${detail}).`);
+  return new CertificateError(
+    CertificateErrorCode.BadEncoding,
+    `${what}: malformed distinguished name (${detail}).`,
+  );
 }
 
 /**
@@ -62,7 +70,8 @@ function badName(what: string, detail: string): CertificateError {
  */
 export function decodeRdnSequence(der: ArrayBuffer | Uint8Array, what = "name"): DistinguishedName {
   const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw badName(what, "not a SEQUENCE");
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence))
+    throw badName(what, "not a SEQUENCE");
   const rdns: SubjectAttribute[][] = [];
   for (const set of parsed.result.valueBlock.value) {
     if (!(set instanceof asn1js.Set)) throw badName(what, "RDN is not a SET");
@@ -84,6 +93,8 @@ export function decodeRdnSequence(der: ArrayBuffer | Uint8Array, what = "name"):
   try {
     return new DistinguishedName(rdns);
   } catch (cause) {
-    throw new CertificateError(CertificateErrorCode.BadEncoding, `${what}: unusable distinguished name.`, { cause });
+    throw new CertificateError(CertificateErrorCode.BadEncoding, `${what}: unusable distinguished name.`, {
+      cause,
+    });
   }
 }

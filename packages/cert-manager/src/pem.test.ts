@@ -32,7 +32,9 @@ describe("pemEncode / parsePemBlocks", () => {
 
   it("rejects mismatched labels, headers, bad bodies and unterminated blocks", () => {
     const pem = pemEncode("CERTIFICATE", der);
-    expect(code(() => parsePemBlocks(pem.replace("END CERTIFICATE", "END X509 CRL")))).toBe("CERT_BAD_ENCODING");
+    expect(code(() => parsePemBlocks(pem.replace("END CERTIFICATE", "END X509 CRL")))).toBe(
+      "CERT_BAD_ENCODING",
+    );
     expect(code(() => parsePemBlocks(pem.replace("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n")))).toBe(
       "CERT_BAD_ENCODING",
     );
@@ -62,7 +64,10 @@ describe("decodeStandardBase64", () => {
 
   it("rejects URL-safe characters, missing padding, garbage and empty input", () => {
     for (const bad of ["-_8=", "aGVsbG8", "aGVs bG8=!", "", "  \n", "a===", "@@@@"]) {
-      expect(code(() => decodeStandardBase64(bad)), bad).toBe("CERT_BAD_ENCODING");
+      expect(
+        code(() => decodeStandardBase64(bad)),
+        bad,
+      ).toBe("CERT_BAD_ENCODING");
     }
     expect(code(() => decodeStandardBase64(7 as unknown as string))).toBe("CERT_BAD_ENCODING");
   });

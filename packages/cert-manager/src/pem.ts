@@ -10,7 +10,11 @@ const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}
 const WHITESPACE = /[\s]+/g;
 
 function badEncoding(message: string, cause?: unknown): CertificateError {
-  return new CertificateError(CertificateErrorCode.BadEncoding, message, cause === undefined ? {} : { cause });
+  return new CertificateError(
+    CertificateErrorCode.BadEncoding,
+    message,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**
@@ -50,7 +54,8 @@ export function parsePemBlocks(text: string): PemBlock[] {
     if (label !== endLabel) {
       throw badEncoding(`PEM block "BEGIN ${label}" ends with "END ${endLabel}".`);
     }
-    if (body.includes(":")) throw badEncoding(`PEM block "${label}" has headers (encrypted?); not supported.`);
+    if (body.includes(":"))
+      throw badEncoding(`PEM block "${label}" has headers (encrypted?); not supported.`);
     const der = decodeStandardBase64(body, `PEM block "${label}"`);
     blocks.push({ label, der });
     consumed = (match.index ?? 0) + match[0].length;

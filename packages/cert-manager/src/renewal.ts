@@ -44,7 +44,8 @@ function invalidArgument(message: string): CertificateError {
 }
 
 function time(name: string, value: Date): number {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidArgument(`${name} must be a valid Date.`);
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw invalidArgument(`${name} must be a valid Date.`);
   return value.getTime();
 }
 

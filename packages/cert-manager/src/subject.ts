@@ -37,7 +37,9 @@ export const MAX_SUBJECT_BYTES = 4096;
 const keywordByLowerCase = new Map<string, string>(
   Object.keys(SubjectAttributeOids).map((keyword) => [keyword.toLowerCase(), keyword]),
 );
-const keywordByOid = new Map<string, string>(Object.entries(SubjectAttributeOids).map(([k, oid]) => [oid, k]));
+const keywordByOid = new Map<string, string>(
+  Object.entries(SubjectAttributeOids).map(([k, oid]) => [oid, k]),
+);
 
 const KEYWORD = /^[A-Za-z][A-Za-z0-9-]*$/;
 const NUMERIC_OID = /^(?:0|[1-9][0-9]{0,14})(?:\.(?:0|[1-9][0-9]{0,14}))+$/;

@@ -34,7 +34,9 @@ export interface TestCa {
 function nameOf(subject: string | DistinguishedName, keepOrder: boolean): pkijs.RelativeDistinguishedNames {
   const dn = toDistinguishedName(subject);
   const attributes = keepOrder ? [...dn.attributes] : sortForCsr(dn);
-  return new pkijs.RelativeDistinguishedNames({ schema: asn1js.fromBER(encodeRdnSequence(attributes, "go")).result });
+  return new pkijs.RelativeDistinguishedNames({
+    schema: asn1js.fromBER(encodeRdnSequence(attributes, "go")).result,
+  });
 }
 
 export async function issueCertificate(options: IssueOptions): Promise<string> {
