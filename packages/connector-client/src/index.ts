@@ -6,3 +6,5 @@ export { classifyTransportError, CompassTransport, parseRetryAfter } from "./tra
 export type { ClientCertificate, CompassTransportOptions, TlsTrust, TransportFailureKind } from "./transport.js";
 export type { CertificationResult, ConnectorConfiguration } from "./validate.js";
 export * as ConnectorGraphQL from "./generated/graphql.js";
+export { clientCertificateOf, pairWithToken, renewWithCertificate, revokeCertificate } from "./flows.js";
+export type { FlowOptions, RuntimeCredentials } from "./flows.js";

@@ -1,5 +1,6 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
-import type { IncomingMessage, Server, ServerResponse } from "node:https";
+import type { Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConnectorClient, ConnectorError, ConnectorErrorCode } from "../src/index.js";

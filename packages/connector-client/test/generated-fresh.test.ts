@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { generate } from "@graphql-codegen/cli";
 import { expect, test } from "vitest";
-import config from "../codegen.ts";
+import config from "../codegen.js";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 

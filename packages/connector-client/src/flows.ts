@@ -1,0 +1,132 @@
+import { createCsr, decodeCertificationResult, generateKeyPair } from "@runtime-agent/cert-manager";
+import type { CertificateFacts } from "@runtime-agent/cert-manager";
+import { ConnectorClient } from "./client.js";
+import type { CallOptions } from "./client.js";
+import { ConnectorError, ConnectorErrorCode } from "./errors.js";
+import type { ClientCertificate, TlsTrust } from "./transport.js";
+import type { ConnectorConfiguration } from "./validate.js";
+
+/** Everything a runtime keeps after pairing or renewal. PEM text throughout; the key is PKCS#1. */
+export interface RuntimeCredentials {
+  privateKeyPem: string;
+  clientCertificatePem: string;
+  /** Client certificate first, then its issuers: what the runtime presents over mTLS. */
+  certificateChainPem: string;
+  caCertificatePem: string;
+  certificate: CertificateFacts;
+  /** The configuration Compass returned in the same flow (subject and management-plane URLs). */
+  configuration: ConnectorConfiguration;
+}
+
+export interface FlowOptions extends CallOptions {
+  tls?: TlsTrust | undefined;
+  /** RSA modulus length (default 4096, as the Go agent). */
+  keySize?: number | undefined;
+  timeoutMs?: number | undefined;
+  /** Validity of the returned certificate is checked against this instant (default: now). */
+  now?: () => Date;
+}
+
+export function clientCertificateOf(credentials: Pick<RuntimeCredentials, "privateKeyPem" | "certificateChainPem">): ClientCertificate {
+  return { keyPem: credentials.privateKeyPem, certificateChainPem: credentials.certificateChainPem };
+}
+
+/**
+ * The one-time-token flow: `configuration` with the token, a fresh key and a CSR with the subject Compass dictates,
+ * `signCertificateSigningRequest` with the token `configuration` returned, then every check of the answer.
+ */
+export async function pairWithToken(
+  connectorUrl: string,
+  token: string,
+  options: FlowOptions = {},
+): Promise<RuntimeCredentials> {
+  const client = new ConnectorClient({
+    url: connectorUrl,
+    auth: { token },
+    tls: options.tls,
+    timeoutMs: options.timeoutMs,
+  });
+  try {
+    // Key generation takes seconds for RSA-4096; overlap it with the first round trip.
+    const keyPromise = generateKeyPair({ modulusLength: options.keySize ?? 4096 });
+    keyPromise.catch(() => undefined);
+    const configuration = await client.configuration(options);
+    if (!configuration.token) {
+      throw new ConnectorError(
+        ConnectorErrorCode.BAD_RESPONSE,
+        "configuration returned no one-time token for signing the CSR",
+        { operation: "configuration" },
+      );
+    }
+    return await signAndCheck(client.withToken(configuration.token), configuration, await keyPromise, options);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Renewal over mTLS: `configuration` with the current certificate (which also proves the connection works),
+ * then a new key and CSR for the subject it returns. The old certificate stays valid until it expires.
+ */
+export async function renewWithCertificate(
+  certificateSecuredConnectorUrl: string,
+  current: ClientCertificate,
+  options: FlowOptions = {},
+): Promise<RuntimeCredentials> {
+  const client = new ConnectorClient({
+    url: certificateSecuredConnectorUrl,
+    auth: { clientCertificate: current },
+    tls: options.tls,
+    timeoutMs: options.timeoutMs,
+  });
+  try {
+    const keyPromise = generateKeyPair({ modulusLength: options.keySize ?? 4096 });
+    keyPromise.catch(() => undefined);
+    const configuration = await client.configuration(options);
+    return await signAndCheck(client, configuration, await keyPromise, options);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Revokes the given certificate at the certificate-secured Connector. */
+export async function revokeCertificate(
+  certificateSecuredConnectorUrl: string,
+  current: ClientCertificate,
+  options: FlowOptions = {},
+): Promise<boolean> {
+  const client = new ConnectorClient({
+    url: certificateSecuredConnectorUrl,
+    auth: { clientCertificate: current },
+    tls: options.tls,
+    timeoutMs: options.timeoutMs,
+  });
+  try {
+    return await client.revokeCertificate(options);
+  } finally {
+    await client.close();
+  }
+}
+
+async function signAndCheck(
+  client: ConnectorClient,
+  configuration: ConnectorConfiguration,
+  key: Awaited<ReturnType<typeof generateKeyPair>>,
+  options: FlowOptions,
+): Promise<RuntimeCredentials> {
+  const csr = await createCsr(configuration.subject, key);
+  const result = await client.signCertificateSigningRequest(csr.base64Pem, options);
+  const decoded = decodeCertificationResult(result, {
+    privateKeyPem: key.privateKeyPem,
+    subject: configuration.subject,
+    now: options.now?.() ?? new Date(),
+  });
+  return {
+    privateKeyPem: key.privateKeyPem,
+    clientCertificatePem: decoded.clientCertificatePem,
+    certificateChainPem: decoded.certificateChainPem,
+    caCertificatePem: decoded.caCertificatePem,
+    certificate: decoded.client,
+    configuration,
+  };
+}
