@@ -1,0 +1,407 @@
+import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
+import type { K8sClient } from "./client.js";
+import { listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
+import { isK8sStoreError, K8sStoreError } from "./errors.js";
+import { Informer, type InformerOptions } from "./informer.js";
+import { FIELD_MANAGER, isRecord, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import type { DesiredSecret, SecretObject, SecretStore } from "./secrets.js";
+import { mapConcurrent } from "./util.js";
+
+export const APPLICATION_GROUP = "applicationconnector.kyma-project.io";
+export const APPLICATION_VERSION = "v1alpha1";
+export const APPLICATION_PLURAL = "applications";
+export const APPLICATION_KIND = "Application";
+export const APPLICATION_API_VERSION = `${APPLICATION_GROUP}/${APPLICATION_VERSION}`;
+/** Default namespace of the Applications' credential and request-parameter Secrets (APP_INTEGRATION_NAMESPACE). */
+export const DEFAULT_INTEGRATION_NAMESPACE = "kyma-system";
+
+export interface ApplicationCredentials {
+  /** The agent writes "OAuth", "Basic" or "". */
+  type: string;
+  secretName: string;
+  authenticationUrl?: string;
+  csrfInfo?: { tokenEndpointURL: string };
+}
+
+export interface ApplicationEntry {
+  type: "API" | "Events";
+  apiType?: string;
+  gatewayUrl?: string;
+  centralGatewayUrl?: string;
+  accessLabel?: string;
+  targetUrl?: string;
+  id?: string;
+  name?: string;
+  requestParametersSecretName?: string;
+  specificationUrl?: string;
+  credentials?: ApplicationCredentials;
+}
+
+export interface ApplicationService {
+  id: string;
+  name: string;
+  identifier?: string;
+  labels?: Record<string, string> | null;
+  displayName: string;
+  description: string;
+  longDescription?: string;
+  providerDisplayName: string;
+  authCreateParameterSchema?: string;
+  entries: ApplicationEntry[];
+  tags?: string[];
+}
+
+export interface ApplicationSpec {
+  compassMetadata?: { applicationId?: string; authentication: { clientIds: string[] } };
+  accessLabel?: string;
+  description?: string;
+  skipInstallation?: boolean;
+  skipVerify?: boolean;
+  encodeUrl?: boolean;
+  labels?: Record<string, string> | null;
+  tenant?: string;
+  group?: string;
+  tags?: string[] | null;
+  displayName?: string;
+  providerDisplayName?: string;
+  longDescription?: string;
+  services?: ApplicationService[];
+}
+
+export interface ApplicationStatus {
+  installationStatus: { status: string; description?: string };
+}
+
+export interface Application {
+  apiVersion: typeof APPLICATION_API_VERSION;
+  kind: typeof APPLICATION_KIND;
+  metadata: ObjectMeta;
+  spec: ApplicationSpec;
+  status?: ApplicationStatus;
+}
+
+/** An Application the agent wants: metadata is name plus optional labels/annotations. */
+export interface DesiredApplication {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: ApplicationSpec;
+}
+
+/** A credential or request-parameter Secret of an Application; `owner` names the Application (uid filled in). */
+export interface DesiredAppSecret extends Omit<DesiredSecret, "namespace" | "ownerReferences"> {
+  /** Default: the store's integration namespace (kyma-system). */
+  namespace?: string;
+  /** Name of the owning Application; the store adds the owner reference with its uid. */
+  owner?: string;
+}
+
+/** Reads an Application from API JSON (validated by the CRD schema); keeps spec and metadata as they are. */
+export function parseApplication(raw: unknown): Application {
+  if (!isRecord(raw)) throw new K8sStoreError("K8S_UNEXPECTED", "Application: the API server returned a non-object");
+  const rawMeta = isRecord(raw["metadata"]) ? raw["metadata"] : {};
+  const out: Application = {
+    apiVersion: APPLICATION_API_VERSION,
+    kind: APPLICATION_KIND,
+    metadata: { ...rawMeta, ...parseObjectMeta(rawMeta) },
+    spec: (isRecord(raw["spec"]) ? raw["spec"] : {}) as ApplicationSpec,
+  };
+  if (isRecord(raw["status"])) out.status = raw["status"] as unknown as ApplicationStatus;
+  return out;
+}
+
+export interface ApplicationStoreOptions {
+  /** Labels that mark agent-managed objects; listing filters by them and applies add them. Default managed-by=compass-runtime-agent. */
+  managedLabels?: Readonly<Record<string, string>>;
+  /** Namespace of app Secrets, default kyma-system. */
+  integrationNamespace?: string;
+  /** How long a looked-up Application uid is reused for owner references, default 60 s. */
+  ownerUidTtlMs?: number;
+}
+
+/** A label selector `k1=v1,k2=v2` for a label map. */
+export function selectorFor(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+/** Whether an object carries all of `labels`. */
+export function hasLabels(obj: { metadata: { labels?: Record<string, string> } }, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(labels).every(([k, v]) => obj.metadata.labels?.[k] === v);
+}
+
+/**
+ * Applications (cluster-scoped CRs) and their Secrets. Listing returns only agent-managed objects (label
+ * selector); batch writes use server-side apply with field manager compass-runtime-agent, skip unchanged
+ * objects, and never take over a foreign object of the same name.
+ */
+export class ApplicationStore {
+  readonly managedLabels: Readonly<Record<string, string>>;
+  readonly managedSelector: string;
+  readonly integrationNamespace: string;
+  private readonly uidCache = new Map<string, { uid: string; until: number }>();
+
+  constructor(
+    private readonly client: K8sClient,
+    private readonly secrets: SecretStore,
+    private readonly options: ApplicationStoreOptions = {},
+  ) {
+    this.managedLabels = options.managedLabels ?? { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
+    this.managedSelector = selectorFor(this.managedLabels);
+    this.integrationNamespace = options.integrationNamespace ?? "kyma-system";
+  }
+
+  private params(name: string): { group: string; version: string; plural: string; name: string } {
+    return { group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, name };
+  }
+
+  /** Whether the object carries the managed labels. */
+  isManaged(obj: { metadata: { labels?: Record<string, string> } }): boolean {
+    return hasLabels(obj, this.managedLabels);
+  }
+
+  private remember(app: Application): Application {
+    if (app.metadata.uid !== undefined) this.uidCache.set(app.metadata.name, { uid: app.metadata.uid, until: Date.now() + (this.options.ownerUidTtlMs ?? 60_000) });
+    return app;
+  }
+
+  /** Lists Applications (all pages) matching `labelSelector`, by default the managed ones only. */
+  async listManaged(options: { labelSelector?: string; pageSize?: number } = {}): Promise<Application[]> {
+    const out: Application[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await listCustomObjectPage(this.client, APPLICATION_GROUP, APPLICATION_VERSION, APPLICATION_PLURAL, {
+        labelSelector: options.labelSelector ?? this.managedSelector,
+        limit: options.pageSize ?? 500,
+        ...(cont !== undefined ? { continue: cont } : {}),
+      });
+      for (const item of page.items) out.push(this.remember(parseApplication(item)));
+      cont = page.continue;
+    } while (cont !== undefined);
+    return out;
+  }
+
+  /** Reads any Application by name (managed or not); K8S_NOT_FOUND when absent. */
+  async get(name: string): Promise<Application> {
+    const raw: unknown = await this.client.call("get", APPLICATION_PLURAL, `get ${APPLICATION_PLURAL} ${name}`, (o) => this.client.custom.getClusterCustomObject(this.params(name), o));
+    return this.remember(parseApplication(raw));
+  }
+
+  /** Reads any Application by name; undefined when absent. */
+  async find(name: string): Promise<Application | undefined> {
+    try {
+      return await this.get(name);
+    } catch (err) {
+      if (isK8sStoreError(err, "K8S_NOT_FOUND")) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates an Application as given (managed labels added). K8S_ALREADY_EXISTS when the name is taken. */
+  async create(app: DesiredApplication | Application): Promise<Application> {
+    const body = {
+      apiVersion: APPLICATION_API_VERSION,
+      kind: APPLICATION_KIND,
+      metadata: { ...stripServerMeta(app.metadata), name: app.metadata.name, labels: { ...(app.metadata.labels ?? {}), ...this.managedLabels } },
+      spec: app.spec,
+    };
+    const raw: unknown = await this.client.call("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${app.metadata.name}`, (o) =>
+      this.client.custom.createClusterCustomObject({ group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, body, fieldManager: FIELD_MANAGER }, o),
+    );
+    return this.remember(parseApplication(raw));
+  }
+
+  /** Replaces an Application read before (needs metadata.resourceVersion; K8S_CONFLICT when it changed). */
+  async update(app: Application): Promise<Application> {
+    const name = app.metadata.name;
+    if (app.metadata.resourceVersion === undefined || app.metadata.resourceVersion === "") {
+      throw new K8sStoreError("K8S_INVALID", `update ${APPLICATION_PLURAL} ${name}: metadata.resourceVersion is required (read the object first)`);
+    }
+    const raw: unknown = await this.client.call("update", APPLICATION_PLURAL, `update ${APPLICATION_PLURAL} ${name}`, (o) =>
+      this.client.custom.replaceClusterCustomObject({ ...this.params(name), body: { ...app, apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND }, fieldManager: FIELD_MANAGER }, o),
+    );
+    return this.remember(parseApplication(raw));
+  }
+
+  /** Deletes an Application; false when absent. With `uid`, only that exact object (K8S_CONFLICT otherwise). */
+  async delete(name: string, preconditions: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+    const hasPre = preconditions.uid !== undefined || preconditions.resourceVersion !== undefined;
+    this.uidCache.delete(name);
+    try {
+      await this.client.call("delete", APPLICATION_PLURAL, `delete ${APPLICATION_PLURAL} ${name}`, (o) =>
+        this.client.custom.deleteClusterCustomObject({ ...this.params(name), propagationPolicy: "Background", ...(hasPre ? { body: { preconditions } } : {}) }, o),
+      );
+      return true;
+    } catch (err) {
+      if (isK8sStoreError(err, "K8S_NOT_FOUND")) return false;
+      throw err;
+    }
+  }
+
+  /** The server-side apply body for an Application: managed labels added, applied-hash annotation set. */
+  applyBody(app: DesiredApplication): { apiVersion: string; kind: string; metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> }; spec: ApplicationSpec } {
+    const metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> } = {
+      name: app.metadata.name,
+      labels: { ...(app.metadata.labels ?? {}), ...this.managedLabels },
+    };
+    if (app.metadata.annotations !== undefined) metadata.annotations = { ...app.metadata.annotations };
+    return withAppliedHash({ apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND, metadata, spec: app.spec });
+  }
+
+  private async sendApply(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
+    const name = body.metadata.name;
+    const raw: unknown = await this.client.call(
+      "patch",
+      APPLICATION_PLURAL,
+      `apply ${APPLICATION_PLURAL} ${name}`,
+      (o) => this.client.custom.patchClusterCustomObject({ ...this.params(name), body, fieldManager: FIELD_MANAGER, force: true }, o),
+      { contentType: "application/apply-patch+yaml" },
+    );
+    return this.remember(parseApplication(raw));
+  }
+
+  private async sendCreate(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
+    const raw: unknown = await this.client.call("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${body.metadata.name}`, (o) =>
+      this.client.custom.createClusterCustomObject({ group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, body, fieldManager: FIELD_MANAGER }, o),
+    );
+    return this.remember(parseApplication(raw));
+  }
+
+  /**
+   * Server-side apply of one Application (field manager compass-runtime-agent, force: true). Idempotent: applying
+   * the same object again changes nothing on the server (same resourceVersion). Takes over a foreign object of the
+   * same name: prefer applyAll, which guards against that.
+   */
+  async apply(app: DesiredApplication): Promise<Application> {
+    return this.sendApply(this.applyBody(app));
+  }
+
+  /**
+   * Applies many Applications with bounded concurrency (default 16), one result per input in input order, never
+   * throwing for a single failure. Live objects (default: one list of the managed ones) decide per object:
+   * unchanged → no request; managed and different → server-side apply; absent → create; exists but not managed
+   * (foreign) → K8S_ALREADY_EXISTS result, object untouched.
+   */
+  async applyAll(apps: readonly DesiredApplication[], options: ApplyAllOptions<Application> = {}): Promise<ApplyResult<Application>[]> {
+    const liveOpt = options.live ?? "list";
+    let live: ReadonlyMap<string, Application> | undefined;
+    if (liveOpt === "list") {
+      try {
+        live = liveMap(await this.listManaged(), false);
+      } catch (err) {
+        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err));
+        return apps.map((a) => ({ ok: false, name: a.metadata.name, error: e }));
+      }
+    } else if (liveOpt !== "none") {
+      live = liveMap(liveOpt, false);
+    }
+    return mapConcurrent(apps, options.concurrency ?? 16, async (app): Promise<ApplyResult<Application>> => {
+      const name = app.metadata.name;
+      const body = this.applyBody(app);
+      try {
+        if (live === undefined) return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
+        const current = live.get(name);
+        if (current !== undefined) {
+          if (isUpToDate(current, body)) return { ok: true, name, outcome: "unchanged", object: this.remember(current) };
+          return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
+        }
+        try {
+          return { ok: true, name, outcome: "created", object: await this.sendCreate(body) };
+        } catch (err) {
+          if (!isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw err;
+          const existing = await this.find(name);
+          if (existing !== undefined && this.isManaged(existing)) return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
+          throw new K8sStoreError("K8S_ALREADY_EXISTS", `apply ${APPLICATION_PLURAL} ${name}: an Application of that name exists and is not managed by the agent; not taking it over`, {
+            cause: err,
+            statusCode: 409,
+            reason: "AlreadyExists",
+          });
+        }
+      } catch (err) {
+        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", `apply ${APPLICATION_PLURAL} ${name}: ${String(err)}`, { cause: err });
+        return { ok: false, name, error: e };
+      }
+    });
+  }
+
+  /** The uid of an Application, for owner references (cached for ownerUidTtlMs; K8S_NOT_FOUND when absent). */
+  async resolveUid(name: string): Promise<string> {
+    const cached = this.uidCache.get(name);
+    if (cached !== undefined && cached.until > Date.now()) return cached.uid;
+    const app = await this.get(name);
+    if (app.metadata.uid === undefined) throw new K8sStoreError("K8S_UNEXPECTED", `get ${APPLICATION_PLURAL} ${name}: no uid in the answer`);
+    return app.metadata.uid;
+  }
+
+  /** The owner reference of an app Secret to its Application (the shape the Go agent writes). */
+  async ownerReference(name: string): Promise<OwnerReference> {
+    return { apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND, name, uid: await this.resolveUid(name) };
+  }
+
+  private async toDesiredSecret(s: DesiredAppSecret): Promise<DesiredSecret> {
+    const { owner, namespace, ...rest } = s;
+    const out: DesiredSecret = { ...rest, namespace: namespace ?? this.integrationNamespace, labels: { ...(s.labels ?? {}), ...this.managedLabels } };
+    if (owner !== undefined) out.ownerReferences = [await this.ownerReference(owner)];
+    return out;
+  }
+
+  /** Lists the agent-managed app Secrets of the integration namespace. */
+  async listManagedSecrets(namespace: string = this.integrationNamespace): Promise<SecretObject[]> {
+    return this.secrets.list(namespace, { labelSelector: this.managedSelector });
+  }
+
+  /** Server-side apply of one app Secret (managed labels and the owner reference added). */
+  async applySecret(secret: DesiredAppSecret): Promise<SecretObject> {
+    return this.secrets.apply(await this.toDesiredSecret(secret));
+  }
+
+  /**
+   * applyAll for app Secrets: managed labels and owner references added (owner uids looked up once and cached),
+   * then SecretStore.applyAll with the same guards as for Applications.
+   */
+  async applySecrets(secrets: readonly DesiredAppSecret[], options: ApplyAllOptions<SecretObject> = {}): Promise<ApplyResult<SecretObject>[]> {
+    const owners = [...new Set(secrets.map((s) => s.owner).filter((o): o is string => o !== undefined))];
+    const ownerErrors = new Map<string, K8sStoreError>();
+    await mapConcurrent(owners, options.concurrency ?? 16, async (o) => {
+      try {
+        await this.resolveUid(o);
+      } catch (err) {
+        ownerErrors.set(o, err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err)));
+      }
+    });
+    const ready: DesiredSecret[] = [];
+    const indexOf: number[] = [];
+    const results: ApplyResult<SecretObject>[] = new Array(secrets.length);
+    for (const [i, s] of secrets.entries()) {
+      const ns = s.namespace ?? this.integrationNamespace;
+      const ownerError = s.owner !== undefined ? ownerErrors.get(s.owner) : undefined;
+      if (ownerError !== undefined) {
+        results[i] = { ok: false, name: s.name, namespace: ns, error: new K8sStoreError(ownerError.code, `owner Application ${s.owner ?? ""} of secret ${ns}/${s.name}: ${ownerError.message}`, { cause: ownerError }) };
+        continue;
+      }
+      ready.push(await this.toDesiredSecret(s));
+      indexOf.push(i);
+    }
+    const applied = await this.secrets.applyAll(ready, { ...options, managedSelector: this.managedSelector, isManaged: (x) => this.isManaged(x) });
+    applied.forEach((r, j) => (results[indexOf[j] as number] = r));
+    return results;
+  }
+
+  /** Deletes an app Secret (integration namespace by default); false when absent. */
+  async deleteSecret(name: string, namespace: string = this.integrationNamespace): Promise<boolean> {
+    return this.secrets.delete(namespace, name);
+  }
+
+  /** A cache of Applications (by default only managed ones), kept current by list+watch. Not started. */
+  informer(options: InformerOptions = {}): Informer<Application> {
+    return new Informer(
+      this.client,
+      {
+        resource: APPLICATION_PLURAL,
+        watchPath: `/apis/${APPLICATION_GROUP}/${APPLICATION_VERSION}/${APPLICATION_PLURAL}`,
+        list: (q) => listCustomObjectPage(this.client, APPLICATION_GROUP, APPLICATION_VERSION, APPLICATION_PLURAL, q),
+        parse: parseApplication,
+      },
+      { labelSelector: this.managedSelector, ...options },
+    );
+  }
+}

@@ -1,0 +1,195 @@
+import { createHash } from "node:crypto";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  Watch,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
+import { RequestCounter, type K8sVerb } from "./counter.js";
+import { toK8sStoreError } from "./errors.js";
+import { loadKubeConfig, type KubeConfigOptions, type KubeConfigSource } from "./kubeconfig.js";
+
+export interface K8sClientOptions extends KubeConfigOptions {
+  /** Timeout of one API request (not of watches), default 30 s. */
+  requestTimeoutMs?: number;
+  /** Counter to record requests in; default: a new one. */
+  counter?: RequestCounter;
+}
+
+/** Extra per-request settings. */
+export interface CallOptions {
+  /** Content-Type override (patch strategies). */
+  contentType?: string;
+  /** Request timeout override. */
+  timeoutMs?: number;
+}
+
+interface Closable {
+  close?: () => Promise<void> | void;
+  destroy?: () => Promise<void> | void;
+}
+
+type CreateDispatcher = (cluster: unknown, agentOptions: unknown) => unknown;
+
+function middleware(pre: (ctx: RequestContext) => void): ObservableMiddleware {
+  return {
+    pre: (ctx: RequestContext) => {
+      pre(ctx);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+  };
+}
+
+function fingerprintOf(value: unknown, hash: ReturnType<typeof createHash>): void {
+  if (value === undefined || value === null) {
+    hash.update("\0u");
+  } else if (Buffer.isBuffer(value)) {
+    hash.update("\0b");
+    hash.update(value);
+  } else if (typeof value === "object") {
+    for (const k of Object.keys(value).sort()) {
+      hash.update(`\0k${k}`);
+      fingerprintOf((value as Record<string, unknown>)[k], hash);
+    }
+  } else {
+    hash.update(`\0s${String(value)}`);
+  }
+}
+
+/**
+ * client-node 2.0.1 builds a new undici Agent for every request (KubeConfig.applySecurityAuthentication →
+ * createDispatcher), so no connection is ever reused and each request pays a TLS handshake. This keeps one
+ * dispatcher per distinct TLS configuration (a rotated certificate gets a new one), so requests share a
+ * keep-alive connection pool. Returns a function that closes the pooled dispatchers.
+ */
+function poolDispatchers(kc: KubeConfig): () => Promise<void> {
+  const target = kc as unknown as { createDispatcher?: CreateDispatcher };
+  const original = target.createDispatcher;
+  if (typeof original !== "function") return async () => undefined;
+  const pool = new Map<string, unknown>();
+  target.createDispatcher = (cluster: unknown, agentOptions: unknown): unknown => {
+    const hash = createHash("sha256");
+    fingerprintOf(kc.createDispatcherOptions(cluster as Parameters<KubeConfig["createDispatcherOptions"]>[0], agentOptions as Parameters<KubeConfig["createDispatcherOptions"]>[1]), hash);
+    const key = hash.digest("hex");
+    if (pool.has(key)) return pool.get(key);
+    const dispatcher = original.call(kc, cluster, agentOptions);
+    // Keep at most a few (certificate rotation); close the oldest.
+    if (pool.size >= 4) {
+      const [oldestKey, oldest] = pool.entries().next().value as [string, unknown];
+      pool.delete(oldestKey);
+      void closeDispatcher(oldest);
+    }
+    pool.set(key, dispatcher);
+    return dispatcher;
+  };
+  return async () => {
+    const all = [...pool.values()];
+    pool.clear();
+    await Promise.all(all.map(closeDispatcher));
+  };
+}
+
+async function closeDispatcher(d: unknown): Promise<void> {
+  if (d === undefined || d === null) return;
+  const c = d as Closable;
+  try {
+    if (typeof c.close === "function") await c.close();
+  } catch {
+    try {
+      if (typeof c.destroy === "function") await c.destroy();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * The store's single connection to the API server: the typed client-node APIs plus request counting, error
+ * mapping and per-request timeouts. Internal: the public surface is K8sStore.
+ */
+export class K8sClient {
+  readonly kubeConfig: KubeConfig;
+  readonly source: KubeConfigSource | "object";
+  readonly server: string;
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly coordination: CoordinationV1Api;
+  readonly counter: RequestCounter;
+  readonly requestTimeoutMs: number;
+  private readonly closePool: () => Promise<void>;
+  private closed = false;
+
+  constructor(options: K8sClientOptions & { kubeConfig?: KubeConfig } = {}) {
+    if (options.kubeConfig !== undefined) {
+      this.kubeConfig = options.kubeConfig;
+      this.source = "object";
+      this.server = options.kubeConfig.getCurrentCluster()?.server ?? "";
+    } else {
+      const loaded = loadKubeConfig(options);
+      this.kubeConfig = loaded.kubeConfig;
+      this.source = loaded.source;
+      this.server = loaded.server;
+    }
+    this.closePool = poolDispatchers(this.kubeConfig);
+    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = this.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.coordination = this.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.counter = options.counter ?? new RequestCounter();
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Runs one API request: counts it under `verb`/`resource`, applies the timeout and content type, and maps
+   * any failure to a K8sStoreError whose message starts with `operation`.
+   */
+  async call<T>(verb: K8sVerb, resource: string, operation: string, fn: (options: ConfigurationOptions) => Promise<T>, callOptions: CallOptions = {}): Promise<T> {
+    const timeoutMs = callOptions.timeoutMs ?? this.requestTimeoutMs;
+    const contentType = callOptions.contentType;
+    const options: ConfigurationOptions = {
+      middleware: [
+        middleware((ctx) => {
+          ctx.setSignal(AbortSignal.timeout(timeoutMs));
+          if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
+        }),
+      ],
+      middlewareMergeStrategy: "append",
+    };
+    const started = performance.now();
+    try {
+      const result = await fn(options);
+      this.counter.record({ verb, resource, errorCode: undefined, durationMs: performance.now() - started });
+      return result;
+    } catch (err) {
+      const mapped = toK8sStoreError(err, operation);
+      this.counter.record({ verb, resource, errorCode: mapped.code, durationMs: performance.now() - started });
+      throw mapped;
+    }
+  }
+
+  /** A client-node Watch whose inactivity timeout is `inactivityTimeoutMs`. Each watch() call must be counted by the caller. */
+  newWatch(inactivityTimeoutMs: number): Watch {
+    const w = new Watch(this.kubeConfig);
+    // client-node 2.x aborts a watch after 30 s without data; the API server sends bookmarks about once a
+    // minute, so a quiet resource would be cut every 30 s. The field is private in the typings only.
+    (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs;
+    return w;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Closes pooled connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.closePool();
+  }
+}

@@ -1,0 +1,250 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { V1MicroTime, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
+import type { K8sClient } from "./client.js";
+import { isK8sStoreError, K8sStoreError } from "./errors.js";
+import { FIELD_MANAGER } from "./meta.js";
+import { sleep } from "./util.js";
+
+export interface LeaderElectionOptions {
+  /** Namespace of the Lease, e.g. kyma-system. */
+  namespace: string;
+  /** Name of the Lease, e.g. compass-runtime-agent-leader. */
+  name: string;
+  /** This candidate's identity, default POD_NAME or `<hostname>_<random>`. */
+  identity?: string;
+  /** How long a lease is valid without renewal (non-leaders wait this long), default 15 s (whole seconds on the wire). */
+  leaseDurationMs?: number;
+  /** The leader gives up when it could not renew for this long, default 10 s. Must be < leaseDurationMs. */
+  renewDeadlineMs?: number;
+  /** Pause between attempts, default 2 s (jittered by up to +20 % while acquiring). */
+  retryPeriodMs?: number;
+  /** On stop(), hand the lease back so another candidate takes over at once, default true. */
+  releaseOnStop?: boolean;
+  onStartedLeading?: () => void;
+  /** Called when leadership ends: lost (renew deadline passed) or stopped. */
+  onStoppedLeading?: () => void;
+  /** Called when the observed holder changes (including to this candidate). */
+  onNewLeader?: (identity: string) => void;
+  /** Called with every failed attempt (for logs/metrics). Not called for "held by another candidate". */
+  onError?: (err: K8sStoreError) => void;
+}
+
+export function defaultIdentity(): string {
+  const pod = process.env["POD_NAME"];
+  if (pod !== undefined && pod !== "") return pod;
+  return `${hostname()}_${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules: optimistic concurrency on the
+ * Lease's resourceVersion; another holder's lease counts as expired `leaseDurationSeconds` after this candidate
+ * last SAW it change (local clock, so clock skew between nodes does not matter); the leader renews every
+ * retryPeriod and steps down when it could not renew for renewDeadline (so before others may take over); on
+ * stop() it releases the lease (empty holder) so a successor need not wait.
+ */
+export class LeaderElector {
+  readonly identity: string;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private leader = false;
+  private observedHolder: string | undefined;
+  private observedKey = "";
+  private observedAt = 0;
+  private lastRenewAt = 0;
+  private stopped = false;
+  private started = false;
+  private readonly stopController = new AbortController();
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: K8sClient,
+    private readonly options: LeaderElectionOptions,
+  ) {
+    this.identity = options.identity ?? defaultIdentity();
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    if (this.renewDeadlineMs >= this.leaseDurationMs) {
+      throw new K8sStoreError("K8S_INVALID", "leader election: renewDeadlineMs must be shorter than leaseDurationMs");
+    }
+    if (this.retryPeriodMs * 1.2 >= this.renewDeadlineMs) {
+      throw new K8sStoreError("K8S_INVALID", "leader election: retryPeriodMs * 1.2 must be shorter than renewDeadlineMs");
+    }
+  }
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** The holder this candidate last observed ("" or undefined: nobody). */
+  currentLeader(): string | undefined {
+    return this.observedHolder;
+  }
+
+  /** Starts campaigning in the background. Idempotent. */
+  start(): this {
+    if (this.started || this.stopped) return this;
+    this.started = true;
+    this.running = this.run();
+    return this;
+  }
+
+  /** Stops campaigning; a leader releases the lease (unless releaseOnStop is false) and gets onStoppedLeading. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopController.abort();
+    await this.running;
+    if (this.leader) {
+      if (this.options.releaseOnStop ?? true) {
+        try {
+          await this.release();
+        } catch (err) {
+          this.reportError(err);
+        }
+      }
+      this.setLeader(false);
+    }
+  }
+
+  private setLeader(value: boolean): void {
+    if (this.leader === value) return;
+    this.leader = value;
+    try {
+      if (value) this.options.onStartedLeading?.();
+      else this.options.onStoppedLeading?.();
+    } catch {
+      // callbacks must not break the election loop
+    }
+  }
+
+  private reportError(err: unknown): void {
+    const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", `leader election: ${String(err)}`, { cause: err });
+    try {
+      this.options.onError?.(e);
+    } catch {
+      // ignore
+    }
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopController.signal;
+    while (!this.stopped) {
+      if (!this.leader) {
+        if (await this.tryAcquireOrRenew(this.renewDeadlineMs)) {
+          this.lastRenewAt = performance.now();
+          this.setLeader(true);
+          continue;
+        }
+        await sleep(this.retryPeriodMs * (1 + 0.2 * Math.random()), signal);
+        continue;
+      }
+      await sleep(this.retryPeriodMs, signal);
+      if (this.stopped) return;
+      const remaining = this.renewDeadlineMs - (performance.now() - this.lastRenewAt);
+      const ok = remaining > 0 && (await this.tryAcquireOrRenew(Math.max(100, remaining)));
+      if (ok) {
+        this.lastRenewAt = performance.now();
+      } else if (performance.now() - this.lastRenewAt >= this.renewDeadlineMs) {
+        this.setLeader(false);
+      }
+    }
+  }
+
+  private observe(spec: V1LeaseSpec | undefined): void {
+    const holder = spec?.holderIdentity ?? "";
+    const key = JSON.stringify([holder, spec?.renewTime instanceof Date ? spec.renewTime.getTime() : String(spec?.renewTime), spec?.leaseTransitions ?? 0]);
+    if (key !== this.observedKey) {
+      this.observedKey = key;
+      this.observedAt = performance.now();
+    }
+    if (holder !== (this.observedHolder ?? "")) {
+      this.observedHolder = holder;
+      if (holder !== "") {
+        try {
+          this.options.onNewLeader?.(holder);
+        } catch {
+          // ignore
+        }
+      }
+    }
+  }
+
+  private leaseSeconds(): number {
+    return Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
+  }
+
+  /** One attempt; true when this candidate holds the lease afterwards. Never throws. */
+  private async tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
+    const { namespace, name } = this.options;
+    const call = { timeoutMs };
+    try {
+      const now = new V1MicroTime();
+      let lease: V1Lease;
+      try {
+        lease = await this.client.call("get", "leases", `get leases ${namespace}/${name}`, (o) => this.client.coordination.readNamespacedLease({ name, namespace }, o), call);
+      } catch (err) {
+        if (!isK8sStoreError(err, "K8S_NOT_FOUND")) throw err;
+        const body: V1Lease = {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name, namespace },
+          spec: { holderIdentity: this.identity, leaseDurationSeconds: this.leaseSeconds(), acquireTime: now, renewTime: now, leaseTransitions: 0 },
+        };
+        try {
+          const created = await this.client.call("create", "leases", `create leases ${namespace}/${name}`, (o) => this.client.coordination.createNamespacedLease({ namespace, body, fieldManager: FIELD_MANAGER }, o), call);
+          this.observe(created.spec);
+          return true;
+        } catch (createErr) {
+          if (isK8sStoreError(createErr, "K8S_ALREADY_EXISTS")) return false;
+          throw createErr;
+        }
+      }
+      this.observe(lease.spec);
+      const holder = lease.spec?.holderIdentity ?? "";
+      const durationMs = (lease.spec?.leaseDurationSeconds ?? this.leaseSeconds()) * 1000;
+      if (holder !== "" && holder !== this.identity && this.observedAt + durationMs > performance.now()) return false;
+      const mine = holder === this.identity;
+      const spec: V1LeaseSpec = {
+        ...lease.spec,
+        holderIdentity: this.identity,
+        leaseDurationSeconds: this.leaseSeconds(),
+        renewTime: now,
+        acquireTime: mine && lease.spec?.acquireTime !== undefined ? lease.spec.acquireTime : now,
+        leaseTransitions: mine ? (lease.spec?.leaseTransitions ?? 0) : (lease.spec?.leaseTransitions ?? 0) + 1,
+      };
+      const updated = await this.client.call(
+        "update",
+        "leases",
+        `update leases ${namespace}/${name}`,
+        (o) => this.client.coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec }, fieldManager: FIELD_MANAGER }, o),
+        call,
+      );
+      this.observe(updated.spec);
+      return true;
+    } catch (err) {
+      if (!isK8sStoreError(err, "K8S_CONFLICT")) this.reportError(err);
+      return false;
+    }
+  }
+
+  /** Hands the lease back: empty holder, 1 s duration, so the next candidate acquires on its next attempt. */
+  private async release(): Promise<void> {
+    const { namespace, name } = this.options;
+    const lease = await this.client.call("get", "leases", `get leases ${namespace}/${name}`, (o) => this.client.coordination.readNamespacedLease({ name, namespace }, o), {
+      timeoutMs: this.renewDeadlineMs,
+    });
+    if ((lease.spec?.holderIdentity ?? "") !== this.identity) return;
+    const now = new V1MicroTime();
+    const spec: V1LeaseSpec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+    await this.client.call(
+      "update",
+      "leases",
+      `update leases ${namespace}/${name}`,
+      (o) => this.client.coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec }, fieldManager: FIELD_MANAGER }, o),
+      { timeoutMs: this.renewDeadlineMs },
+    );
+  }
+}

@@ -1,0 +1,104 @@
+/** The parts of Kubernetes ObjectMeta the store reads and writes (plain JSON, timestamps as RFC 3339 strings). */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  /** Server-side apply bookkeeping; kept as read, never interpreted. */
+  managedFields?: unknown[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** A reference to any object, e.g. the object an Event is about. */
+export interface ObjectReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  /** Empty or absent for cluster-scoped objects. */
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/** Annotation holding the hash of what the agent last applied to an object (see `isUpToDate`). */
+export const APPLIED_HASH_ANNOTATION = "compass.kyma-project.io/applied-hash";
+
+/** Annotation on both credential Secrets naming the client certificate they belong to. */
+export const FINGERPRINT_ANNOTATION = "compass.kyma-project.io/certificate-fingerprint";
+
+/** Label the agent puts on every Application (and app Secret) it manages. */
+export const MANAGED_BY_LABEL = "applicationconnector.kyma-project.io/managed-by";
+export const MANAGED_BY_VALUE = "compass-runtime-agent";
+export const DEFAULT_MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+
+/** Field manager of every write the store makes. */
+export const FIELD_MANAGER = "compass-runtime-agent";
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown): Record<string, string> | undefined {
+  if (!isRecord(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = val;
+  return out;
+}
+
+function timeString(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (v instanceof Date) return v.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return undefined;
+}
+
+/**
+ * Reads ObjectMeta from plain JSON or a client-node model (where timestamps are Dates). Unknown or mistyped
+ * fields are dropped; a missing name becomes "".
+ */
+export function parseObjectMeta(v: unknown): ObjectMeta {
+  const m = isRecord(v) ? v : {};
+  const out: ObjectMeta = { name: typeof m["name"] === "string" ? m["name"] : "" };
+  if (typeof m["namespace"] === "string") out.namespace = m["namespace"];
+  if (typeof m["uid"] === "string") out.uid = m["uid"];
+  if (typeof m["resourceVersion"] === "string") out.resourceVersion = m["resourceVersion"];
+  if (typeof m["generation"] === "number") out.generation = m["generation"];
+  const created = timeString(m["creationTimestamp"]);
+  if (created !== undefined) out.creationTimestamp = created;
+  const deleted = timeString(m["deletionTimestamp"]);
+  if (deleted !== undefined) out.deletionTimestamp = deleted;
+  const labels = stringMap(m["labels"]);
+  if (labels !== undefined) out.labels = labels;
+  const annotations = stringMap(m["annotations"]);
+  if (annotations !== undefined) out.annotations = annotations;
+  if (Array.isArray(m["ownerReferences"])) {
+    out.ownerReferences = m["ownerReferences"].filter(isRecord).map((r) => {
+      const ref: OwnerReference = {
+        apiVersion: String(r["apiVersion"] ?? ""),
+        kind: String(r["kind"] ?? ""),
+        name: String(r["name"] ?? ""),
+        uid: String(r["uid"] ?? ""),
+      };
+      if (typeof r["controller"] === "boolean") ref.controller = r["controller"];
+      if (typeof r["blockOwnerDeletion"] === "boolean") ref.blockOwnerDeletion = r["blockOwnerDeletion"];
+      return ref;
+    });
+  }
+  if (Array.isArray(m["finalizers"])) out.finalizers = m["finalizers"].filter((f): f is string => typeof f === "string");
+  if (Array.isArray(m["managedFields"])) out.managedFields = m["managedFields"];
+  return out;
+}

@@ -1,0 +1,522 @@
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
+import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
+import type { K8sClient } from "./client.js";
+import { isK8sStoreError, K8sStoreError } from "./errors.js";
+import { Informer, type InformerOptions } from "./informer.js";
+import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
+import { mapConcurrent } from "./util.js";
+
+/** A Secret as the store hands it out: `data` values decoded from base64 as UTF-8 text. */
+export interface SecretObject {
+  metadata: ObjectMeta & { namespace: string };
+  type: string;
+  data: Record<string, string>;
+}
+
+/** Where a Secret lives. */
+export interface SecretRef {
+  namespace: string;
+  name: string;
+}
+
+/** The agent configuration Secret (`compass-agent-configuration`): a missing key reads as "". */
+export interface AgentConfiguration {
+  connectorUrl: string;
+  token: string;
+  runtimeId: string;
+  tenant: string;
+}
+
+/** The cluster client-certificate Secret: `crt`, `key` (PKCS#1 PEM), `crtChain`. */
+export interface ClientCertificateData {
+  crt: string;
+  key: string;
+  crtChain: string;
+}
+
+/** The CA certificate Secret: `cacert`. */
+export interface CaCertificateData {
+  cacert: string;
+}
+
+export type Credentials = ClientCertificateData & CaCertificateData;
+
+export interface CredentialLocations {
+  clientCertificate: SecretRef;
+  caCertificate: SecretRef;
+}
+
+/** Which part of the credentials is missing. */
+export type MissingCredentialPart = "clientCertificateSecret" | "crt" | "key" | "caCertificateSecret" | "cacert";
+
+/**
+ * What `readCredentials` found. Repair guide for the agent:
+ * - complete: use them.
+ * - missing: no usable client certificate (or no CA) → get a new certificate (token flow, or renewal when the
+ *   client certificate is still there).
+ * - mismatched: both Secrets are readable but were not written together (a failure between the two writes, or a
+ *   foreign edit) → renew with the client certificate in `credentials` and write both again.
+ * - corrupt: the client certificate or key cannot be parsed, or they do not belong together → start over.
+ * `detail` never contains key material.
+ */
+export type CredentialsReadResult =
+  | { state: "complete"; credentials: Credentials; fingerprint: string; /** Written without fingerprint annotations (e.g. by the Go agent). */ legacy: boolean }
+  | { state: "missing"; missing: MissingCredentialPart[]; partial: Partial<Credentials> }
+  | { state: "mismatched"; credentials: Credentials; fingerprint: string; detail: string }
+  | { state: "corrupt"; detail: string; partial: Partial<Credentials> };
+
+export interface UpsertSecretOptions {
+  /** Labels to set (merged over existing ones; others' labels are kept). */
+  labels?: Record<string, string>;
+  /** Annotations to set (merged; others' annotations are kept). */
+  annotations?: Record<string, string>;
+  /** Type when the Secret is created (default Opaque); an existing Secret keeps its type. */
+  type?: string;
+  /** Keys to remove. */
+  removeKeys?: readonly string[];
+  conflictRetry?: ConflictRetryOptions;
+}
+
+export interface UpsertResult {
+  /** False when the Secret already held exactly this: no write was sent. */
+  written: boolean;
+  created: boolean;
+  secret: SecretObject;
+}
+
+/** A Secret to server-side apply. `data` values are plain text (the store base64-encodes them). */
+export interface DesiredSecret {
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  type?: string;
+  data: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+const unb64 = (s: string): string => Buffer.from(s, "base64").toString("utf8");
+
+/** Reads a Secret from a client-node model or raw API JSON. */
+export function parseSecret(raw: unknown): SecretObject {
+  const r = isRecord(raw) ? raw : {};
+  const meta = parseObjectMeta(r["metadata"]);
+  const data: Record<string, string> = {};
+  if (isRecord(r["data"])) for (const [k, v] of Object.entries(r["data"])) if (typeof v === "string") data[k] = unb64(v);
+  return { metadata: { ...meta, namespace: meta.namespace ?? "" }, type: typeof r["type"] === "string" ? r["type"] : "Opaque", data };
+}
+
+/** The agent configuration view: CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT; missing keys are "". */
+export function agentConfigurationFromData(data: Readonly<Record<string, string>>): AgentConfiguration {
+  return {
+    connectorUrl: data["CONNECTOR_URL"] ?? "",
+    token: data["TOKEN"] ?? "",
+    runtimeId: data["RUNTIME_ID"] ?? "",
+    tenant: data["TENANT"] ?? "",
+  };
+}
+
+export function clientCertificateFromData(data: Readonly<Record<string, string>>): ClientCertificateData {
+  return { crt: data["crt"] ?? "", key: data["key"] ?? "", crtChain: data["crtChain"] ?? "" };
+}
+
+export function caCertificateFromData(data: Readonly<Record<string, string>>): CaCertificateData {
+  return { cacert: data["cacert"] ?? "" };
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/;
+
+/**
+ * SHA-256 (hex) of the DER of the first certificate in `pem`, the usual certificate fingerprint. Text without a
+ * PEM certificate block is hashed as it is, so the value is always defined.
+ */
+export function certificateFingerprint(pem: string): string {
+  const m = PEM_CERT.exec(pem);
+  const bytes = m?.[1] !== undefined ? Buffer.from(m[1].replace(/\s+/g, ""), "base64") : Buffer.from(pem, "utf8");
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Checks that `crt` is a certificate and `key` a private key that belongs to it; returns a problem or undefined. */
+export function checkKeyPair(crt: string, key: string): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(crt);
+  } catch {
+    return "the client certificate (crt) is not a valid PEM certificate";
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    return "the client key (key) is not a valid PEM private key";
+  }
+  try {
+    if (!cert.checkPrivateKey(privateKey)) return "the client key does not belong to the client certificate";
+  } catch {
+    return "the client key does not belong to the client certificate";
+  }
+  return undefined;
+}
+
+/**
+ * Pure: classifies the two credential Secrets (undefined = not found). Exposed for tests and tools; the store's
+ * `readCredentials` reads the Secrets and calls this.
+ */
+export function classifyCredentials(client: SecretObject | undefined, ca: SecretObject | undefined): CredentialsReadResult {
+  const missing: MissingCredentialPart[] = [];
+  const partial: Partial<Credentials> = {};
+  const cc = client ? clientCertificateFromData(client.data) : undefined;
+  const caData = ca ? caCertificateFromData(ca.data) : undefined;
+  if (!client) missing.push("clientCertificateSecret");
+  else {
+    if (cc?.crt) partial.crt = cc.crt;
+    else missing.push("crt");
+    if (cc?.key) partial.key = cc.key;
+    else missing.push("key");
+    if (cc?.crtChain) partial.crtChain = cc.crtChain;
+  }
+  if (!ca) missing.push("caCertificateSecret");
+  else if (caData?.cacert) partial.cacert = caData.cacert;
+  else missing.push("cacert");
+
+  if (cc?.crt && cc.key) {
+    const problem = checkKeyPair(cc.crt, cc.key);
+    if (problem !== undefined) return { state: "corrupt", detail: problem, partial };
+  }
+  if (missing.length > 0) return { state: "missing", missing, partial };
+
+  const credentials: Credentials = { crt: cc?.crt ?? "", key: cc?.key ?? "", crtChain: cc?.crtChain || (cc?.crt ?? ""), cacert: caData?.cacert ?? "" };
+  const fingerprint = certificateFingerprint(credentials.crt);
+  const onClient = client?.metadata.annotations?.[FINGERPRINT_ANNOTATION];
+  const onCa = ca?.metadata.annotations?.[FINGERPRINT_ANNOTATION];
+  if (onClient === undefined && onCa === undefined) return { state: "complete", credentials, fingerprint, legacy: true };
+  if (onClient !== fingerprint) {
+    return { state: "mismatched", credentials, fingerprint, detail: "the client certificate Secret's fingerprint annotation does not match its certificate" };
+  }
+  if (onCa !== fingerprint) {
+    return { state: "mismatched", credentials, fingerprint, detail: "the CA Secret was written for a different client certificate" };
+  }
+  return { state: "complete", credentials, fingerprint, legacy: false };
+}
+
+/** The body of a Secret server-side apply (data base64-encoded) including the applied-hash annotation. */
+export function secretApplyBody(s: DesiredSecret): {
+  apiVersion: "v1";
+  kind: "Secret";
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  type: string;
+  data: Record<string, string>;
+} {
+  const metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] } = {
+    name: s.name,
+    namespace: s.namespace,
+  };
+  if (s.labels !== undefined) metadata.labels = s.labels;
+  if (s.annotations !== undefined) metadata.annotations = s.annotations;
+  if (s.ownerReferences !== undefined) metadata.ownerReferences = s.ownerReferences;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s.data)) data[k] = b64(v);
+  return withAppliedHash({ apiVersion: "v1", kind: "Secret", metadata, type: s.type ?? "Opaque", data });
+}
+
+/** isUpToDate for Secrets: compares decoded data. */
+export function isSecretUpToDate(live: SecretObject, body: ReturnType<typeof secretApplyBody>): boolean {
+  const view = { ...body, data: Object.fromEntries(Object.entries(body.data).map(([k, v]) => [k, unb64(v)])) };
+  const { apiVersion: _a, kind: _k, ...rest } = view;
+  return isUpToDate(live, rest);
+}
+
+export interface SecretStoreOptions {
+  conflictRetry?: ConflictRetryOptions;
+}
+
+/** Secrets: typed views, merge-upserts that keep others' metadata, paired credential writes, server-side apply. */
+export class SecretStore {
+  constructor(
+    private readonly client: K8sClient,
+    private readonly options: SecretStoreOptions = {},
+  ) {}
+
+  private async readRaw(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.client.call("get", "secrets", `get secrets ${namespace}/${name}`, (o) => this.client.core.readNamespacedSecret({ name, namespace }, o));
+    } catch (err) {
+      if (isK8sStoreError(err, "K8S_NOT_FOUND")) return undefined;
+      throw err;
+    }
+  }
+
+  /** Reads a Secret; K8S_NOT_FOUND when absent. */
+  async get(namespace: string, name: string): Promise<SecretObject> {
+    const raw = await this.readRaw(namespace, name);
+    if (raw === undefined) throw new K8sStoreError("K8S_NOT_FOUND", `get secrets ${namespace}/${name}: not found`, { statusCode: 404, reason: "NotFound" });
+    return parseSecret(raw);
+  }
+
+  /** Reads a Secret; undefined when absent. */
+  async find(namespace: string, name: string): Promise<SecretObject | undefined> {
+    const raw = await this.readRaw(namespace, name);
+    return raw === undefined ? undefined : parseSecret(raw);
+  }
+
+  /** Lists Secrets of a namespace (all pages). */
+  async list(namespace: string, options: { labelSelector?: string; pageSize?: number } = {}): Promise<SecretObject[]> {
+    const out: SecretObject[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) });
+      for (const item of page.items) out.push(parseSecret(item));
+      cont = page.continue;
+    } while (cont !== undefined);
+    return out;
+  }
+
+  private async listPage(
+    namespace: string,
+    q: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string },
+  ): Promise<{ items: unknown[]; resourceVersion: string; continue?: string }> {
+    const list = await this.client.call("list", "secrets", `list secrets in ${namespace}`, (o) =>
+      this.client.core.listNamespacedSecret(
+        {
+          namespace,
+          ...(q.labelSelector !== undefined ? { labelSelector: q.labelSelector } : {}),
+          ...(q.fieldSelector !== undefined ? { fieldSelector: q.fieldSelector } : {}),
+          ...(q.limit !== undefined ? { limit: q.limit } : {}),
+          ...(q.continue !== undefined ? { _continue: q.continue } : {}),
+        },
+        o,
+      ),
+    );
+    const out: { items: unknown[]; resourceVersion: string; continue?: string } = { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+    if (list.metadata?._continue) out.continue = list.metadata._continue;
+    return out;
+  }
+
+  /** The agent configuration Secret (CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT). K8S_NOT_FOUND when absent. */
+  async readAgentConfiguration(ref: SecretRef): Promise<AgentConfiguration> {
+    return agentConfigurationFromData((await this.get(ref.namespace, ref.name)).data);
+  }
+
+  /**
+   * Sets `data` keys in a Secret, keeping every other key and the labels, annotations, type and owner references
+   * others set: get → merge → update with the read resourceVersion (conflicts: re-read and merge again), or create
+   * when absent. Sends nothing when the Secret already holds exactly this.
+   */
+  async upsertSecretKeys(namespace: string, name: string, data: Readonly<Record<string, string>>, options: UpsertSecretOptions = {}): Promise<UpsertResult> {
+    return retryOnConflict(
+      async () => {
+        const existing = await this.readRaw(namespace, name);
+        if (existing === undefined) {
+          const body: V1Secret = {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: {
+              name,
+              namespace,
+              ...(options.labels !== undefined ? { labels: { ...options.labels } } : {}),
+              ...(options.annotations !== undefined ? { annotations: { ...options.annotations } } : {}),
+            },
+            type: options.type ?? "Opaque",
+            data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+          };
+          try {
+            const created = await this.client.call("create", "secrets", `create secrets ${namespace}/${name}`, (o) =>
+              this.client.core.createNamespacedSecret({ namespace, body, fieldManager: FIELD_MANAGER }, o),
+            );
+            return { written: true, created: true, secret: parseSecret(created) };
+          } catch (err) {
+            // Someone created it between our read and create: merge into theirs.
+            if (isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw new K8sStoreError("K8S_CONFLICT", err.message, { cause: err, statusCode: 409 });
+            throw err;
+          }
+        }
+        const next: V1Secret = { ...existing, metadata: { ...existing.metadata }, data: { ...(existing.data ?? {}) } };
+        let changed = false;
+        const nextData = next.data as Record<string, string>;
+        for (const [k, v] of Object.entries(data)) {
+          const enc = b64(v);
+          if (nextData[k] !== enc) {
+            nextData[k] = enc;
+            changed = true;
+          }
+        }
+        for (const k of options.removeKeys ?? []) {
+          if (k in nextData) {
+            delete nextData[k];
+            changed = true;
+          }
+        }
+        for (const [field, wanted] of [
+          ["labels", options.labels],
+          ["annotations", options.annotations],
+        ] as const) {
+          if (wanted === undefined) continue;
+          const current = { ...(next.metadata?.[field] ?? {}) };
+          for (const [k, v] of Object.entries(wanted)) {
+            if (current[k] !== v) {
+              current[k] = v;
+              changed = true;
+            }
+          }
+          if (next.metadata) next.metadata[field] = current;
+        }
+        if (!changed) return { written: false, created: false, secret: parseSecret(existing) };
+        const updated = await this.client.call("update", "secrets", `update secrets ${namespace}/${name}`, (o) =>
+          this.client.core.replaceNamespacedSecret({ name, namespace, body: next, fieldManager: FIELD_MANAGER }, o),
+        );
+        return { written: true, created: false, secret: parseSecret(updated) };
+      },
+      { ...this.options.conflictRetry, ...options.conflictRetry },
+    );
+  }
+
+  /** Deletes a Secret; false when it did not exist. Preconditions make it delete only that exact object. */
+  async delete(namespace: string, name: string, preconditions: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+    const hasPre = preconditions.uid !== undefined || preconditions.resourceVersion !== undefined;
+    try {
+      await this.client.call("delete", "secrets", `delete secrets ${namespace}/${name}`, (o) =>
+        this.client.core.deleteNamespacedSecret({ name, namespace, ...(hasPre ? { body: { preconditions } } : {}) }, o),
+      );
+      return true;
+    } catch (err) {
+      if (isK8sStoreError(err, "K8S_NOT_FOUND")) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Reads both credential Secrets and classifies them (see CredentialsReadResult). Only a failed read (other than
+   * NotFound) throws.
+   */
+  async readCredentials(locations: CredentialLocations): Promise<CredentialsReadResult> {
+    const [client, ca] = await Promise.all([
+      this.find(locations.clientCertificate.namespace, locations.clientCertificate.name),
+      this.find(locations.caCertificate.namespace, locations.caCertificate.name),
+    ]);
+    return classifyCredentials(client, ca);
+  }
+
+  /**
+   * Writes the client certificate Secret (`crt`, `key`, `crtChain`) and then the CA Secret (`cacert`), both
+   * merge-upserted and both annotated with the client certificate's fingerprint. If the second write fails,
+   * `readCredentials` reports `mismatched` and the agent repairs on its next cycle. Returns the fingerprint.
+   */
+  async writeCredentials(locations: CredentialLocations, credentials: Credentials): Promise<{ fingerprint: string }> {
+    const fingerprint = certificateFingerprint(credentials.crt);
+    const annotations = { [FINGERPRINT_ANNOTATION]: fingerprint };
+    await this.upsertSecretKeys(
+      locations.clientCertificate.namespace,
+      locations.clientCertificate.name,
+      { crt: credentials.crt, key: credentials.key, crtChain: credentials.crtChain },
+      { annotations },
+    );
+    await this.upsertSecretKeys(locations.caCertificate.namespace, locations.caCertificate.name, { cacert: credentials.cacert }, { annotations });
+    return { fingerprint };
+  }
+
+  /**
+   * Server-side apply of one Secret (field manager compass-runtime-agent, force): the result holds exactly the
+   * fields in `secret` for this manager; fields of other managers stay. Takes over a foreign Secret of the same
+   * name: use applyAll for guarded batches.
+   */
+  async apply(secret: DesiredSecret): Promise<SecretObject> {
+    return this.applyBody(secretApplyBody(secret));
+  }
+
+  private async applyBody(body: ReturnType<typeof secretApplyBody>): Promise<SecretObject> {
+    const { namespace, name } = body.metadata;
+    const res = await this.client.call(
+      "patch",
+      "secrets",
+      `apply secrets ${namespace}/${name}`,
+      (o) => this.client.core.patchNamespacedSecret({ name, namespace, body, fieldManager: FIELD_MANAGER, force: true }, o),
+      { contentType: "application/apply-patch+yaml" },
+    );
+    return parseSecret(res);
+  }
+
+  private async createBody(body: ReturnType<typeof secretApplyBody>): Promise<SecretObject> {
+    const { namespace, name } = body.metadata;
+    const res = await this.client.call("create", "secrets", `create secrets ${namespace}/${name}`, (o) =>
+      this.client.core.createNamespacedSecret({ namespace, body: body as V1Secret, fieldManager: FIELD_MANAGER }, o),
+    );
+    return parseSecret(res);
+  }
+
+  /**
+   * Applies many Secrets with bounded concurrency; never throws for one failure (see ApplyResult). With live
+   * objects (default: listed by `managedSelector` in each namespace involved), unchanged Secrets are skipped,
+   * new ones are created, and a Secret that exists but is not in `live` (a foreign one) is left alone and
+   * reported as K8S_ALREADY_EXISTS. `isManaged` decides whether an existing Secret found on create may be
+   * taken over.
+   */
+  async applyAll(
+    secrets: readonly DesiredSecret[],
+    options: ApplyAllOptions<SecretObject> & { managedSelector?: string; isManaged?: (s: SecretObject) => boolean } = {},
+  ): Promise<ApplyResult<SecretObject>[]> {
+    const liveOpt = options.live ?? "list";
+    let live: ReadonlyMap<string, SecretObject> | undefined;
+    if (liveOpt === "list") {
+      const namespaces = [...new Set(secrets.map((s) => s.namespace))];
+      const m = new Map<string, SecretObject>();
+      try {
+        for (const ns of namespaces) {
+          for (const s of await this.list(ns, options.managedSelector !== undefined ? { labelSelector: options.managedSelector } : {})) {
+            m.set(`${ns}/${s.metadata.name}`, s);
+          }
+        }
+      } catch (err) {
+        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err));
+        return secrets.map((s) => ({ ok: false, name: s.name, namespace: s.namespace, error: e }));
+      }
+      live = m;
+    } else if (liveOpt !== "none") {
+      live = liveMap(liveOpt, true);
+    }
+    return mapConcurrent(secrets, options.concurrency ?? 16, async (s): Promise<ApplyResult<SecretObject>> => {
+      const body = secretApplyBody(s);
+      try {
+        if (live === undefined) return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
+        const current = live.get(`${s.namespace}/${s.name}`);
+        if (current !== undefined) {
+          if (isSecretUpToDate(current, body)) return { ok: true, name: s.name, namespace: s.namespace, outcome: "unchanged", object: current };
+          return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
+        }
+        try {
+          return { ok: true, name: s.name, namespace: s.namespace, outcome: "created", object: await this.createBody(body) };
+        } catch (err) {
+          if (!isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw err;
+          const existing = await this.find(s.namespace, s.name);
+          if (existing !== undefined && options.isManaged?.(existing) === true) {
+            return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
+          }
+          throw new K8sStoreError("K8S_ALREADY_EXISTS", `apply secrets ${s.namespace}/${s.name}: a Secret of that name exists and is not managed by the agent; not taking it over`, {
+            cause: err,
+            statusCode: 409,
+            reason: "AlreadyExists",
+          });
+        }
+      } catch (err) {
+        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", `apply secrets ${s.namespace}/${s.name}: ${String(err)}`, { cause: err });
+        return { ok: false, name: s.name, namespace: s.namespace, error: e };
+      }
+    });
+  }
+
+  /** A cache of the Secrets of one namespace (optionally filtered by labels), kept current by list+watch. */
+  informer(namespace: string, options: InformerOptions = {}): Informer<SecretObject> {
+    return new Informer(
+      this.client,
+      {
+        resource: "secrets",
+        watchPath: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+        list: (q) => this.listPage(namespace, q),
+        parse: parseSecret,
+      },
+      options,
+    );
+  }
+}
