@@ -1,0 +1,85 @@
+/**
+ * @runtime-agent/compass-sim: a faithful Compass (Connector now, Director next) for tests, the demo and tools.
+ */
+export {
+  startCompassSimulator,
+  type CompassSimulator,
+  type CompassSimulatorOptions,
+  type OneTimeTokenView,
+  type SignedCertificate,
+} from "./simulator.js";
+export { SimClock, type Clock } from "./clock.js";
+export {
+  CompassState,
+  StateError,
+  DEFAULT_TENANT,
+  DEFAULT_STATE_CONFIG,
+  generateOneTimeToken,
+  normalizeFingerprint,
+  type StateConfig,
+  type StateSnapshot,
+  type Tenant,
+  type Runtime,
+  type RuntimeCondition,
+  type CreateRuntimeInput,
+  type SystemAuth,
+  type SystemAuthReferenceType,
+  type OneTimeToken,
+  type OneTimeTokenType,
+  type TokenRejection,
+  type IssuedCertificate,
+  type Application,
+  type ApplicationCondition,
+  type Bundle,
+  type BundleInstanceAuth,
+  type BundleInstanceAuthCondition,
+  type ApiDefinition,
+  type EventDefinition,
+  type DocumentDefinition,
+  type Auth,
+  type Credential,
+  type BasicCredential,
+  type OAuthCredential,
+  type CertificateOAuthCredential,
+  type Version,
+  type Formation,
+  type JsonValue,
+  type RequestLogEntry,
+  type ListenerName,
+  type FaultRule,
+} from "./state.js";
+export {
+  DEFAULT_SUBJECT,
+  CsrError,
+  subjectString,
+  validateCsr,
+  decodeStdBase64,
+  decodeFirstPemBlock,
+  type SubjectConstants,
+  type ValidatedCsr,
+} from "./csr.js";
+export { CONNECTOR_MESSAGES, type ConfigurationResult, type ConnectorContext } from "./connector.js";
+export {
+  DIRECTOR_NOT_IMPLEMENTED,
+  placeholderDirector,
+  type DirectorFactory,
+  type DirectorHandler,
+  type DirectorRequest,
+  type DirectorEnvironment,
+} from "./director.js";
+export type { Identity, AuthOutcome } from "./identity.js";
+export type { CertificationResult } from "./issuer.js";
+export {
+  executeOperation,
+  prepareOperation,
+  parseRequestBody,
+  formatResolverError,
+  type GraphQLHttpResult,
+  type GraphQLRequestBody,
+  type GraphQLResponseJson,
+  type GraphQLErrorJson,
+  type ErrorFormatter,
+} from "./graphql-http.js";
+export { applySeed, readSeedFile, SeedError, type SeedData, type SeedReport, type SeedRuntime, type SeedTenant, type SeedFormation } from "./seed.js";
+export { schemaPath, loadSchema, loadSchemaSource, schemaExists, type SchemaName } from "./schemas.js";
+export { parseDuration } from "./duration.js";

@@ -1,0 +1,177 @@
+/**
+ * Seed files: initial state as JSON. Sections are loaded by a table of section loaders so the Director round can add
+ * `applications` (and more) without touching the rest. Sections without a loader are reported as ignored.
+ *
+ * ```json
+ * {
+ *   "tenants": ["3e64ebae-38b5-46a0-b1ed-9ccee153a0ae", {"externalId": "…", "internalId": "…", "name": "…"}],
+ *   "runtimes": [{"id": "…", "name": "kyma", "tenant": "…", "labels": {…}, "formations": ["DEFAULT"]}],
+ *   "formations": ["DEFAULT", {"name": "other", "tenant": "…"}],
+ *   "applications": [ … ]   // not loaded yet
+ * }
+ * ```
+ */
+import { readFileSync } from "node:fs";
+import { DEFAULT_TENANT, type CompassState, type JsonValue, type RuntimeCondition } from "./state.js";
+
+export interface SeedTenant {
+  externalId: string;
+  internalId?: string;
+  name?: string;
+}
+
+export interface SeedRuntime {
+  id?: string;
+  name: string;
+  tenant?: string;
+  description?: string;
+  labels?: Record<string, JsonValue>;
+  formations?: string[];
+  status?: RuntimeCondition;
+}
+
+export interface SeedFormation {
+  name: string;
+  tenant?: string;
+}
+
+export interface SeedData {
+  tenants?: Array<string | SeedTenant>;
+  runtimes?: SeedRuntime[];
+  formations?: Array<string | SeedFormation>;
+  /** Reserved for the Director round; currently ignored (reported in SeedReport.ignored). */
+  applications?: unknown[];
+}
+
+export interface SeedReport {
+  /** Items loaded per section. */
+  loaded: Record<string, number>;
+  /** Sections present in the seed that this version does not load. */
+  ignored: string[];
+}
+
+export class SeedError extends Error {
+  override readonly name = "SeedError";
+}
+
+type SectionLoader = (state: CompassState, items: unknown[], path: string) => number;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalString(item: Record<string, unknown>, key: string, path: string): string | undefined {
+  const value = item[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") throw new SeedError(`${path}.${key} must be a non-empty string`);
+  return value;
+}
+
+function requiredString(item: Record<string, unknown>, key: string, path: string): string {
+  const value = optionalString(item, key, path);
+  if (value === undefined) throw new SeedError(`${path}.${key} is required`);
+  return value;
+}
+
+const RUNTIME_CONDITIONS = new Set(["INITIAL", "PROVISIONING", "CONNECTED", "FAILED"]);
+
+const loaders: Record<string, SectionLoader> = {
+  tenants(state, items, path) {
+    items.forEach((item, i) => {
+      const at = `${path}[${i}]`;
+      if (typeof item === "string" && item !== "") {
+        state.ensureTenant(item);
+        return;
+      }
+      if (!isObject(item)) throw new SeedError(`${at} must be a tenant id or {externalId, internalId?, name?}`);
+      state.ensureTenant(
+        requiredString(item, "externalId", at),
+        optionalString(item, "internalId", at),
+        optionalString(item, "name", at),
+      );
+    });
+    return items.length;
+  },
+
+  formations(state, items, path) {
+    items.forEach((item, i) => {
+      const at = `${path}[${i}]`;
+      if (typeof item === "string" && item !== "") {
+        state.ensureFormation(DEFAULT_TENANT, item);
+        return;
+      }
+      if (!isObject(item)) throw new SeedError(`${at} must be a formation name or {name, tenant?}`);
+      const tenant = optionalString(item, "tenant", at) ?? DEFAULT_TENANT;
+      state.ensureTenant(tenant);
+      state.ensureFormation(tenant, requiredString(item, "name", at));
+    });
+    return items.length;
+  },
+
+  runtimes(state, items, path) {
+    items.forEach((item, i) => {
+      const at = `${path}[${i}]`;
+      if (!isObject(item)) throw new SeedError(`${at} must be an object`);
+      const labels = item["labels"];
+      if (labels !== undefined && !isObject(labels)) throw new SeedError(`${at}.labels must be an object`);
+      const formations = item["formations"];
+      if (formations !== undefined && !(Array.isArray(formations) && formations.every((f) => typeof f === "string"))) {
+        throw new SeedError(`${at}.formations must be an array of strings`);
+      }
+      const status = optionalString(item, "status", at);
+      if (status !== undefined && !RUNTIME_CONDITIONS.has(status)) {
+        throw new SeedError(`${at}.status must be one of ${[...RUNTIME_CONDITIONS].join(", ")}`);
+      }
+      const id = optionalString(item, "id", at);
+      const tenant = optionalString(item, "tenant", at);
+      const description = optionalString(item, "description", at);
+      try {
+        state.createRuntime({
+          name: requiredString(item, "name", at),
+          ...(id !== undefined ? { id } : {}),
+          ...(tenant !== undefined ? { tenant } : {}),
+          ...(description !== undefined ? { description } : {}),
+          ...(labels !== undefined ? { labels: labels as Record<string, JsonValue> } : {}),
+          ...(formations !== undefined ? { formations: formations as string[] } : {}),
+          ...(status !== undefined ? { status: status as RuntimeCondition } : {}),
+        });
+      } catch (error) {
+        throw new SeedError(`${at}: ${(error as Error).message}`);
+      }
+    });
+    return items.length;
+  },
+};
+
+/** Order matters: tenants before the objects that reference them. */
+const SECTION_ORDER = ["tenants", "formations", "runtimes"];
+
+/** Validates and loads a parsed seed into the state. Throws SeedError with a JSON path on bad input. */
+export function applySeed(state: CompassState, seed: unknown): SeedReport {
+  if (!isObject(seed)) throw new SeedError("seed must be a JSON object");
+  const report: SeedReport = { loaded: {}, ignored: [] };
+  for (const key of Object.keys(seed)) {
+    if (!(key in loaders)) report.ignored.push(key);
+  }
+  for (const section of SECTION_ORDER) {
+    const items = seed[section];
+    if (items === undefined) continue;
+    if (!Array.isArray(items)) throw new SeedError(`${section} must be an array`);
+    report.loaded[section] = loaders[section]!(state, items, section);
+  }
+  return report;
+}
+
+export function readSeedFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new SeedError(`cannot read seed file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new SeedError(`seed file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}

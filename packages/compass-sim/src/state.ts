@@ -1,0 +1,604 @@
+/**
+ * All simulator state in one place (compass-contract.md §7.2). Connector and Director modules read and change it only
+ * through this class, so semantics such as "a token is single use" or "regeneration replaces the token" live here.
+ *
+ * Times come from the injected clock. Tenants are referred to by their external id (the value of the Director's
+ * `Tenant` header); each also has an internal id like in Compass.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Clock } from "./clock.js";
+
+/** `chart/compass/values.yaml` `global.defaultTenant`. */
+export const DEFAULT_TENANT = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface Tenant {
+  externalId: string;
+  internalId: string;
+  name?: string;
+}
+
+export type RuntimeCondition = "INITIAL" | "PROVISIONING" | "CONNECTED" | "FAILED";
+
+export interface Runtime {
+  id: string;
+  /** External tenant id. */
+  tenant: string;
+  name: string;
+  description?: string;
+  /** Stored labels, protected ones (`<appId>_defaultEventing`) included; `isNormalized: "true"` on creation. */
+  labels: Map<string, JsonValue>;
+  status: { condition: RuntimeCondition; timestamp: Date };
+  createdAt: Date;
+  /** Names of the formations (scenarios) the runtime is assigned to. */
+  formations: Set<string>;
+}
+
+export type SystemAuthReferenceType = "Runtime" | "Application" | "IntegrationSystem";
+export type OneTimeTokenType = "Runtime" | "Application";
+
+export interface OneTimeToken {
+  /** 88 characters: URL-safe base64 of 64 random bytes. */
+  token: string;
+  type: OneTimeTokenType;
+  createdAt: Date;
+  expiresAt: Date;
+  used: boolean;
+  usedAt?: Date;
+}
+
+/** The identity behind every token and every Connector certificate: certificate CN = SystemAuth id. */
+export interface SystemAuth {
+  id: string;
+  tenant: string;
+  refType: SystemAuthReferenceType;
+  refId: string;
+  ott?: OneTimeToken;
+  /** Set on the first certificate-authenticated call (then the pending token is cleared, as in Compass). */
+  certCommonName?: string;
+}
+
+export interface IssuedCertificate {
+  serialHex: string;
+  commonName: string;
+  /** Subject in encoding order, e.g. `O=Org,OU=OrgUnit,L=locality,ST=province,C=DE,CN=<id>`. */
+  subject: string;
+  /** Lowercase hex SHA-256 of the DER. */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  pem: string;
+  /** SystemAuth that requested it (undefined for certificates issued through the library helper). */
+  systemAuthId?: string;
+  issuedAt: Date;
+}
+
+// ---- Director-side data (filled by seeds and the Director module; typed now so state has one shape) ----
+
+export interface BasicCredential {
+  kind: "basic";
+  username: string;
+  password: string;
+}
+export interface OAuthCredential {
+  kind: "oauth";
+  clientId: string;
+  clientSecret: string;
+  url: string;
+}
+export interface CertificateOAuthCredential {
+  kind: "certificateOAuth";
+  clientId: string;
+  certificate: string;
+  url: string;
+}
+export type Credential = BasicCredential | OAuthCredential | CertificateOAuthCredential;
+
+export interface Auth {
+  credential?: Credential;
+  accessStrategy?: string;
+  additionalHeaders?: Record<string, string[]>;
+  additionalQueryParams?: Record<string, string[]>;
+  requestAuth?: {
+    csrf?: {
+      tokenEndpointURL: string;
+      credential?: Credential;
+      additionalHeaders?: Record<string, string[]>;
+      additionalQueryParams?: Record<string, string[]>;
+    };
+  };
+}
+
+export interface Version {
+  value: string;
+  deprecated?: boolean;
+  deprecatedSince?: string;
+  forRemoval?: boolean;
+}
+
+export interface ApiDefinition {
+  id: string;
+  name: string;
+  description?: string;
+  targetURL: string;
+  group?: string;
+  version?: Version;
+  spec?: { data?: string; type: "ODATA" | "OPEN_API"; format: "YAML" | "JSON" | "XML" };
+}
+
+export interface EventDefinition {
+  id: string;
+  name: string;
+  description?: string;
+  group?: string;
+  version?: Version;
+  spec?: { data?: string; type: "ASYNC_API"; format: "YAML" | "JSON" | "XML" };
+}
+
+export interface DocumentDefinition {
+  id: string;
+  title: string;
+  displayName: string;
+  description: string;
+  format: "MARKDOWN";
+  kind?: string;
+  data?: string;
+}
+
+export interface Bundle {
+  id: string;
+  applicationId: string;
+  name: string;
+  description?: string;
+  /** A JSON schema, stored as its JSON text (the `JSONSchema` scalar is stringified JSON). */
+  instanceAuthRequestInputSchema?: string;
+  defaultInstanceAuth?: Auth;
+  apiDefinitions: ApiDefinition[];
+  eventDefinitions: EventDefinition[];
+  documents: DocumentDefinition[];
+}
+
+export type ApplicationCondition = "INITIAL" | "CONNECTED" | "FAILED";
+
+export interface Application {
+  id: string;
+  tenant: string;
+  name: string;
+  systemNumber?: string;
+  providerName?: string;
+  description?: string;
+  baseUrl?: string;
+  applicationTemplateId?: string;
+  /** Includes `scenarios: string[]` for formation membership. */
+  labels: Map<string, JsonValue>;
+  status: { condition: ApplicationCondition; timestamp: Date };
+  createdAt: Date;
+  bundles: Bundle[];
+}
+
+export type BundleInstanceAuthCondition = "PENDING" | "SUCCEEDED" | "FAILED" | "UNUSED";
+
+export interface BundleInstanceAuth {
+  id: string;
+  bundleId: string;
+  runtimeId: string;
+  auth?: Auth;
+  status: { condition: BundleInstanceAuthCondition; timestamp: Date; message: string; reason: string };
+  /** Stringified JSON. */
+  context?: string;
+  /** Stringified JSON. */
+  inputParams?: string;
+}
+
+export interface Formation {
+  name: string;
+  tenant: string;
+}
+
+// ---- Observability and fault injection ----
+
+export type ListenerName = "token" | "mtls" | "admin";
+
+export interface RequestLogEntry {
+  time: Date;
+  listener: ListenerName;
+  method: string;
+  path: string;
+  /** `connector` or `director` for GraphQL endpoints. */
+  api?: "connector" | "director";
+  /** Root fields of the executed operation (e.g. `configuration`, `signCertificateSigningRequest`). */
+  operations: string[];
+  identity?: { systemAuthId: string; via: "token" | "certificate" };
+  /** Lowercase hex SHA-256 of the presented client certificate (mTLS listener). */
+  certificateFingerprint?: string;
+  status: number;
+  errors: string[];
+}
+
+/** Placeholder for fault rules (compass-contract.md §7.10): stored and reported, not applied yet. */
+export interface FaultRule {
+  id: string;
+  target: "connector" | "director";
+  /** Root field / operation name to match; undefined matches all. */
+  match?: string;
+  action:
+    | { kind: "status"; status: number }
+    | { kind: "delay"; ms: number }
+    | { kind: "drop" }
+    | { kind: "emptyJson200" }
+    | { kind: "empty400" }
+    | { kind: "rateLimit"; requests: number; windowSeconds: number };
+  /** How many matching requests the rule applies to; undefined = unlimited. */
+  times?: number;
+}
+
+export interface StateConfig {
+  /** Lifetime of runtime one-time tokens, seconds (Compass: 60 min). */
+  runtimeTokenTtlSeconds: number;
+  /** Lifetime of application one-time tokens, seconds (Compass: 5 min). */
+  applicationTokenTtlSeconds: number;
+  /** Request log entries kept (oldest dropped first). */
+  requestLogLimit: number;
+}
+
+export const DEFAULT_STATE_CONFIG: StateConfig = Object.freeze({
+  runtimeTokenTtlSeconds: 3600,
+  applicationTokenTtlSeconds: 300,
+  requestLogLimit: 1000,
+});
+
+export class StateError extends Error {
+  override readonly name = "StateError";
+  constructor(
+    message: string,
+    readonly code: "NotFound" | "InvalidInput" | "Conflict",
+  ) {
+    super(message);
+  }
+}
+
+export interface CreateRuntimeInput {
+  name: string;
+  tenant?: string;
+  id?: string;
+  description?: string;
+  labels?: Record<string, JsonValue>;
+  formations?: string[];
+  status?: RuntimeCondition;
+}
+
+/** Why a token did not authenticate (for logs and admin state; Compass answers the same message for all). */
+export type TokenRejection = "unknown" | "used" | "expired";
+
+/** 64 random bytes, URL-safe base64 with padding: 88 characters ending in `==` (Compass `generator.go`). */
+export function generateOneTimeToken(): string {
+  return randomBytes(64).toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class CompassState {
+  readonly config: StateConfig;
+  /** By external id. */
+  readonly tenants = new Map<string, Tenant>();
+  readonly runtimes = new Map<string, Runtime>();
+  readonly systemAuths = new Map<string, SystemAuth>();
+  readonly applications = new Map<string, Application>();
+  readonly bundleInstanceAuths = new Map<string, BundleInstanceAuth>();
+  /** Key: `<tenant>/<name>`. */
+  readonly formations = new Map<string, Formation>();
+  /** `applicationHideSelectors`: label key → values that hide an application from runtimes. */
+  readonly hideSelectors = new Map<string, string[]>();
+  readonly issuedCertificates: IssuedCertificate[] = [];
+  readonly revokedFingerprints = new Set<string>();
+  readonly requestLog: RequestLogEntry[] = [];
+  readonly faultRules: FaultRule[] = [];
+  /** token value → SystemAuth id, for the current (latest) token of each SystemAuth. */
+  readonly #tokenIndex = new Map<string, string>();
+
+  constructor(
+    readonly clock: Clock,
+    config: Partial<StateConfig> = {},
+  ) {
+    this.config = { ...DEFAULT_STATE_CONFIG, ...config };
+    this.ensureTenant(DEFAULT_TENANT);
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  // ---- tenants ----
+
+  ensureTenant(externalId: string, internalId?: string, name?: string): Tenant {
+    const existing = this.tenants.get(externalId);
+    if (existing) return existing;
+    const tenant: Tenant = { externalId, internalId: internalId ?? randomUUID(), ...(name ? { name } : {}) };
+    this.tenants.set(externalId, tenant);
+    return tenant;
+  }
+
+  // ---- runtimes ----
+
+  createRuntime(input: CreateRuntimeInput): Runtime {
+    if (typeof input.name !== "string" || input.name.trim() === "") {
+      throw new StateError("runtime name must be a non-empty string", "InvalidInput");
+    }
+    const id = input.id ?? randomUUID();
+    if (!UUID_PATTERN.test(id)) throw new StateError(`runtime id must be a UUID, got "${id}"`, "InvalidInput");
+    if (this.runtimes.has(id)) throw new StateError(`runtime ${id} already exists`, "Conflict");
+    const tenant = this.ensureTenant(input.tenant ?? DEFAULT_TENANT).externalId;
+    const now = this.now();
+    const labels = new Map<string, JsonValue>([["isNormalized", "true"]]);
+    for (const [key, value] of Object.entries(input.labels ?? {})) labels.set(key, value);
+    const runtime: Runtime = {
+      id,
+      tenant,
+      name: input.name,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      labels,
+      status: { condition: input.status ?? "INITIAL", timestamp: now },
+      createdAt: now,
+      formations: new Set(input.formations ?? []),
+    };
+    for (const formation of runtime.formations) this.ensureFormation(tenant, formation);
+    this.runtimes.set(id, runtime);
+    return runtime;
+  }
+
+  getRuntime(id: string): Runtime {
+    const runtime = this.runtimes.get(id);
+    if (!runtime) throw new StateError(`runtime ${id} not found`, "NotFound");
+    return runtime;
+  }
+
+  ensureFormation(tenant: string, name: string): Formation {
+    const key = `${tenant}/${name}`;
+    let formation = this.formations.get(key);
+    if (!formation) {
+      formation = { name, tenant };
+      this.formations.set(key, formation);
+    }
+    return formation;
+  }
+
+  // ---- SystemAuths and one-time tokens ----
+
+  createSystemAuth(refType: SystemAuthReferenceType, refId: string, tenant: string, id: string = randomUUID()): SystemAuth {
+    if (this.systemAuths.has(id)) throw new StateError(`SystemAuth ${id} already exists`, "Conflict");
+    const systemAuth: SystemAuth = { id, tenant, refType, refId };
+    this.systemAuths.set(id, systemAuth);
+    return systemAuth;
+  }
+
+  getSystemAuth(id: string): SystemAuth | undefined {
+    return this.systemAuths.get(id);
+  }
+
+  /**
+   * Director `requestOneTimeTokenForRuntime(id, systemAuthID?)`: without `systemAuthId` a new SystemAuth is created
+   * for the runtime; with it, the token of that SystemAuth is regenerated.
+   */
+  issueRuntimeToken(runtimeId: string, systemAuthId?: string): SystemAuth {
+    const runtime = this.getRuntime(runtimeId);
+    let systemAuth: SystemAuth;
+    if (systemAuthId !== undefined) {
+      const existing = this.systemAuths.get(systemAuthId);
+      if (!existing || existing.refType !== "Runtime" || existing.refId !== runtimeId) {
+        throw new StateError(`SystemAuth ${systemAuthId} of runtime ${runtimeId} not found`, "NotFound");
+      }
+      systemAuth = existing;
+    } else {
+      systemAuth = this.createSystemAuth("Runtime", runtime.id, runtime.tenant);
+    }
+    this.regenerateToken(systemAuth.id);
+    return systemAuth;
+  }
+
+  /** New token value on the SystemAuth; the previous value (used or not) stops matching. */
+  regenerateToken(systemAuthId: string): OneTimeToken {
+    const systemAuth = this.systemAuths.get(systemAuthId);
+    if (!systemAuth) throw new StateError(`SystemAuth ${systemAuthId} not found`, "NotFound");
+    if (systemAuth.ott) this.#tokenIndex.delete(systemAuth.ott.token);
+    const type: OneTimeTokenType = systemAuth.refType === "Application" ? "Application" : "Runtime";
+    const ttl = type === "Application" ? this.config.applicationTokenTtlSeconds : this.config.runtimeTokenTtlSeconds;
+    const createdAt = this.now();
+    const ott: OneTimeToken = {
+      token: generateOneTimeToken(),
+      type,
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + ttl * 1000),
+      used: false,
+    };
+    systemAuth.ott = ott;
+    this.#tokenIndex.set(ott.token, systemAuth.id);
+    return ott;
+  }
+
+  /** Why `token` would not authenticate now, or undefined when it would. Does not change state. */
+  checkToken(token: string): { systemAuth: SystemAuth } | { rejection: TokenRejection } {
+    const systemAuthId = this.#tokenIndex.get(token);
+    const systemAuth = systemAuthId === undefined ? undefined : this.systemAuths.get(systemAuthId);
+    const ott = systemAuth?.ott;
+    if (!systemAuth || !ott || ott.token !== token) return { rejection: "unknown" };
+    if (ott.used) return { rejection: "used" };
+    if (this.now().getTime() > ott.expiresAt.getTime()) return { rejection: "expired" };
+    return { systemAuth };
+  }
+
+  /**
+   * The hydrator's token resolver: a valid (known, unused, unexpired) token is marked used immediately — before the
+   * Connector operation runs, so it is burned even if that operation then fails.
+   */
+  consumeToken(token: string): { systemAuth: SystemAuth } | { rejection: TokenRejection } {
+    const result = this.checkToken(token);
+    if ("systemAuth" in result && result.systemAuth.ott) {
+      result.systemAuth.ott.used = true;
+      result.systemAuth.ott.usedAt = this.now();
+    }
+    return result;
+  }
+
+  /** Tenant mapping on a certificate call: remember the CN; on the first one, clear the pending token. */
+  noteCertificateLogin(systemAuth: SystemAuth, commonName: string): void {
+    if (systemAuth.certCommonName === undefined && systemAuth.ott) {
+      this.#tokenIndex.delete(systemAuth.ott.token);
+      delete systemAuth.ott;
+    }
+    systemAuth.certCommonName = commonName;
+  }
+
+  // ---- certificates ----
+
+  recordIssuedCertificate(certificate: IssuedCertificate): void {
+    this.issuedCertificates.push(certificate);
+  }
+
+  isRevoked(fingerprint: string): boolean {
+    return this.revokedFingerprints.has(fingerprint.toLowerCase());
+  }
+
+  /** Adds the fingerprint to the revocation list (idempotent). Returns true when it was not revoked before. */
+  revokeFingerprint(fingerprint: string): boolean {
+    const normalized = normalizeFingerprint(fingerprint);
+    if (normalized === undefined) throw new StateError(`invalid SHA-256 fingerprint "${fingerprint}"`, "InvalidInput");
+    const added = !this.revokedFingerprints.has(normalized);
+    this.revokedFingerprints.add(normalized);
+    return added;
+  }
+
+  /** Revokes every issued certificate with this CN; returns how many certificates that is. */
+  revokeCommonName(commonName: string): number {
+    const matching = this.issuedCertificates.filter((certificate) => certificate.commonName === commonName);
+    for (const certificate of matching) this.revokedFingerprints.add(certificate.fingerprint);
+    return new Set(matching.map((certificate) => certificate.fingerprint)).size;
+  }
+
+  // ---- request log ----
+
+  logRequest(entry: RequestLogEntry): void {
+    this.requestLog.push(entry);
+    const excess = this.requestLog.length - this.config.requestLogLimit;
+    if (excess > 0) this.requestLog.splice(0, excess);
+  }
+
+  // ---- snapshot for the admin API ----
+
+  snapshot(): StateSnapshot {
+    const now = this.now();
+    const iso = (date: Date | undefined) => date?.toISOString();
+    return {
+      now: now.toISOString(),
+      tenants: [...this.tenants.values()].map((tenant) => ({ ...tenant })),
+      runtimes: [...this.runtimes.values()].map((runtime) => ({
+        id: runtime.id,
+        tenant: runtime.tenant,
+        name: runtime.name,
+        ...(runtime.description !== undefined ? { description: runtime.description } : {}),
+        labels: Object.fromEntries(runtime.labels),
+        status: { condition: runtime.status.condition, timestamp: runtime.status.timestamp.toISOString() },
+        createdAt: runtime.createdAt.toISOString(),
+        formations: [...runtime.formations],
+      })),
+      systemAuths: [...this.systemAuths.values()].map((systemAuth) => ({
+        id: systemAuth.id,
+        tenant: systemAuth.tenant,
+        refType: systemAuth.refType,
+        refId: systemAuth.refId,
+        ...(systemAuth.certCommonName !== undefined ? { certCommonName: systemAuth.certCommonName } : {}),
+        ...(systemAuth.ott
+          ? {
+              oneTimeToken: {
+                token: systemAuth.ott.token,
+                type: systemAuth.ott.type,
+                createdAt: systemAuth.ott.createdAt.toISOString(),
+                expiresAt: systemAuth.ott.expiresAt.toISOString(),
+                used: systemAuth.ott.used,
+                ...(systemAuth.ott.usedAt ? { usedAt: iso(systemAuth.ott.usedAt) } : {}),
+                expired: now.getTime() > systemAuth.ott.expiresAt.getTime(),
+              },
+            }
+          : {}),
+      })),
+      issuedCertificates: this.issuedCertificates.map((certificate) => ({
+        serial: certificate.serialHex,
+        commonName: certificate.commonName,
+        subject: certificate.subject,
+        fingerprint: certificate.fingerprint,
+        notBefore: certificate.notBefore.toISOString(),
+        notAfter: certificate.notAfter.toISOString(),
+        issuedAt: certificate.issuedAt.toISOString(),
+        revoked: this.revokedFingerprints.has(certificate.fingerprint),
+        expired: now.getTime() > certificate.notAfter.getTime(),
+      })),
+      revokedFingerprints: [...this.revokedFingerprints],
+      formations: [...this.formations.values()].map((formation) => ({ ...formation })),
+      applications: [...this.applications.values()].map((application) => ({
+        id: application.id,
+        tenant: application.tenant,
+        name: application.name,
+        labels: Object.fromEntries(application.labels),
+        bundles: application.bundles.length,
+      })),
+      requestLog: this.requestLog.map((entry) => ({
+        ...entry,
+        time: entry.time.toISOString(),
+      })),
+      faultRules: this.faultRules.map((rule) => ({ ...rule })),
+    };
+  }
+}
+
+/** Accepts `ab12…` or openssl's `AB:12:…`; returns 64 lowercase hex characters or undefined. */
+export function normalizeFingerprint(input: string): string | undefined {
+  const hex = input.replace(/:/g, "").toLowerCase();
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+}
+
+export interface StateSnapshot {
+  now: string;
+  tenants: Tenant[];
+  runtimes: Array<{
+    id: string;
+    tenant: string;
+    name: string;
+    description?: string;
+    labels: Record<string, JsonValue>;
+    status: { condition: RuntimeCondition; timestamp: string };
+    createdAt: string;
+    formations: string[];
+  }>;
+  systemAuths: Array<{
+    id: string;
+    tenant: string;
+    refType: SystemAuthReferenceType;
+    refId: string;
+    certCommonName?: string;
+    oneTimeToken?: {
+      token: string;
+      type: OneTimeTokenType;
+      createdAt: string;
+      expiresAt: string;
+      used: boolean;
+      usedAt?: string;
+      expired: boolean;
+    };
+  }>;
+  issuedCertificates: Array<{
+    serial: string;
+    commonName: string;
+    subject: string;
+    fingerprint: string;
+    notBefore: string;
+    notAfter: string;
+    issuedAt: string;
+    revoked: boolean;
+    expired: boolean;
+  }>;
+  revokedFingerprints: string[];
+  formations: Formation[];
+  applications: Array<{ id: string; tenant: string; name: string; labels: Record<string, JsonValue>; bundles: number }>;
+  requestLog: Array<Omit<RequestLogEntry, "time"> & { time: string }>;
+  faultRules: FaultRule[];
+}
