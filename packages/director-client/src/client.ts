@@ -1,0 +1,508 @@
+import { randomUUID } from "node:crypto";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { CompassTransport } from "@runtime-agent/connector-client";
+import type { ClientCertificate, TlsTrust } from "@runtime-agent/connector-client";
+import { GraphQLClient } from "graphql-request";
+import * as convert from "./convert.js";
+import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
+import { DirectorError, DirectorErrorCode } from "./errors.js";
+import { toDirectorError } from "./error-mapping.js";
+import {
+  ApplicationBundlesPageDocument,
+  ApplicationsForRuntimeDocument,
+  BundleApiDefinitionsPageDocument,
+  BundleEventDefinitionsPageDocument,
+  DeleteRuntimeLabelDocument,
+  RuntimeLabelsDocument,
+  SetRuntimeLabelDocument,
+} from "./generated/graphql.js";
+import type { ApplicationListing, DirectorApplication, ListingStats, RuntimeLabel } from "./model.js";
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * Applications per `applicationsForRuntime` page. Compass documents 100 as the maximum for this query (it enforces
+ * none), and every application arrives with up to 200 bundles × 200 APIs/events, so pages stay moderate.
+ */
+export const DEFAULT_PAGE_SIZE = 100;
+/** The largest page the client asks for; 200 is Compass's own default and its limit on nested lists. */
+export const MAX_PAGE_SIZE = 200;
+/** Page size for nested lists (bundles, API and event definitions): Compass's maximum, 1..200 enforced. */
+export const NESTED_PAGE_SIZE = 200;
+/** A Director answer larger than this is refused (BAD_RESPONSE) instead of exhausting memory. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+export interface DirectorClientOptions {
+  /** Director GraphQL endpoint, as the Connector's configuration names it (`directorURL`). */
+  url: string;
+  /** Sent as the `Tenant` header when set. Optional: Compass takes the tenant from the certificate otherwise. */
+  tenant?: string | undefined;
+  /** The runtime's client certificate (mTLS). Not needed when `transport` is given. */
+  clientCertificate?: ClientCertificate | undefined;
+  tls?: TlsTrust | undefined;
+  /** Share one transport (and its certificate swaps) with the Connector client; otherwise the client owns one. */
+  transport?: CompassTransport | undefined;
+  /** Per-request timeout (default 30 s). A listing of many pages gets this for each request. */
+  timeoutMs?: number | undefined;
+  maxResponseBytes?: number | undefined;
+}
+
+export interface DirectorCallOptions {
+  signal?: AbortSignal | undefined;
+  /** Sent as x-request-id on every request of the call; a random UUID when absent. */
+  requestId?: string | undefined;
+}
+
+export interface ListApplicationsOptions extends DirectorCallOptions {
+  /** Applications per page, 1..200 (default 100). */
+  pageSize?: number | undefined;
+}
+
+/** Internal: the pages of one listing attempt did not fit together. */
+class PagingInconsistency extends Error {
+  override readonly name = "PagingInconsistency";
+}
+
+interface CallContext {
+  requestId: string;
+  signal: AbortSignal | undefined;
+  stats: { requests: number; bytesReceived: number };
+}
+
+/** Where an application was found: the page to ask again for its nested lists. */
+interface PageLocator {
+  first: number;
+  after: string | null;
+  totalCount: number;
+}
+
+const LABEL_KEY = /^[a-zA-Z0-9_]{1,256}$/;
+
+/**
+ * Follows one list's pages and proves they fit together: stable totalCount, no id twice, no cursor seen twice,
+ * and exactly totalCount items in the end.
+ */
+class ListTracker {
+  readonly #what: string;
+  readonly #ids = new Set<string>();
+  readonly #cursors = new Set<string>();
+  #totalCount: number | undefined;
+
+  constructor(what: string) {
+    this.#what = what;
+  }
+
+  get totalCount(): number {
+    return this.#totalCount ?? 0;
+  }
+
+  /** Records one page; returns the cursor of the next page, or null when the list is complete. */
+  accept(ids: readonly string[], meta: PageMeta, sentAfter: string | null): string | null {
+    const what = this.#what;
+    if (this.#totalCount === undefined) this.#totalCount = meta.totalCount;
+    else if (meta.totalCount !== this.#totalCount) {
+      throw new PagingInconsistency(`${what}: totalCount changed from ${this.#totalCount} to ${meta.totalCount} between pages`);
+    }
+    for (const id of ids) {
+      if (this.#ids.has(id)) throw new PagingInconsistency(`${what}: ${id} came twice`);
+      this.#ids.add(id);
+    }
+    const received = this.#ids.size;
+    if (received > this.#totalCount) {
+      throw new PagingInconsistency(`${what}: received ${received} items but totalCount is ${this.#totalCount}`);
+    }
+    if (!meta.hasNextPage) {
+      if (received !== this.#totalCount) {
+        throw new PagingInconsistency(`${what}: the last page came after ${received} of ${this.#totalCount} items`);
+      }
+      return null;
+    }
+    if (ids.length === 0) throw new PagingInconsistency(`${what}: an empty page claims that more follow`);
+    if (meta.endCursor === (sentAfter ?? "") || this.#cursors.has(meta.endCursor)) {
+      throw new PagingInconsistency(`${what}: cursor loop, endCursor ${JSON.stringify(meta.endCursor)} came back`);
+    }
+    this.#cursors.add(meta.endCursor);
+    return meta.endCursor;
+  }
+}
+
+/** Typed client for the part of the Compass Director a runtime uses. */
+export class DirectorClient {
+  readonly url: string;
+  readonly #tenant: string | undefined;
+  readonly #transport: CompassTransport;
+  readonly #ownsTransport: boolean;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+
+  constructor(options: DirectorClientOptions) {
+    this.url = options.url;
+    this.#tenant = options.tenant === "" ? undefined : options.tenant;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.#ownsTransport = options.transport === undefined;
+    this.#transport =
+      options.transport ?? new CompassTransport({ tls: options.tls, clientCertificate: options.clientCertificate });
+  }
+
+  /** Replace the client certificate after a renewal; calls under way finish with the old one. */
+  setClientCertificate(clientCertificate: ClientCertificate): void {
+    this.#transport.setClientCertificate(clientCertificate);
+  }
+
+  /** The runtime's labels (`{}` when it has none). A runtime the Director does not know is DIRECTOR_RUNTIME_NOT_FOUND. */
+  async getRuntimeLabels(runtimeId: string, options: DirectorCallOptions = {}): Promise<Record<string, unknown>> {
+    const operation = "getRuntimeLabels";
+    requireId(operation, "runtimeId", runtimeId);
+    const call = this.#call(options);
+    const data = await this.#request(operation, RuntimeLabelsDocument, { runtimeId }, call);
+    const origin: Origin = { operation, requestId: call.requestId };
+    const labels = convert.runtimeLabels(field(data, "runtime", origin), origin);
+    if (labels === null) {
+      throw new DirectorError(
+        DirectorErrorCode.RUNTIME_NOT_FOUND,
+        `${operation}: the Director knows no runtime ${runtimeId} in this tenant; check RUNTIME_ID and TENANT, or whether the runtime was unregistered`,
+        { operation, requestId: call.requestId },
+      );
+    }
+    return labels;
+  }
+
+  /**
+   * Every application assigned to the runtime, with every bundle, API definition and event definition: all pages,
+   * checked to fit together. When they do not (Compass pages by offset, so inserts and deletions shift items), the
+   * listing starts over once, then fails with DIRECTOR_INCONSISTENT_PAGING. It never returns a partial list.
+   */
+  async listApplicationsForRuntime(runtimeId: string, options: ListApplicationsOptions = {}): Promise<ApplicationListing> {
+    const operation = "listApplicationsForRuntime";
+    requireId(operation, "runtimeId", runtimeId);
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new DirectorError(
+        DirectorErrorCode.INVALID_ARGUMENT,
+        `${operation}: pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${String(pageSize)}`,
+        { operation },
+      );
+    }
+    const call = this.#call(options);
+    const stats: ListingStats = {
+      requests: 0,
+      bytesReceived: 0,
+      applicationPages: 0,
+      nestedPages: 0,
+      attempts: 0,
+      restartReason: null,
+    };
+    call.stats = stats;
+    for (let attempt = 1; ; attempt++) {
+      stats.attempts = attempt;
+      try {
+        const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats);
+        return { applications, totalCount, stats };
+      } catch (error) {
+        if (!(error instanceof PagingInconsistency)) throw error;
+        if (attempt === 1) {
+          stats.restartReason = error.message;
+          continue;
+        }
+        throw new DirectorError(
+          DirectorErrorCode.INCONSISTENT_PAGING,
+          `${operation}: the Director's pages did not fit together, twice in a row (first: ${stats.restartReason}; then: ${error.message}). ` +
+            "Nothing is returned rather than an incomplete list; a later sync will try again",
+          { operation, requestId: call.requestId, cause: error },
+        );
+      }
+    }
+  }
+
+  /** Creates or replaces a runtime label; returns what the Director stored. */
+  async setRuntimeLabel(runtimeId: string, key: string, value: unknown, options: DirectorCallOptions = {}): Promise<RuntimeLabel> {
+    const operation = "setRuntimeLabel";
+    requireId(operation, "runtimeId", runtimeId);
+    requireLabelKey(operation, key);
+    if (value === undefined || value === null) {
+      throw new DirectorError(DirectorErrorCode.INVALID_ARGUMENT, `${operation}: the value of label ${key} must not be null`, {
+        operation,
+      });
+    }
+    const call = this.#call(options);
+    const data = await this.#request(operation, SetRuntimeLabelDocument, { runtimeId, key, value }, call);
+    const origin: Origin = { operation, requestId: call.requestId };
+    return convert.label(field(data, "result", origin), origin);
+  }
+
+  /** Removes a runtime label; returns the label as it was. A key that is not set is an error from the Director. */
+  async deleteRuntimeLabel(runtimeId: string, key: string, options: DirectorCallOptions = {}): Promise<RuntimeLabel> {
+    const operation = "deleteRuntimeLabel";
+    requireId(operation, "runtimeId", runtimeId);
+    requireLabelKey(operation, key);
+    const call = this.#call(options);
+    const data = await this.#request(operation, DeleteRuntimeLabelDocument, { runtimeId, key }, call);
+    const origin: Origin = { operation, requestId: call.requestId };
+    return convert.label(field(data, "result", origin), origin);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsTransport) await this.#transport.close();
+  }
+
+  #call(options: DirectorCallOptions): CallContext {
+    return {
+      requestId: options.requestId ?? randomUUID(),
+      signal: options.signal,
+      stats: { requests: 0, bytesReceived: 0 },
+    };
+  }
+
+  async #listOnce(
+    runtimeId: string,
+    pageSize: number,
+    call: CallContext,
+    stats: ListingStats,
+  ): Promise<{ applications: DirectorApplication[]; totalCount: number }> {
+    const operation = "listApplicationsForRuntime";
+    const origin: Origin = { operation, requestId: call.requestId };
+    const tracker = new ListTracker(`applications of runtime ${runtimeId}`);
+    const applications: DirectorApplication[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const data = await this.#request(
+        operation,
+        ApplicationsForRuntimeDocument,
+        { runtimeId, first: pageSize, after, nestedFirst: NESTED_PAGE_SIZE },
+        call,
+      );
+      stats.applicationPages++;
+      const { data: rawApplications, meta } = convert.rawPage(field(data, "result", origin), origin, "applicationsForRuntime");
+      const states = rawApplications.map((raw) => convert.application(raw, origin));
+      const next = tracker.accept(
+        states.map((state) => state.application.id),
+        meta,
+        after,
+      );
+      const locator: PageLocator = { first: pageSize, after, totalCount: tracker.totalCount };
+      for (const state of states) {
+        await this.#completeApplication(runtimeId, state, locator, call, stats);
+        applications.push(state.application);
+      }
+      if (next === null) return { applications, totalCount: tracker.totalCount };
+      after = next;
+    }
+  }
+
+  /** Fetches the further pages of an application's bundles and of each bundle's API and event definitions. */
+  async #completeApplication(
+    runtimeId: string,
+    state: ApplicationState,
+    locator: PageLocator,
+    call: CallContext,
+    stats: ListingStats,
+  ): Promise<void> {
+    const operation = "listApplicationsForRuntime";
+    const appId = state.application.id;
+    const origin: Origin = { operation, applicationId: appId, requestId: call.requestId };
+    const bundleStates: BundleState[] = [...state.bundleStates];
+    const bundles = new ListTracker(`bundles of application ${appId}`);
+    let bundlesAfter = bundles.accept(
+      bundleStates.map((b) => b.bundle.id),
+      state.bundles,
+      null,
+    );
+    while (bundlesAfter !== null) {
+      const data = await this.#request(
+        operation,
+        ApplicationBundlesPageDocument,
+        { runtimeId, first: locator.first, after: locator.after, bundlesFirst: NESTED_PAGE_SIZE, bundlesAfter, nestedFirst: NESTED_PAGE_SIZE },
+        call,
+      );
+      stats.nestedPages++;
+      const raw = findApplication(data, appId, locator, origin);
+      const page = convert.bundlePage(raw["bundles"], origin, "bundles");
+      const next = bundles.accept(
+        page.items.map((b) => b.bundle.id),
+        page.meta,
+        bundlesAfter,
+      );
+      bundleStates.push(...page.items);
+      bundlesAfter = next;
+    }
+
+    for (const { bundle, apis, events } of bundleStates) {
+      const apiTracker = new ListTracker(`API definitions of bundle ${bundle.id} of application ${appId}`);
+      let apisAfter = apiTracker.accept(
+        bundle.apiDefinitions.map((a) => a.id),
+        apis,
+        null,
+      );
+      while (apisAfter !== null) {
+        const data = await this.#request(
+          operation,
+          BundleApiDefinitionsPageDocument,
+          { runtimeId, first: locator.first, after: locator.after, bundleId: bundle.id, apisFirst: NESTED_PAGE_SIZE, apisAfter },
+          call,
+        );
+        stats.nestedPages++;
+        const rawBundle = findBundle(findApplication(data, appId, locator, origin), bundle.id, origin);
+        const page = convert.apiDefinitionPage(rawBundle["apiDefinitions"], origin, `bundle ${bundle.id}.apiDefinitions`);
+        const next = apiTracker.accept(
+          page.items.map((a) => a.id),
+          page.meta,
+          apisAfter,
+        );
+        bundle.apiDefinitions.push(...page.items);
+        apisAfter = next;
+      }
+
+      const eventTracker = new ListTracker(`event definitions of bundle ${bundle.id} of application ${appId}`);
+      let eventsAfter = eventTracker.accept(
+        bundle.eventDefinitions.map((e) => e.id),
+        events,
+        null,
+      );
+      while (eventsAfter !== null) {
+        const data = await this.#request(
+          operation,
+          BundleEventDefinitionsPageDocument,
+          { runtimeId, first: locator.first, after: locator.after, bundleId: bundle.id, eventsFirst: NESTED_PAGE_SIZE, eventsAfter },
+          call,
+        );
+        stats.nestedPages++;
+        const rawBundle = findBundle(findApplication(data, appId, locator, origin), bundle.id, origin);
+        const page = convert.eventDefinitionPage(rawBundle["eventDefinitions"], origin, `bundle ${bundle.id}.eventDefinitions`);
+        const next = eventTracker.accept(
+          page.items.map((e) => e.id),
+          page.meta,
+          eventsAfter,
+        );
+        bundle.eventDefinitions.push(...page.items);
+        eventsAfter = next;
+      }
+    }
+    state.application.bundles = bundleStates.map((b) => b.bundle);
+  }
+
+  async #request<TData, TVariables extends Record<string, unknown>>(
+    operation: string,
+    document: TypedDocumentNode<TData, TVariables>,
+    variables: TVariables,
+    call: CallContext,
+  ): Promise<Record<string, unknown>> {
+    const { requestId } = call;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { "x-request-id": requestId };
+    if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
+    const maxBytes = this.#maxResponseBytes;
+    const transportFetch = this.#transport.fetch;
+    const counted = async (input: Parameters<typeof transportFetch>[0], init?: Parameters<typeof transportFetch>[1]) => {
+      const response = await transportFetch(input, init);
+      const body = await readBody(response, maxBytes, operation, requestId);
+      call.stats.bytesReceived += body.byteLength;
+      // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
+      const responseHeaders = new Headers(response.headers as unknown as Headers);
+      if (!responseHeaders.has("content-type")) responseHeaders.set("content-type", "application/json");
+      const nullBody = [101, 103, 204, 205, 304].includes(response.status);
+      return new Response(nullBody ? null : body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: responseHeaders,
+      });
+    };
+    const graphql = new GraphQLClient(this.url, { fetch: counted as unknown as typeof fetch });
+    call.stats.requests++;
+    try {
+      const data: unknown = await graphql.request({ document, variables, requestHeaders: headers, signal } as never);
+      if (data === null || typeof data !== "object" || Array.isArray(data)) {
+        throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
+          operation,
+          requestId,
+        });
+      }
+      return data as Record<string, unknown>;
+    } catch (error) {
+      throw toDirectorError(error, {
+        operation,
+        requestId,
+        timedOut: timeout.aborted,
+        aborted: call.signal?.aborted === true,
+      });
+    }
+  }
+}
+
+/** Reads a body completely, refusing more than `limit` bytes. */
+async function readBody(response: Awaited<ReturnType<CompassTransport["fetch"]>>, limit: number, operation: string, requestId: string): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > limit) {
+        await response.body.cancel().catch(() => undefined);
+        throw new DirectorError(
+          DirectorErrorCode.BAD_RESPONSE,
+          `${operation}: the Director's answer is larger than ${limit} bytes; refusing it`,
+          { operation, requestId, status: response.status },
+        );
+      }
+      chunks.push(chunk);
+    }
+  }
+  const body = new Uint8Array(new ArrayBuffer(size));
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function field(data: Record<string, unknown>, key: string, origin: Origin): unknown {
+  if (!(key in data)) throw convert.badResponse(origin, key, "is missing from the answer");
+  const value = data[key];
+  return value;
+}
+
+/** In a re-read application page, the application we are completing; it must still be there. */
+function findApplication(
+  data: Record<string, unknown>,
+  appId: string,
+  locator: PageLocator,
+  origin: Origin,
+): Record<string, unknown> {
+  const list = convert.rawApplicationList(field(data, "result", origin), origin, "applicationsForRuntime");
+  if (list.totalCount !== locator.totalCount) {
+    throw new PagingInconsistency(
+      `applications: totalCount changed from ${locator.totalCount} to ${list.totalCount} while nested pages of ${appId} were read`,
+    );
+  }
+  for (const raw of list.data) {
+    if (convert.applicationId(raw, origin, "applicationsForRuntime.data[]") === appId) return raw as Record<string, unknown>;
+  }
+  throw new PagingInconsistency(`application ${appId} left its page while its nested pages were read`);
+}
+
+function findBundle(rawApplication: Record<string, unknown>, bundleId: string, origin: Origin): Record<string, unknown> {
+  const raw = rawApplication["bundle"];
+  if (raw === null || raw === undefined) {
+    throw new PagingInconsistency(`bundle ${bundleId} of application ${origin.applicationId ?? "?"} disappeared while its pages were read`);
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) throw convert.badResponse(origin, "bundle", "is not an object");
+  return raw as Record<string, unknown>;
+}
+
+function requireId(operation: string, name: string, value: string): void {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new DirectorError(DirectorErrorCode.INVALID_ARGUMENT, `${operation}: ${name} must be a non-empty string`, { operation });
+  }
+}
+
+function requireLabelKey(operation: string, key: string): void {
+  if (typeof key !== "string" || !LABEL_KEY.test(key)) {
+    throw new DirectorError(
+      DirectorErrorCode.INVALID_ARGUMENT,
+      `${operation}: label key ${JSON.stringify(key)} is not valid for Compass (1-256 characters of [a-zA-Z0-9_])`,
+      { operation },
+    );
+  }
+}
+

@@ -1,0 +1,129 @@
+/**
+ * What the Director client returns: camelCase, null-safe, checked against the schema's promises. Nullable Director
+ * fields stay `null` (never `undefined`); lists are always arrays; every nested page has been fetched.
+ */
+
+/** An application assigned to the runtime, with all its bundles, API definitions and event definitions. */
+export interface DirectorApplication {
+  id: string;
+  /** As the Director sent it: already normalized (`mp-…`, plus `-<systemNumber>`) unless the runtime says otherwise. */
+  name: string;
+  systemNumber: string | null;
+  providerName: string | null;
+  description: string | null;
+  /** The application's labels (Labels scalar); `{}` when it has none. */
+  labels: Record<string, unknown>;
+  /** Ids of the application's system auths (`auths[].id`): the client ids Kyma's connectivity validator matches. */
+  systemAuthIds: string[];
+  bundles: DirectorBundle[];
+}
+
+export interface DirectorBundle {
+  id: string;
+  name: string;
+  description: string | null;
+  /** JSONSchema scalar: stringified JSON exactly as Compass sent it (checked to parse), or null. */
+  instanceAuthRequestInputSchema: string | null;
+  apiDefinitions: DirectorApiDefinition[];
+  eventDefinitions: DirectorEventDefinition[];
+  /** For a runtime caller Compass puts the runtime's own BundleInstanceAuth here when it has one. */
+  defaultInstanceAuth: DirectorAuth | null;
+}
+
+export interface DirectorVersion {
+  value: string;
+  deprecated: boolean | null;
+  deprecatedSince: string | null;
+  forRemoval: boolean | null;
+}
+
+export interface DirectorApiDefinition {
+  id: string;
+  name: string;
+  description: string | null;
+  /** `targetURL` in the Director API. */
+  targetUrl: string;
+  group: string | null;
+  version: DirectorVersion | null;
+}
+
+export interface DirectorEventDefinition {
+  id: string;
+  name: string;
+  description: string | null;
+  group: string | null;
+  version: DirectorVersion | null;
+}
+
+/** HttpHeaders / QueryParams scalars: name → values. */
+export type MultiValueMap = Record<string, string[]>;
+
+export interface BasicCredential {
+  type: "Basic";
+  username: string;
+  password: string;
+}
+
+export interface OAuthCredential {
+  type: "OAuth";
+  clientId: string;
+  clientSecret: string;
+  /** Token endpoint. */
+  url: string;
+}
+
+export interface CertificateOAuthCredential {
+  type: "CertificateOAuth";
+  clientId: string;
+  /** The certificate Compass holds for the client (no private key). */
+  certificate: string;
+  url: string;
+}
+
+/** A member of the CredentialData union, told apart by `__typename` on the wire and by `type` here. */
+export type DirectorCredential = BasicCredential | OAuthCredential | CertificateOAuthCredential;
+
+export interface DirectorCsrf {
+  /** `tokenEndpointURL` in the Director API. */
+  tokenEndpointUrl: string;
+  credential: DirectorCredential | null;
+  additionalHeaders: MultiValueMap | null;
+  additionalQueryParams: MultiValueMap | null;
+}
+
+export interface DirectorAuth {
+  credential: DirectorCredential | null;
+  additionalHeaders: MultiValueMap | null;
+  additionalQueryParams: MultiValueMap | null;
+  /** `requestAuth.csrf` */
+  csrf: DirectorCsrf | null;
+}
+
+/** A runtime label as `setRuntimeLabel` / `deleteRuntimeLabel` return it. */
+export interface RuntimeLabel {
+  key: string;
+  value: unknown;
+}
+
+/** What one listing cost; for logs, metrics and benchmarks. */
+export interface ListingStats {
+  /** HTTP requests made, over all attempts. */
+  requests: number;
+  /** Response body bytes received, over all attempts. */
+  bytesReceived: number;
+  /** Pages of `applicationsForRuntime` read (first pages of nested lists come with them). */
+  applicationPages: number;
+  /** Extra requests for further pages of bundles, API definitions or event definitions. */
+  nestedPages: number;
+  /** 1, or 2 when the first attempt saw the pages shift and the listing started over. */
+  attempts: number;
+  /** Why the first attempt was abandoned, when it was. */
+  restartReason: string | null;
+}
+
+export interface ApplicationListing {
+  applications: DirectorApplication[];
+  /** `totalCount` Compass reported; always equal to `applications.length`. */
+  totalCount: number;
+  stats: ListingStats;
+}
