@@ -6,5 +6,7 @@ export default defineProject({
   test: {
     name: "runtime-agent",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

@@ -120,7 +120,13 @@ export class ConnectorClient {
       }
       return data as TData;
     } catch (error) {
-      throw toConnectorError(error, { operation, requestId, timedOut: timeout.aborted, aborted: options.signal?.aborted });
+      throw toConnectorError(error, {
+        operation,
+        requestId,
+        timedOut: timeout.aborted,
+        aborted: options.signal?.aborted,
+        explain: (e) => this.#transport.explainFailure(e),
+      });
     }
   }
 }
@@ -130,6 +136,8 @@ interface FailureContext {
   requestId: string;
   timedOut: boolean;
   aborted: boolean | undefined;
+  /** Sorts a network failure into TLS or unavailable; defaults to classifyTransportError. */
+  explain?: (error: unknown) => { kind: "tls" | "unavailable"; detail: string };
 }
 
 const AUTH_MESSAGE = /authenticat|one time token|unauthori[sz]ed|insufficient scopes|invalid subject/i;
@@ -167,7 +175,7 @@ export function toConnectorError(error: unknown, context: FailureContext): Conne
     return new ConnectorError(ConnectorErrorCode.BAD_RESPONSE, `${operation}: unexpected answer from Compass (${summary})`, details);
   }
   if (error instanceof TypeError && (error.message === "fetch failed" || error.cause !== undefined)) {
-    const { kind, detail } = classifyTransportError(error);
+    const { kind, detail } = (context.explain ?? classifyTransportError)(error);
     return kind === "tls"
       ? new ConnectorError(ConnectorErrorCode.TLS_FAILED, `${operation}: TLS with Compass failed: ${detail}`, base)
       : new ConnectorError(ConnectorErrorCode.UNAVAILABLE, `${operation}: cannot reach Compass: ${detail}`, base);

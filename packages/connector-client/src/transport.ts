@@ -1,5 +1,5 @@
 import { getCACertificates } from "node:tls";
-import { Agent, fetch as undiciFetch } from "undici";
+import { Agent, buildConnector, fetch as undiciFetch } from "undici";
 
 /** How a Compass client decides whether to trust Compass's server certificate. */
 export interface TlsTrust {
@@ -37,6 +37,7 @@ export class CompassTransport {
   readonly #options: CompassTransportOptions;
   #agent: Agent;
   #closed = false;
+  #lastTlsAlert: { error: Error; at: number } | undefined;
 
   constructor(options: CompassTransportOptions = {}) {
     this.#options = options;
@@ -61,6 +62,21 @@ export class CompassTransport {
   readonly fetch = (input: FetchInput, init: FetchInit = {}): ReturnType<typeof undiciFetch> =>
     undiciFetch(input, { ...init, dispatcher: this.#agent });
 
+  /**
+   * Like classifyTransportError, but also knows about TLS alerts this transport's sockets received lately.
+   * Needed because a server that refuses our client certificate after a TLS 1.3 handshake sends an alert that
+   * undici reports only as "other side closed".
+   */
+  explainFailure(error: unknown): { kind: TransportFailureKind; detail: string } {
+    const explained = classifyTransportError(error);
+    const alert = this.#lastTlsAlert;
+    if (explained.kind === "unavailable" && alert && Date.now() - alert.at < 5_000 && /UND_ERR_SOCKET|ECONNRESET/.test(explained.detail)) {
+      const code = (alert.error as { code?: string }).code ?? "TLS";
+      return { kind: "tls", detail: `${code}: ${alert.error.message.split("\n")[0]} (${explained.detail})` };
+    }
+    return explained;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -69,14 +85,22 @@ export class CompassTransport {
 
   #buildAgent(clientCertificate: ClientCertificate | undefined): Agent {
     const tls = this.#options.tls ?? {};
+    const connect = buildConnector({
+      timeout: this.#options.connectTimeoutMs ?? 10_000,
+      rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
+      ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
+      ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
+    });
     return new Agent({
       keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
-      connect: {
-        timeout: this.#options.connectTimeoutMs ?? 10_000,
-        rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
-        ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
-        ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
-      },
+      connect: (options, callback) =>
+        connect(options, (error, socket) => {
+          socket?.on("error", (socketError: Error & { code?: string }) => {
+            if (socketError.code && TLS_CODE.test(socketError.code)) this.#lastTlsAlert = { error: socketError, at: Date.now() };
+          });
+          // undici's callback type is a union of (error, null) and (null, socket); forward as received.
+          (callback as (e: Error | null, s: typeof socket) => void)(error, socket);
+        }),
     });
   }
 }
