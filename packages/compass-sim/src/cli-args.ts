@@ -1,0 +1,97 @@
+/** Command-line parsing for `compass-sim` (kept apart from cli.ts so it can be tested without starting anything). */
+import { parseArgs } from "node:util";
+import { parseDuration } from "./duration.js";
+import { readSeedFile } from "./seed.js";
+import type { CompassSimulatorOptions } from "./simulator.js";
+
+export const USAGE = `Usage: compass-sim [options]
+
+  --host HOST            listen address (default 127.0.0.1)
+  --advertised-host H    host name used in URLs (default: --host)
+  --token-port N         token-secured Connector port (0 = free port, default 0)
+  --mtls-port N          mTLS Connector + Director port (0 = free port, default 0)
+  --admin-port N         admin API port (0 = free port, default 0)
+  --cert-validity D      client certificate lifetime, e.g. 90d, 12h, 15m, 30s (default 90d)
+  --token-ttl D          one-time token lifetime (default 60m)
+  --seed FILE            JSON seed with tenants, runtimes, formations (applications: later)
+  --serial2              issue every certificate with serial number 2, like Compass
+  --real-time-not-before issue certificates with notBefore = min(simulator now, real now)
+  --quiet                no request log lines on stderr
+  -h, --help             this text
+`;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function port(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} must be a port number 0-65535, got "${value}"`);
+  return Number(value);
+}
+
+function duration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
+}
+
+export function parseCli(argv: string[]): { options: CompassSimulatorOptions; help: boolean; quiet: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        "advertised-host": { type: "string" },
+        "token-port": { type: "string" },
+        "mtls-port": { type: "string" },
+        "admin-port": { type: "string" },
+        "cert-validity": { type: "string" },
+        "token-ttl": { type: "string" },
+        seed: { type: "string" },
+        serial2: { type: "boolean" },
+        "real-time-not-before": { type: "boolean" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  const options: CompassSimulatorOptions = {};
+  if (v.host !== undefined) {
+    if (v.host === "") throw new UsageError("--host must not be empty");
+    options.host = v.host;
+  }
+  if (v["advertised-host"] !== undefined) options.advertisedHost = v["advertised-host"];
+  const tokenPort = port(v["token-port"], "--token-port");
+  const mtlsPort = port(v["mtls-port"], "--mtls-port");
+  const adminPort = port(v["admin-port"], "--admin-port");
+  if (tokenPort !== undefined) options.tokenPort = tokenPort;
+  if (mtlsPort !== undefined) options.mtlsPort = mtlsPort;
+  if (adminPort !== undefined) options.adminPort = adminPort;
+  const certValidity = duration(v["cert-validity"], "--cert-validity");
+  if (certValidity !== undefined) {
+    if (certValidity < 1) throw new UsageError("--cert-validity must be at least 1s");
+    options.certValidity = certValidity;
+  }
+  const tokenTtl = duration(v["token-ttl"], "--token-ttl");
+  if (tokenTtl !== undefined) options.tokenTtl = tokenTtl;
+  if (v.serial2) options.serial2 = true;
+  if (v["real-time-not-before"]) options.realTimeNotBefore = true;
+  if (v.seed !== undefined) {
+    try {
+      options.seed = readSeedFile(v.seed) as CompassSimulatorOptions["seed"];
+    } catch (error) {
+      throw new UsageError(`--seed: ${(error as Error).message}`);
+    }
+  }
+  return { options, help: v.help ?? false, quiet: v.quiet ?? false };
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * compass-sim: runs the Compass simulator until SIGTERM/SIGINT.
+ *
+ * On start it prints ONE JSON line on stdout:
+ *   {"event":"ready","connectorUrl":…,"certSecuredConnectorUrl":…,"directorUrl":…,"adminUrl":…,"serverCaFile":…,"clientCaFile":…}
+ * Everything else goes to stderr. Bad flags: message on stderr, exit code 2.
+ */
+import { parseCli, USAGE } from "./cli-args.js";
+import { SeedError } from "./seed.js";
+import { startCompassSimulator } from "./simulator.js";
+
+async function main(): Promise<void> {
+  let cli;
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`compass-sim: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (cli.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = (line: string) => process.stderr.write(`compass-sim: ${line}\n`);
+  let sim;
+  try {
+    sim = await startCompassSimulator({ ...cli.options, ...(cli.quiet ? {} : { log }) });
+  } catch (error) {
+    // Seed content errors are usage errors too (the file is an input).
+    const code = error instanceof SeedError || error instanceof RangeError ? 2 : 1;
+    process.stderr.write(`compass-sim: ${(error as Error).message}\n`);
+    process.exit(code);
+  }
+  if (sim.seedReport) {
+    log(`seed loaded: ${JSON.stringify(sim.seedReport.loaded)}`);
+    if (sim.seedReport.ignored.length > 0) log(`seed sections not loaded yet: ${sim.seedReport.ignored.join(", ")}`);
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      event: "ready",
+      connectorUrl: sim.connectorUrl,
+      certSecuredConnectorUrl: sim.certSecuredConnectorUrl,
+      directorUrl: sim.directorUrl,
+      adminUrl: sim.adminUrl,
+      serverCaFile: sim.serverCaFile,
+      clientCaFile: sim.clientCaFile,
+    })}\n`,
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down`);
+    sim
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        process.stderr.write(`compass-sim: close failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+await main();
