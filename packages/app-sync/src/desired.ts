@@ -1,0 +1,270 @@
+/**
+ * Director applications → the Application CRs and Secrets the runtime should have, exactly as Kyma's Go agent writes
+ * them (upstream-agent §6.3-6.5), with two deliberate differences:
+ *  - an entry never names a credential Secret that is not created (the Go agent did when a username, password,
+ *    client id or client secret was empty); such a bundle gets empty credentials and a warning;
+ *  - a bad application (a duplicate name after normalization, or a name Kubernetes refuses for it or its Secrets)
+ *    is a conflict for that application only; the others still sync (the Go agent aborted the whole sync).
+ * Pure: no I/O and no clock; hashing is computation.
+ */
+import type { DirectorApplication, DirectorAuth, DirectorBundle, MultiValueMap } from "@runtime-agent/director-client";
+import { applicationContentHash, goJsonMultiMap, secretContentHash, toBase64 } from "./hash.js";
+import {
+  credentialsSecretName,
+  isDnsSubdomain,
+  normalizeApplicationName,
+  normalizeGatewayName,
+  requestParametersSecretName,
+  serviceName,
+  shouldNormalize,
+} from "./names.js";
+import {
+  APPLICATION_API_VERSION,
+  APPLICATION_KIND,
+  CONNECTED_APP_LABEL,
+  DEFAULT_DESCRIPTION,
+  DESIRED_HASH_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+} from "./types.js";
+import type {
+  ApplicationCredentials,
+  ApplicationEntry,
+  ApplicationService,
+  Conflict,
+  DesiredApplication,
+  DesiredSecret,
+  DesiredState,
+  SecretManifest,
+  Warning,
+} from "./types.js";
+
+export interface DesiredStateOptions {
+  /** APP_CENTRAL_GATEWAY_SERVICE_URL, e.g. http://central-application-gateway.kyma-system.svc.cluster.local:8082 */
+  centralGatewayUrl: string;
+  /** APP_SKIP_APPS_TLS_VERIFY → `spec.skipVerify` */
+  skipAppsTlsVerify: boolean;
+  /** APP_INTEGRATION_NAMESPACE (kyma-system): where the credential and request-parameter Secrets live. */
+  integrationNamespace: string;
+  /** Overrides the decision taken from the runtime label `isNormalized`. */
+  normalizeNames?: boolean | undefined;
+}
+
+/** What one bundle contributes: the credentials its API entries carry, and its Secrets. */
+interface BundleAuthResult {
+  credentials: ApplicationCredentials;
+  requestParametersSecretName: string | undefined;
+  secrets: DesiredSecret[];
+  warnings: string[];
+}
+
+const EMPTY_CREDENTIALS: ApplicationCredentials = { type: "", secretName: "" };
+
+export function buildDesiredState(
+  applications: readonly DirectorApplication[],
+  runtimeLabels: Readonly<Record<string, unknown>>,
+  options: DesiredStateOptions,
+): DesiredState {
+  const normalized = options.normalizeNames ?? shouldNormalize(runtimeLabels);
+  const conflicts: Conflict[] = [];
+  const warnings: Warning[] = [];
+  const desiredApplications: DesiredApplication[] = [];
+  const secrets: DesiredSecret[] = [];
+
+  const named = applications.map((app) => ({ app, name: normalized ? normalizeApplicationName(app.name) : app.name }));
+  const byName = new Map<string, DirectorApplication[]>();
+  for (const { app, name } of named) byName.set(name, [...(byName.get(name) ?? []), app]);
+
+  for (const { app, name } of named) {
+    const sameName = byName.get(name) ?? [];
+    if (sameName.length > 1) {
+      const others = sameName.filter((other) => other.id !== app.id).map((other) => other.id);
+      conflicts.push({
+        applicationId: app.id,
+        name,
+        reason: `the name ${name} is also the name of application${others.length > 1 ? "s" : ""} ${others.join(", ")}; none of them is synced until the names differ`,
+      });
+      continue;
+    }
+    if (!isDnsSubdomain(name)) {
+      conflicts.push({
+        applicationId: app.id,
+        name,
+        reason: `${JSON.stringify(name)} is not a valid Kubernetes name (lower-case RFC 1123 subdomain, at most 253 characters)`,
+      });
+      continue;
+    }
+    const converted = convertApplication(app, name, options);
+    const badSecret = converted.secrets.find((s) => !isDnsSubdomain(s.secret.metadata.name));
+    if (badSecret) {
+      conflicts.push({
+        applicationId: app.id,
+        name,
+        reason: `the Secret name ${JSON.stringify(badSecret.secret.metadata.name)} derived for bundle ${badSecret.bundleId} is not a valid Kubernetes name`,
+      });
+      continue;
+    }
+    desiredApplications.push(converted.application);
+    secrets.push(...converted.secrets);
+    warnings.push(...converted.warnings);
+  }
+  return { applications: desiredApplications, secrets, conflicts, warnings, normalized };
+}
+
+function convertApplication(
+  app: DirectorApplication,
+  name: string,
+  options: DesiredStateOptions,
+): { application: DesiredApplication; secrets: DesiredSecret[]; warnings: Warning[] } {
+  const secrets: DesiredSecret[] = [];
+  const warnings: Warning[] = [];
+  const services: ApplicationService[] = app.bundles.map((bundle) => {
+    const auth = bundleAuth(app, name, bundle, options);
+    secrets.push(...auth.secrets);
+    warnings.push(...auth.warnings.map((reason) => ({ applicationId: app.id, name, bundleId: bundle.id, reason })));
+    return convertBundle(name, bundle, auth, options);
+  });
+
+  const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
+  const spec: DesiredApplication["spec"] = {
+    description: app.description ? app.description : DEFAULT_DESCRIPTION,
+    skipVerify: options.skipAppsTlsVerify,
+    encodeUrl: false,
+    labels: { [CONNECTED_APP_LABEL]: name },
+    displayName: "",
+    providerDisplayName: "",
+    longDescription: "",
+    services,
+    compassMetadata: {
+      applicationId: app.id,
+      authentication: { clientIds: [...app.systemAuthIds] },
+    },
+  };
+  const application: DesiredApplication = {
+    apiVersion: APPLICATION_API_VERSION,
+    kind: APPLICATION_KIND,
+    metadata: {
+      name,
+      labels,
+      annotations: { [DESIRED_HASH_ANNOTATION]: applicationContentHash(labels, spec) },
+    },
+    spec,
+  };
+  return { application, secrets, warnings };
+}
+
+function convertBundle(
+  appName: string,
+  bundle: DirectorBundle,
+  auth: BundleAuthResult,
+  options: DesiredStateOptions,
+): ApplicationService {
+  const bundleSegment = normalizeGatewayName(bundle.name);
+  const entries: ApplicationEntry[] = [
+    ...bundle.apiDefinitions.map((api): ApplicationEntry => {
+      const entry: ApplicationEntry = {
+        type: "API",
+        targetUrl: api.targetUrl,
+        credentials: { ...auth.credentials },
+        id: api.id,
+        name: api.name,
+        centralGatewayUrl: `${options.centralGatewayUrl}/${appName}/${bundleSegment}/${normalizeGatewayName(api.name)}`,
+        gatewayUrl: "",
+      };
+      if (auth.requestParametersSecretName !== undefined) entry.requestParametersSecretName = auth.requestParametersSecretName;
+      return entry;
+    }),
+    ...bundle.eventDefinitions.map(
+      (event): ApplicationEntry => ({
+        type: "Events",
+        targetUrl: "",
+        credentials: { ...EMPTY_CREDENTIALS },
+        id: event.id,
+        name: event.name,
+        centralGatewayUrl: "",
+        gatewayUrl: "",
+      }),
+    ),
+  ];
+  const service: ApplicationService = {
+    id: bundle.id,
+    identifier: "",
+    name: serviceName(bundle.name, bundle.id),
+    displayName: bundle.name,
+    description: bundle.description ? bundle.description : DEFAULT_DESCRIPTION,
+    entries,
+    providerDisplayName: "",
+  };
+  if (bundle.instanceAuthRequestInputSchema !== null) service.authCreateParameterSchema = bundle.instanceAuthRequestInputSchema;
+  return service;
+}
+
+function bundleAuth(app: DirectorApplication, appName: string, bundle: DirectorBundle, options: DesiredStateOptions): BundleAuthResult {
+  const result: BundleAuthResult = { credentials: { ...EMPTY_CREDENTIALS }, requestParametersSecretName: undefined, secrets: [], warnings: [] };
+  const auth: DirectorAuth | null = bundle.defaultInstanceAuth;
+  if (auth === null) return result;
+  const base = { ownerApplication: appName, applicationId: app.id, bundleId: bundle.id };
+  const csrfInfo = auth.csrf ? { tokenEndpointURL: auth.csrf.tokenEndpointUrl } : undefined;
+  const credential = auth.credential;
+
+  if (credential?.type === "OAuth" || credential?.type === "Basic") {
+    const [first, second] =
+      credential.type === "OAuth" ? [credential.clientId, credential.clientSecret] : [credential.username, credential.password];
+    if (first === "" || second === "") {
+      const fields = credential.type === "OAuth" ? "client id or client secret" : "username or password";
+      result.warnings.push(`the bundle's ${credential.type} credential has an empty ${fields}; its APIs are synced without credentials`);
+    } else {
+      const secretName = credentialsSecretName(appName, bundle.id);
+      result.credentials =
+        credential.type === "OAuth"
+          ? { type: "OAuth", secretName, authenticationUrl: credential.url, ...(csrfInfo ? { csrfInfo } : {}) }
+          : { type: "Basic", secretName, ...(csrfInfo ? { csrfInfo } : {}) };
+      const data: Record<string, string> =
+        credential.type === "OAuth" ? { clientId: first, clientSecret: second } : { username: first, password: second };
+      result.secrets.push({ ...base, purpose: "credentials", secret: secretManifest(secretName, appName, bundle.id, data, options) });
+    }
+  } else if (credential?.type === "CertificateOAuth") {
+    result.warnings.push(
+      "the bundle's credential is CertificateOAuth, which Kyma's Application CRs cannot express (the Go agent ignores it too); its APIs are synced without credentials",
+    );
+  }
+
+  const headers = auth.additionalHeaders;
+  const query = auth.additionalQueryParams;
+  if (!isEmptyMap(headers) || !isEmptyMap(query)) {
+    const secretName = requestParametersSecretName(appName, bundle.id);
+    const data: Record<string, string> = {};
+    if (headers !== null) data["headers"] = goJsonMultiMap(headers);
+    if (query !== null) data["queryParameters"] = goJsonMultiMap(query);
+    result.requestParametersSecretName = secretName;
+    result.secrets.push({ ...base, purpose: "request-parameters", secret: secretManifest(secretName, appName, bundle.id, data, options) });
+  }
+  return result;
+}
+
+function isEmptyMap(map: MultiValueMap | null): boolean {
+  return map === null || Object.keys(map).length === 0;
+}
+
+function secretManifest(
+  name: string,
+  appName: string,
+  bundleId: string,
+  text: Record<string, string>,
+  options: DesiredStateOptions,
+): SecretManifest {
+  const labels = { app: appName, bundleId, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
+  const data = Object.fromEntries(Object.entries(text).map(([key, value]) => [key, toBase64(value)]));
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name,
+      namespace: options.integrationNamespace,
+      labels,
+      annotations: { [DESIRED_HASH_ANNOTATION]: secretContentHash(labels, data) },
+    },
+    type: "Opaque",
+    data,
+  };
+}

@@ -1,0 +1,42 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { fromBase64, goJsonMultiMap, stableStringify, toBase64 } from "./hash.js";
+
+describe("stableStringify", () => {
+  test("sorts keys at every level and keeps array order", () => {
+    expect(stableStringify({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+  });
+
+  test("property: equal for any key order", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (value) => {
+        const reversed = Object.fromEntries(Object.entries(value).reverse());
+        expect(stableStringify(reversed)).toBe(stableStringify(value));
+      }),
+    );
+  });
+});
+
+describe("goJsonMultiMap (json.Marshal of map[string][]string)", () => {
+  test("sorted keys, Go's HTML escaping", () => {
+    expect(goJsonMultiMap({ b: ["1"], a: ["<x>", "&", "\u2028"] })).toBe('{"a":["\\u003cx\\u003e","\\u0026","\\u2028"],"b":["1"]}');
+    expect(goJsonMultiMap({})).toBe("{}");
+    expect(goJsonMultiMap({ k: [] })).toBe('{"k":[]}');
+  });
+
+  test("property: parses back to the same map", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.array(fc.string())), (map) => {
+        expect(JSON.parse(goJsonMultiMap(map))).toEqual(map);
+      }),
+    );
+  });
+});
+
+test("base64 round trip", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "grapheme" }), (text) => {
+      expect(fromBase64(toBase64(text))).toBe(text);
+    }),
+  );
+});
