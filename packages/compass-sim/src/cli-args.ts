@@ -15,7 +15,9 @@ export const USAGE = `Usage: compass-sim [options]
   --token-ttl D          one-time token lifetime (default 60m)
   --seed FILE            JSON seed with tenants, runtimes, formations (applications: later)
   --serial2              issue every certificate with serial number 2, like Compass
-  --real-time-not-before issue certificates with notBefore = min(simulator now, real now)
+  --strict-not-before    notBefore = simulator now even after the clock was advanced (such
+                         certificates fail real-clock TLS until real time catches up); default
+                         is notBefore = min(simulator now, real now)
   --quiet                no request log lines on stderr
   -h, --help             this text
 `;
@@ -56,7 +58,7 @@ export function parseCli(argv: string[]): { options: CompassSimulatorOptions; he
         "token-ttl": { type: "string" },
         seed: { type: "string" },
         serial2: { type: "boolean" },
-        "real-time-not-before": { type: "boolean" },
+        "strict-not-before": { type: "boolean" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -85,7 +87,7 @@ export function parseCli(argv: string[]): { options: CompassSimulatorOptions; he
   const tokenTtl = duration(v["token-ttl"], "--token-ttl");
   if (tokenTtl !== undefined) options.tokenTtl = tokenTtl;
   if (v.serial2) options.serial2 = true;
-  if (v["real-time-not-before"]) options.realTimeNotBefore = true;
+  if (v["strict-not-before"]) options.realTimeNotBefore = false;
   if (v.seed !== undefined) {
     try {
       options.seed = readSeedFile(v.seed) as CompassSimulatorOptions["seed"];

@@ -8,7 +8,7 @@
  */
 import { parseCli, USAGE } from "./cli-args.js";
 import { SeedError } from "./seed.js";
-import { startCompassSimulator } from "./simulator.js";
+import { startCompassSimulator, type CompassSimulator } from "./simulator.js";
 
 async function main(): Promise<void> {
   let cli;
@@ -23,7 +23,28 @@ async function main(): Promise<void> {
     return;
   }
   const log = (line: string) => process.stderr.write(`compass-sim: ${line}\n`);
-  let sim;
+
+  // Signal handlers first, so a signal during start-up still closes listeners and removes the temporary files.
+  let sim: CompassSimulator | undefined;
+  let stopSignal: NodeJS.Signals | undefined;
+  const shutDown = (simulator: CompassSimulator, signal: NodeJS.Signals) => {
+    log(`${signal}: shutting down`);
+    simulator
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        process.stderr.write(`compass-sim: close failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (sim) shutDown(sim, signal);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
   try {
     sim = await startCompassSimulator({ ...cli.options, ...(cli.quiet ? {} : { log }) });
   } catch (error) {
@@ -31,6 +52,10 @@ async function main(): Promise<void> {
     const code = error instanceof SeedError || error instanceof RangeError ? 2 : 1;
     process.stderr.write(`compass-sim: ${(error as Error).message}\n`);
     process.exit(code);
+  }
+  if (stopSignal) {
+    shutDown(sim, stopSignal);
+    return;
   }
   if (sim.seedReport) {
     log(`seed loaded: ${JSON.stringify(sim.seedReport.loaded)}`);
@@ -47,21 +72,6 @@ async function main(): Promise<void> {
       clientCaFile: sim.clientCaFile,
     })}\n`,
   );
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: shutting down`);
-    sim
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        process.stderr.write(`compass-sim: close failed: ${(error as Error).message}\n`);
-        process.exit(1);
-      });
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
 }
 
 await main();

@@ -73,7 +73,7 @@ export function createConnectorRoot(deps: ConnectorDeps) {
       try {
         validated = await validateCsr(args.csr, identity.systemAuth.id, deps.subject);
       } catch (error) {
-        if (error instanceof CsrError) throw new Error(error.message);
+        if (error instanceof CsrError) throw new Error(error.message, { cause: error });
         throw error;
       }
       const { material } = await deps.issuer.issue(validated.request.subject, validated.request.subjectPublicKeyInfo, {

@@ -112,12 +112,7 @@ const RSA_SIGNATURE_OIDS = new Set([
 
 async function verifySignature(request: pkijs.CertificationRequest): Promise<void> {
   const isRsa = RSA_SIGNATURE_OIDS.has(request.signatureAlgorithm.algorithmId);
-  let valid = false;
-  try {
-    valid = await request.verify(cryptoEngine);
-  } catch {
-    valid = false;
-  }
+  const valid = await request.verify(cryptoEngine).catch(() => false);
   if (!valid) {
     const goError = isRsa ? "crypto/rsa: verification error" : "x509: ECDSA verification failure";
     throw new CsrError(`${SIGN_PREFIX}CSR signature invalid: ${goError}`, "signature");

@@ -18,9 +18,10 @@ export interface IssuerConfig {
   /** Use serial number 2 for every certificate, like real Compass. */
   constantSerial: boolean;
   /**
-   * Issue with notBefore = min(simulator now, real now). TLS checks validity against the real clock, so after the
-   * simulator clock was advanced a certificate with notBefore = simulator now would be "not yet valid" in the
-   * handshake. Off by default (faithful: notBefore = now).
+   * Issue with notBefore = min(simulator now, real now) instead of simulator now. The two are equal until the
+   * simulator clock is advanced; after that, TLS (which checks validity against the REAL clock) would reject a
+   * certificate with notBefore = simulator now as "not yet valid" in the handshake, so a freshly issued certificate
+   * could not be used. notAfter always counts from simulator now. Default true; false gives the literal rule.
    */
   realTimeNotBefore: boolean;
 }

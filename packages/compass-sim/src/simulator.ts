@@ -70,7 +70,11 @@ export interface CompassSimulatorOptions {
   subject?: Partial<SubjectConstants>;
   /** Compass quirk: every issued certificate gets serial number 2. Default false (random unique serials). */
   serial2?: boolean;
-  /** See IssuerConfig.realTimeNotBefore. Default false. */
+  /**
+   * notBefore = min(simulator now, real now) (default true): identical to "notBefore = now" until the clock is
+   * advanced, and keeps freshly issued certificates usable over real-clock TLS afterwards. false: notBefore is always
+   * simulator now (such certificates fail the handshake as "not yet valid" while the clock is ahead of real time).
+   */
   realTimeNotBefore?: boolean;
   /** Initial state (tenants, runtimes, formations; applications later). */
   seed?: SeedData;
@@ -230,7 +234,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
   const issuer = new CertificateIssuer(clientCa, state, clock, {
     certValiditySeconds: certValidity,
     constantSerial: options.serial2 ?? false,
-    realTimeNotBefore: options.realTimeNotBefore ?? false,
+    realTimeNotBefore: options.realTimeNotBefore ?? true,
   });
 
   const urls = { connectorUrl: "", certSecuredConnectorUrl: "", directorUrl: "", adminUrl: "" };

@@ -210,7 +210,7 @@ describe("encoding checks", () => {
       const csr = await opensslCsr(dir.path, subjectFor(id));
       const body = csr.csrPem.split("\n").filter((line) => line && !line.startsWith("-----")).join("");
       const der = Buffer.from(body, "base64");
-      der[der.length - 5] ^= 0xff; // inside the signature BIT STRING
+      der.writeUInt8(der.readUInt8(der.length - 5) ^ 0xff, der.length - 5); // inside the signature BIT STRING
       const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`;
       return Buffer.from(pem).toString("base64");
     }, `${SIGN}CSR signature invalid: crypto/rsa: verification error`);

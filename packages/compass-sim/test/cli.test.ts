@@ -1,0 +1,192 @@
+// The compass-sim CLI as a process: ready line, signals, flags, seed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { CONFIGURATION_QUERY, graphqlCall, httpCall, tempDir } from "./support/tools.js";
+
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
+const cliArgs = ["--conditions=development", "--import", "tsx", "src/cli.ts"];
+
+interface Running {
+  child: ChildProcess;
+  ready: Record<string, string>;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: ChildProcess[] = [];
+let dir: { path: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  dir = await tempDir();
+});
+
+afterEach(() => {
+  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+afterAll(async () => {
+  await dir?.remove();
+});
+
+function spawnCli(args: string[]) {
+  const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] });
+  started.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+async function startCli(args: string[] = []): Promise<Running> {
+  const proc = spawnCli(args);
+  const ready = await new Promise<Record<string, string>>((resolve, reject) => {
+    const onData = () => {
+      const newline = proc.stdout().indexOf("\n");
+      if (newline >= 0) {
+        proc.child.stdout!.off("data", onData);
+        resolve(JSON.parse(proc.stdout().slice(0, newline)) as Record<string, string>);
+      }
+    };
+    proc.child.stdout!.on("data", onData);
+    void proc.exit.then(({ code }) => reject(new Error(`exited with ${code} before ready: ${proc.stderr()}`)));
+  });
+  return { ...proc, ready };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const admin = (base: string, method: string, path: string, body?: unknown) =>
+  httpCall(new URL(path, base).toString(), {
+    method,
+    ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+  });
+
+describe("compass-sim CLI", () => {
+  test("prints one ready line, serves, and exits 0 on SIGTERM after removing its files", async () => {
+    const cli = await startCli();
+    expect(Object.keys(cli.ready).sort()).toEqual(
+      ["adminUrl", "certSecuredConnectorUrl", "clientCaFile", "connectorUrl", "directorUrl", "event", "serverCaFile"].sort(),
+    );
+    expect(cli.ready["event"]).toBe("ready");
+    expect(cli.ready["connectorUrl"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/connector\/graphql$/);
+    expect(cli.ready["certSecuredConnectorUrl"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/connector\/graphql$/);
+    expect(cli.ready["directorUrl"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/director\/graphql$/);
+    expect(cli.ready["adminUrl"]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const serverCa = await readFile(cli.ready["serverCaFile"]!, "utf8");
+    expect(serverCa).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(await readFile(cli.ready["clientCaFile"]!, "utf8")).toMatch(/^-----BEGIN CERTIFICATE-----/);
+
+    const runtime = (await admin(cli.ready["adminUrl"]!, "POST", "/admin/runtimes", { name: "cli" })).json;
+    const token = (await admin(cli.ready["adminUrl"]!, "POST", `/admin/runtimes/${runtime.id}/tokens`)).json;
+    expect(token.connectorURL).toBe(cli.ready["connectorUrl"]);
+    const config = await graphqlCall(token.connectorURL, CONFIGURATION_QUERY, { ca: serverCa, token: token.token });
+    expect(config.json.data.result.managementPlaneInfo.directorURL).toBe(cli.ready["directorUrl"]);
+
+    cli.child.kill("SIGTERM");
+    expect(await cli.exit).toEqual({ code: 0, signal: null });
+    expect(cli.stdout().trim().split("\n")).toHaveLength(1);
+    expect(existsSync(cli.ready["serverCaFile"]!)).toBe(false);
+    expect(existsSync(cli.ready["clientCaFile"]!)).toBe(false);
+  });
+
+  test("exits 0 on SIGINT", async () => {
+    const cli = await startCli(["--quiet"]);
+    cli.child.kill("SIGINT");
+    expect(await cli.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test("fixed ports, certificate validity and token TTL flags", async () => {
+    const [tokenPort, mtlsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+    const cli = await startCli([
+      "--host", "127.0.0.1",
+      "--token-port", String(tokenPort),
+      "--mtls-port", String(mtlsPort),
+      "--admin-port", String(adminPort),
+      "--cert-validity", "30s",
+      "--token-ttl", "2m",
+    ]);
+    expect(cli.ready["connectorUrl"]).toBe(`https://127.0.0.1:${tokenPort}/connector/graphql`);
+    expect(cli.ready["directorUrl"]).toBe(`https://127.0.0.1:${mtlsPort}/director/graphql`);
+    expect(cli.ready["adminUrl"]).toBe(`http://127.0.0.1:${adminPort}`);
+    const runtime = (await admin(cli.ready["adminUrl"]!, "POST", "/admin/runtimes", { name: "ttl" })).json;
+    const token = (await admin(cli.ready["adminUrl"]!, "POST", `/admin/runtimes/${runtime.id}/tokens`)).json;
+    expect(Date.parse(token.expiresAt) - Date.parse(token.createdAt)).toBe(120_000);
+    cli.child.kill("SIGTERM");
+    expect((await cli.exit).code).toBe(0);
+  });
+
+  test("loads tenants and runtimes from --seed and reports sections it does not load yet", async () => {
+    const seedPath = `${dir.path}/seed.json`;
+    await writeFile(
+      seedPath,
+      JSON.stringify({
+        tenants: ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"],
+        runtimes: [
+          {
+            id: "0ab2ca6e-767c-4d34-a292-618b01681c50",
+            name: "seeded",
+            tenant: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            labels: { runtime_consoleUrl: "https://console.kyma.local" },
+            formations: ["DEFAULT"],
+          },
+        ],
+        applications: [{ name: "later" }],
+      }),
+    );
+    const cli = await startCli(["--seed", seedPath]);
+    const state = (await admin(cli.ready["adminUrl"]!, "GET", "/admin/state")).json;
+    expect(state.runtimes).toEqual([
+      expect.objectContaining({
+        id: "0ab2ca6e-767c-4d34-a292-618b01681c50",
+        name: "seeded",
+        tenant: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        labels: { isNormalized: "true", runtime_consoleUrl: "https://console.kyma.local" },
+        formations: ["DEFAULT"],
+      }),
+    ]);
+    const token = await admin(cli.ready["adminUrl"]!, "POST", "/admin/runtimes/0ab2ca6e-767c-4d34-a292-618b01681c50/tokens");
+    expect(token.status).toBe(200);
+    cli.child.kill("SIGTERM");
+    expect((await cli.exit).code).toBe(0);
+    expect(cli.stderr()).toContain("seed sections not loaded yet: applications");
+  });
+
+  test.each([
+    [["--bogus"], /Unknown option '--bogus'/],
+    [["--token-port", "abc"], /--token-port must be a port number/],
+    [["--mtls-port", "70000"], /--mtls-port must be a port number/],
+    [["--cert-validity", "9x"], /--cert-validity: invalid duration "9x"/],
+    [["--token-ttl", "0s"], /--token-ttl: duration must be positive/],
+    [["--seed", "/nonexistent/seed.json"], /--seed: cannot read seed file/],
+    [["positional"], /positional/i],
+  ])("bad flags %j exit 2 with a message on stderr", async (args, message) => {
+    const proc = spawnCli(args);
+    const { code } = await proc.exit;
+    expect(code).toBe(2);
+    expect(proc.stderr()).toMatch(message);
+    expect(proc.stdout()).toBe("");
+  });
+
+  test("an invalid seed exits 2", async () => {
+    const seedPath = `${dir.path}/bad-seed.json`;
+    await writeFile(seedPath, JSON.stringify({ runtimes: [{ labels: {} }] }));
+    const proc = spawnCli(["--seed", seedPath]);
+    expect((await proc.exit).code).toBe(2);
+    expect(proc.stderr()).toMatch(/runtimes\[0\]\.name is required/);
+  });
+});
