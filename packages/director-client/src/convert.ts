@@ -65,7 +65,8 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "missing";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return value.length > 40 ? "a string" : `the string ${JSON.stringify(value)}`;
+  // Never the text itself: it may be a header value or a credential.
+  if (typeof value === "string") return "a string";
   return `a ${typeof value}`;
 }
 
@@ -271,7 +272,9 @@ function credential(value: unknown, origin: Origin, path: string): DirectorCrede
       throw badResponse(
         origin,
         join(path, "__typename"),
-        `is ${describe(typename)}, which is not a CredentialData member this client knows`,
+        typeof typename === "string" && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(typename)
+          ? `is ${typename}, which is not a CredentialData member this client knows`
+          : `is ${describe(typename)}, but the client asks for __typename to tell credential kinds apart`,
       );
   }
 }

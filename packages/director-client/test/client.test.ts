@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
 import type { DirectorClientOptions } from "../src/index.js";
@@ -332,6 +333,23 @@ describe("listApplicationsForRuntime: conversion", () => {
     expect(error.message).toContain(fieldPath);
   });
 
+  test("messages name the field, never a value that may be secret", async () => {
+    const app = structuredClone(commerceMock);
+    const auth = app.bundles?.[0]?.defaultInstanceAuth;
+    if (auth) auth.additionalHeaders = { Authorization: "Bearer s3cr3t-token" };
+    director.raw = () => json(200, rawAnswerFor(app));
+    const error = await failure(client().listApplicationsForRuntime(director.runtimeId));
+    expect(error.field).toBe("bundles.data[0].defaultInstanceAuth.additionalHeaders.Authorization");
+    expect(error.message).not.toContain("s3cr3t");
+
+    const unknown = structuredClone(commerceMock);
+    const unknownAuth = unknown.bundles?.[0]?.defaultInstanceAuth;
+    if (unknownAuth) unknownAuth.credential = { __typename: "SAMLCredentialData", assertion: "x" };
+    director.raw = () => json(200, rawAnswerFor(unknown));
+    const typename = await failure(client().listApplicationsForRuntime(director.runtimeId));
+    expect(typename.message).toContain("SAMLCredentialData");
+  });
+
   test("a page whose data is null is a BAD_RESPONSE", async () => {
     director.raw = () =>
       json(200, { data: { result: { data: null, totalCount: 0, pageInfo: { startCursor: "", endCursor: "", hasNextPage: false } } } });
@@ -402,6 +420,24 @@ describe("listApplicationsForRuntime: paging", () => {
     const sent = director.requests.map((r) => r.variables["after"]);
     expect(sent.slice(0, 3)).toEqual([null, encodeCursor(7), encodeCursor(14)]);
     expect(listing.stats.bytesReceived).toBeGreaterThan(250 * 50);
+  });
+
+  test("property: any set of applications, any page size: exactly the Director's list, in id order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.uuid(), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (ids, pageSize) => {
+          director.reset();
+          director.applications = ids.map((id, i) => ({ id, name: `mp-app-${i}`, bundles: [{ id: `${id}-b`, name: "b" }] }));
+          const listing = await client().listApplicationsForRuntime(director.runtimeId, { pageSize });
+          expect(listing.applications.map((a) => a.id)).toEqual([...ids].sort());
+          expect(listing.stats.applicationPages).toBe(Math.max(1, Math.ceil(ids.length / pageSize)));
+          expect(listing.stats.attempts).toBe(1);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 
   test("the default page size is 100 and an empty list is one request", async () => {
