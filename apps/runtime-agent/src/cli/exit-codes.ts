@@ -1,5 +1,6 @@
 import { CertificateError } from "@runtime-agent/cert-manager";
 import { ConnectorError, ConnectorErrorCode } from "@runtime-agent/connector-client";
+import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
 
 /** Exit codes every command shares; scripts rely on them. */
 export const ExitCode = {
@@ -35,12 +36,32 @@ export function exitCodeFor(error: unknown): number {
         return ExitCode.BAD_RESPONSE;
     }
   }
+  if (error instanceof DirectorError) {
+    switch (error.code) {
+      case DirectorErrorCode.AUTH_FAILED:
+      case DirectorErrorCode.TENANT_NOT_FOUND:
+      case DirectorErrorCode.RUNTIME_NOT_FOUND:
+      case DirectorErrorCode.NOT_FOUND:
+      case DirectorErrorCode.INVALID_DATA:
+      case DirectorErrorCode.REJECTED:
+      case DirectorErrorCode.QUERY_REJECTED:
+      case DirectorErrorCode.INVALID_ARGUMENT:
+        return ExitCode.REFUSED;
+      case DirectorErrorCode.BAD_RESPONSE:
+      case DirectorErrorCode.INCONSISTENT_PAGING:
+        return ExitCode.BAD_RESPONSE;
+      default:
+        return ExitCode.UNREACHABLE;
+    }
+  }
   return ExitCode.FAILURE;
 }
 
 /** One line for stderr: the stable code first, so scripts and people can grep it. */
 export function describeError(error: unknown): string {
-  if (error instanceof ConnectorError || error instanceof CertificateError) return `${error.code}: ${error.message}`;
+  if (error instanceof ConnectorError || error instanceof CertificateError || error instanceof DirectorError) {
+    return `${error.code}: ${error.message}`;
+  }
   if (error instanceof Error) return error.message;
   return String(error);
 }

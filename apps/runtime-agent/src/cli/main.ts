@@ -3,6 +3,7 @@ import { describeError, exitCodeFor, ExitCode } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 import { PAIR_USAGE, pairCommand } from "./pair.js";
 import { RENEW_USAGE, renewCommand, REVOKE_USAGE, revokeCommand } from "./renew.js";
+import { SYNC_USAGE, syncCommand } from "./sync.js";
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   pair: { run: pairCommand, usage: PAIR_USAGE },
   renew: { run: renewCommand, usage: RENEW_USAGE },
   revoke: { run: revokeCommand, usage: REVOKE_USAGE },
+  sync: { run: syncCommand, usage: SYNC_USAGE },
 };
 
 export function version(): string {
