@@ -6,5 +6,9 @@ export default defineProject({
   test: {
     name: "kube-testenv",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // Builds kube-apiserver + etcd once (many minutes when the cache is cold; CI runs `kube-testenv build` first).
+    globalSetup: ["./test/global-setup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });

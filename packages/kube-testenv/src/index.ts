@@ -1,0 +1,19 @@
+export { startControlPlane, DEFAULT_NAMESPACES } from "./control-plane.js";
+export type { ControlPlane, ControlPlaneOptions } from "./control-plane.js";
+export { ensureBinaries, cacheRoot, binaryVersion, KUBERNETES_VERSION, ETCD_VERSION } from "./build.js";
+export type { BinaryInfo } from "./build.js";
+export { readKubeconfig } from "./kubeconfig.js";
+export type { KubeCredentials } from "./kubeconfig.js";
+export { AGENT_USER, AGENT_GROUPS } from "./pki.js";
+export { KubeTestenvError } from "./errors.js";
+export type { KubeTestenvErrorCode } from "./errors.js";
+
+import { fileURLToPath } from "node:url";
+
+/**
+ * Absolute path of the vitest global setup module (src/*.ts in development, dist/*.js when built), for
+ * `test.globalSetup` in a vitest config.
+ */
+export const vitestGlobalSetupPath: string = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "./vitest-global-setup.ts" : "./vitest-global-setup.js", import.meta.url),
+);
