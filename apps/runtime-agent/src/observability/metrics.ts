@@ -1,0 +1,80 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The agent's Prometheus metrics, on a registry of its own (so tests and several agents never collide). */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal = new Counter({
+    name: "cra_reconcile_total",
+    help: "Reconciles of the CompassConnection, by result.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "cra_reconcile_duration_seconds",
+    help: "Duration of one reconcile, by result.",
+    labelNames: ["result"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly compassRequestDuration = new Histogram({
+    name: "cra_compass_request_duration_seconds",
+    help: "Duration of calls to Compass, by operation and outcome (ok or an error code).",
+    labelNames: ["operation", "outcome"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly applicationsManaged = new Gauge({
+    name: "cra_applications_managed",
+    help: "Applications the agent manages after the last synchronization.",
+    registers: [this.registry],
+  });
+  readonly applicationFailures = new Gauge({
+    name: "cra_application_failures",
+    help: "Applications that could not be applied in the last synchronization (conflicts and rejected objects).",
+    registers: [this.registry],
+  });
+  readonly lastSuccessfulSync = new Gauge({
+    name: "cra_last_successful_sync_timestamp_seconds",
+    help: "Unix time of the last synchronization that applied every application.",
+    registers: [this.registry],
+  });
+  readonly certificateNotAfter = new Gauge({
+    name: "cra_certificate_not_after_timestamp_seconds",
+    help: "Unix time at which the client certificate expires.",
+    registers: [this.registry],
+  });
+  readonly kubernetesWrites = new Counter({
+    name: "cra_kubernetes_writes_total",
+    help: "Writes to the Kubernetes API, by kind and verb.",
+    labelNames: ["kind", "verb"] as const,
+    registers: [this.registry],
+  });
+  readonly connectionState = new Gauge({
+    name: "cra_connection_state",
+    help: "1 for the current connectionState of the CompassConnection, 0 for the others.",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "cra_" });
+  }
+
+  setConnectionState(state: string, all: readonly string[]): void {
+    for (const s of all) this.connectionState.set({ state: s }, s === state ? 1 : 0);
+  }
+
+  /** Times a Compass call and records its outcome (the error's code when it has one). */
+  async timeCompass<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const stop = this.compassRequestDuration.startTimer({ operation });
+    try {
+      const result = await call();
+      stop({ outcome: "ok" });
+      return result;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      stop({ outcome: typeof code === "string" ? code : "error" });
+      throw error;
+    }
+  }
+}
