@@ -1,0 +1,179 @@
+import { readFile } from "node:fs/promises";
+import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
+import type { K8sStore, LeaderElector } from "@runtime-agent/k8s-store";
+import type { TlsTrust } from "@runtime-agent/connector-client";
+import type { AgentConfig } from "./config/schema.js";
+import { describeConfig } from "./config/load.js";
+import { CompassSession } from "./controller/compass-session.js";
+import { describe } from "./controller/describe-error.js";
+import { ReconcileLoop } from "./controller/loop.js";
+import { Reconciler } from "./controller/reconciler.js";
+import { startProbeServers } from "./observability/http-server.js";
+import type { ProbeServers, Readiness } from "./observability/http-server.js";
+import { createLogger } from "./observability/logger.js";
+import type { Logger } from "./observability/logger.js";
+import { AgentMetrics } from "./observability/metrics.js";
+
+export interface AgentOptions {
+  config: AgentConfig;
+  /** Explicit kubeconfig; otherwise in-cluster, KUBECONFIG or ~/.kube/config. */
+  kubeconfigPath?: string | undefined;
+  log?: Logger;
+  /** RSA key size for certificates (default 4096). */
+  keySize?: number;
+  /** Called when this replica loses leadership; the CLI exits so Kubernetes restarts it as a candidate. */
+  onLostLeadership?: () => void;
+  /** Probe servers listen here (default 0.0.0.0). */
+  host?: string;
+}
+
+export interface RunningAgent {
+  readonly healthPort: number;
+  readonly metricsPort: number;
+  readonly metrics: AgentMetrics;
+  readonly store: K8sStore;
+  readiness(): Readiness;
+  /** Stops within the grace period: aborts the cycle under way, releases the lease, closes connections. */
+  stop(): Promise<void>;
+}
+
+/** Composes store, Compass session, reconciler, informers, leader election and probes into the running agent. */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const { config } = options;
+  const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  log.info({ config: describeConfig(config) }, "starting runtime-agent");
+  if (config.skipCompassTlsVerify) log.warn("APP_SKIP_COMPASS_TLS_VERIFY=true: Compass's server certificates are NOT verified");
+  if (config.skipAppsTlsVerify) log.warn("APP_SKIP_APPS_TLS_VERIFY=true: Applications are written with spec.skipVerify=true");
+
+  const tls: TlsTrust = { insecureSkipTlsVerify: config.skipCompassTlsVerify };
+  if (config.compassCaFile) tls.caPem = await readFile(config.compassCaFile, "utf8");
+
+  const metrics = new AgentMetrics();
+  const store = createK8sStore({
+    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+    integrationNamespace: config.integrationNamespace,
+  });
+  const session = new CompassSession({ tls, metrics, keySize: options.keySize ?? 4096, now: () => new Date() });
+  const reconciler = new Reconciler({ config, store, session, log, metrics });
+  const loop = new ReconcileLoop(
+    (signal) => reconciler.reconcile(signal),
+    (error) => {
+      log.error({ reason: describe(error) }, "reconcile failed; retrying");
+      return Math.min(config.controllerSyncPeriod, 10_000);
+    },
+  );
+
+  // Watches: the CR (spec.resyncNow etc. take effect at once), the config Secret (a new TOKEN is used at once)
+  // and the credential Secrets (deleted or edited by hand → repaired on the next cycle, now).
+  const informers: { start(): unknown; stop(): Promise<void>; isSynced(): boolean }[] = [];
+  const ccInformer = store.compassConnections.informer();
+  const warned = new Set<string>();
+  const onCc = (cc: { metadata: { name: string } }) => {
+    if (cc.metadata.name === DEFAULT_COMPASS_CONNECTION_NAME) loop.trigger();
+    else if (!warned.has(cc.metadata.name)) {
+      warned.add(cc.metadata.name);
+      log.warn({ name: cc.metadata.name }, `ignoring CompassConnection ${cc.metadata.name}: only ${DEFAULT_COMPASS_CONNECTION_NAME} is reconciled`);
+    }
+  };
+  ccInformer.on("add", onCc);
+  ccInformer.on("update", onCc);
+  ccInformer.on("delete", onCc);
+  ccInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
+  informers.push(ccInformer);
+  for (const ref of [config.agentConfigurationSecret, config.clusterCertificatesSecret, config.caCertificatesSecret]) {
+    const informer = store.secrets.informer(ref.namespace, { fieldSelector: `metadata.name=${ref.name}` });
+    informer.on("add", () => loop.trigger());
+    informer.on("update", () => loop.trigger());
+    informer.on("delete", () => loop.trigger());
+    informer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
+    informers.push(informer);
+  }
+
+  let leading = !config.leaderElection;
+  let stopping = false;
+  const startControllers = () => {
+    for (const informer of informers) informer.start();
+    loop.start();
+  };
+  const stopControllers = async () => {
+    await loop.stop(5_000);
+    await Promise.all(informers.map((i) => i.stop()));
+  };
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection) {
+    elector = store.leaderElector({
+      namespace: config.leaderElectionLease.namespace,
+      name: config.leaderElectionLease.name,
+      leaseDurationMs: config.leaseDuration,
+      renewDeadlineMs: config.renewDeadline,
+      retryPeriodMs: config.retryPeriod,
+      onStartedLeading: () => {
+        leading = true;
+        log.info("became the leader; starting the controller");
+        startControllers();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        if (stopping) return;
+        log.error("lost leadership; stopping the controller");
+        void stopControllers().then(() => options.onLostLeadership?.());
+      },
+      onError: (error) => log.warn({ reason: describe(error) }, "leader election attempt failed"),
+    });
+    elector.start();
+  } else {
+    startControllers();
+  }
+
+  const readiness = (): Readiness => {
+    if (config.leaderElection && !leading) return { ready: true, reasons: [] }; // a standby is ready to take over
+    const reasons: string[] = [];
+    const unsynced = informers.filter((i) => !i.isSynced());
+    if (unsynced.length > 0) reasons.push(`${unsynced.length} watches not synced`);
+    if (!session.credentials && !loop.running && reconciler.lastState === undefined) reasons.push("no client certificate loaded yet");
+    return { ready: reasons.length === 0, reasons };
+  };
+  let probes: ProbeServers;
+  try {
+    probes = await startProbeServers({
+      ...(options.host ? { host: options.host } : {}),
+      healthPort: config.healthPort,
+      metricsPort: config.metricsPort,
+      readiness,
+      registry: metrics.registry,
+    });
+  } catch (error) {
+    await stopControllers();
+    await elector?.stop();
+    await store.close();
+    throw error;
+  }
+
+  const summary = setInterval(() => {
+    void metrics.registry.getMetricsAsJSON().then((all) => {
+      const pick = (name: string) => all.find((m) => m.name === name)?.values;
+      log.info({ reconciles: pick("cra_reconcile_total"), applications: pick("cra_applications_managed"), state: reconciler.lastState }, "agent metrics");
+    });
+  }, config.metricsLoggingTimeInterval);
+  summary.unref();
+
+  return {
+    healthPort: probes.healthPort,
+    metricsPort: probes.metricsPort,
+    metrics,
+    store,
+    readiness,
+    async stop() {
+      stopping = true;
+      clearInterval(summary);
+      log.info("stopping runtime-agent");
+      await stopControllers();
+      await elector?.stop();
+      await probes.close();
+      await session.close();
+      await store.close();
+      log.info("runtime-agent stopped");
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { startAgent } from "../agent.js";
+import { createLogger } from "../observability/logger.js";
+import { configFromArgs, configUsage } from "./config-flags.js";
+import type { CommandIo } from "./io.js";
+
+export const RUN_USAGE = `runtime-agent run [--kubeconfig FILE] [--key-size N] [settings...]
+  Runs the controller (the default command). Every APP_* variable has a flag:
+${configUsage()}`;
+
+/** Runs until SIGTERM or SIGINT; stops within 10 s. */
+export async function runCommand(argv: string[], _io: CommandIo): Promise<number> {
+  const { config, values } = configFromArgs(argv, { kubeconfig: { type: "string" }, "key-size": { type: "string" } });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const keySize = typeof values["key-size"] === "string" ? Number(values["key-size"]) : 4096;
+  let lostLeadership = false;
+  const agent = await startAgent({
+    config,
+    log,
+    keySize,
+    kubeconfigPath: typeof values.kubeconfig === "string" ? values.kubeconfig : undefined,
+    onLostLeadership: () => {
+      lostLeadership = true;
+      process.kill(process.pid, "SIGTERM");
+    },
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log.info({ signal }, "shutting down");
+  const deadline = setTimeout(() => {
+    log.error("shutdown took longer than 10 s; exiting");
+    process.exit(1);
+  }, 10_000);
+  deadline.unref();
+  await agent.stop();
+  clearTimeout(deadline);
+  return lostLeadership ? 1 : 0;
+}

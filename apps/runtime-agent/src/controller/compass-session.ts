@@ -1,0 +1,90 @@
+import { CompassTransport, ConnectorClient, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
+import type { ConnectorConfiguration, TlsTrust } from "@runtime-agent/connector-client";
+import { DirectorClient } from "@runtime-agent/director-client";
+import type { AgentMetrics } from "../observability/metrics.js";
+import { clientCertificate, fromRuntimeCredentials } from "./credentials.js";
+import type { AgentCredentials } from "./credentials.js";
+
+export interface CompassSessionOptions {
+  tls: TlsTrust;
+  metrics: AgentMetrics;
+  /** RSA key size for new certificates (4096 like the Go agent; tests use less). */
+  keySize: number;
+  now: () => Date;
+}
+
+/**
+ * The agent's connection to Compass: the client certificate it holds in memory and one mTLS transport shared by
+ * the Connector and Director clients. After a renewal the transport switches certificates without dropping calls.
+ */
+export class CompassSession {
+  readonly #options: CompassSessionOptions;
+  #credentials: AgentCredentials | undefined;
+  #transport: CompassTransport | undefined;
+
+  constructor(options: CompassSessionOptions) {
+    this.#options = options;
+  }
+
+  get credentials(): AgentCredentials | undefined {
+    return this.#credentials;
+  }
+
+  /** Use these credentials from now on (after pairing, renewal, or reading them from the Secrets). */
+  use(credentials: AgentCredentials): void {
+    if (this.#credentials?.fingerprint === credentials.fingerprint) return;
+    this.#credentials = credentials;
+    if (this.#transport) this.#transport.setClientCertificate(clientCertificate(credentials));
+    else this.#transport = new CompassTransport({ tls: this.#options.tls, clientCertificate: clientCertificate(credentials) });
+  }
+
+  /** Forget the certificate (Compass refused it). */
+  forget(): void {
+    this.#credentials = undefined;
+    const transport = this.#transport;
+    this.#transport = undefined;
+    void transport?.close().catch(() => undefined);
+  }
+
+  /** The token flow: configuration with the token, CSR, signing with the token configuration returned. */
+  async pair(connectorUrl: string, token: string, requestId: string, signal: AbortSignal): Promise<{ credentials: AgentCredentials; configuration: ConnectorConfiguration }> {
+    const result = await this.#options.metrics.timeCompass("pair", () =>
+      pairWithToken(connectorUrl, token, { tls: this.#options.tls, keySize: this.#options.keySize, requestId, signal, now: this.#options.now }),
+    );
+    return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
+  }
+
+  /** `configuration` over mTLS: proves the certificate works and returns the current management-plane URLs. */
+  async checkConnection(connectorUrl: string, requestId: string, signal: AbortSignal): Promise<ConnectorConfiguration> {
+    const client = new ConnectorClient({ url: connectorUrl, auth: { clientCertificate: this.#requireCredentials() }, transport: this.#requireTransport() });
+    return this.#options.metrics.timeCompass("configuration", () => client.configuration({ requestId, signal }));
+  }
+
+  /** A new key and certificate over mTLS; the old certificate stays valid until it expires. */
+  async renew(connectorUrl: string, requestId: string, signal: AbortSignal): Promise<{ credentials: AgentCredentials; configuration: ConnectorConfiguration }> {
+    const current = this.#requireCredentials();
+    const result = await this.#options.metrics.timeCompass("renew", () =>
+      renewWithCertificate(connectorUrl, current, { tls: this.#options.tls, keySize: this.#options.keySize, requestId, signal, now: this.#options.now }),
+    );
+    return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
+  }
+
+  director(url: string, tenant: string | undefined): DirectorClient {
+    return new DirectorClient({ url, tenant: tenant || undefined, transport: this.#requireTransport() });
+  }
+
+  async close(): Promise<void> {
+    await this.#transport?.close();
+    this.#transport = undefined;
+  }
+
+  #requireCredentials() {
+    if (!this.#credentials) throw new Error("no client certificate loaded");
+    return clientCertificate(this.#credentials);
+  }
+
+  #requireTransport(): CompassTransport {
+    if (!this.#transport) throw new Error("no client certificate loaded");
+    return this.#transport;
+  }
+}

@@ -1,0 +1,308 @@
+import { randomUUID } from "node:crypto";
+import { DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, CompassConnection, CompassConnectionSpec, CompassConnectionStatus, K8sStore } from "@runtime-agent/k8s-store";
+import type { AgentConfig } from "../config/schema.js";
+import type { Logger } from "../observability/logger.js";
+import type { AgentMetrics } from "../observability/metrics.js";
+import { backoffMs } from "./backoff.js";
+import type { CompassSession } from "./compass-session.js";
+import { establish, loadCredentials, maintain, tokenDigest } from "./connection.js";
+import type { ConnectionOutcome } from "./connection.js";
+import type { AgentCredentials } from "./credentials.js";
+import { describe } from "./describe-error.js";
+import type { ReconcileOutcome } from "./loop.js";
+import { ALL_STATES, isFailure, STATE, timestamp, withConditions } from "./status.js";
+import { synchronize } from "./synchronization.js";
+import type { SyncOutcome } from "./synchronization.js";
+
+export interface ReconcilerOptions {
+  config: AgentConfig;
+  store: K8sStore;
+  session: CompassSession;
+  log: Logger;
+  metrics: AgentMetrics;
+  now?: () => Date;
+  random?: () => number;
+}
+
+/** After a refused token the agent waits for a new one; the config Secret is watched, so this is only a fallback. */
+const WAIT_FOR_TOKEN_MS = 5 * 60_000;
+
+/**
+ * Reconciles the CompassConnection `compass-connection`: connection (pairing, checks, renewal), then
+ * synchronization, then the status of both in one write, every cycle. Level-triggered and idempotent: it
+ * reads everything it decides on again each time.
+ */
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+  readonly #now: () => Date;
+  #refusedToken: string | undefined;
+  #connectionFailures = 0;
+  #lastState: string | undefined;
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** The state written last (for /readyz and `status`). */
+  get lastState(): string | undefined {
+    return this.#lastState;
+  }
+
+  async reconcile(signal: AbortSignal): Promise<ReconcileOutcome> {
+    const { config, store, metrics } = this.#o;
+    const started = process.hrtime.bigint();
+    const agentConfig = await this.#readAgentConfiguration();
+    const requestId = `${agentConfig?.runtimeId || "runtime"}_${randomUUID()}`;
+    const log = this.#o.log.child({ reconcileId: requestId });
+    const now = this.#now();
+    const existing = await store.compassConnections.find(DEFAULT_COMPASS_CONNECTION_NAME);
+    const ctx = { config, store, session: this.#o.session, log, now, requestId, signal, metrics };
+
+    let spec: CompassConnectionSpec = structuredClone(existing?.spec ?? { managementInfo: { connectorUrl: "", directorUrl: "" } });
+    let status: CompassConnectionStatus = structuredClone(
+      existing?.status ?? { connectionState: STATE.ConnectionFailed, connectionStatus: null, synchronizationStatus: null },
+    );
+    const previousState = existing?.status?.connectionState;
+    const resetResync = spec.resyncNow === true;
+    const resetRefresh = spec.refreshCredentialsNow === true;
+
+    // ---- connection ----
+    let connection: ConnectionOutcome;
+    let repair: string | undefined;
+    const needsToken = !existing || existing.status?.connectionState === STATE.ConnectionFailed;
+    if (!needsToken) {
+      const loaded = await loadCredentials(ctx);
+      repair = loaded.repair;
+      if (!loaded.usable) {
+        log.warn({ reason: repair }, "no usable client certificate; falling back to the one-time token");
+        connection = await establish(ctx, agentConfig, this.#refusedToken);
+      } else if (this.#rateLimited(existing, repair)) {
+        return this.#finish(started, "Skipped", { requeueAfterMs: this.#untilNextSync(existing) });
+      } else {
+        connection = await maintain(ctx, existing, repair);
+        if (connection.kind === "connection-failed") {
+          log.warn({ reason: connection.message }, "client certificate refused; trying the one-time token");
+          const retry = await establish(ctx, agentConfig, this.#refusedToken);
+          connection = retry.kind === "connection-failed" ? { ...retry, message: `${connection.message}. ${retry.message}` } : retry;
+        }
+      }
+    } else {
+      connection = await establish(ctx, agentConfig, this.#refusedToken);
+    }
+
+    const connectionStatus = status.connectionStatus ?? {
+      established: null,
+      lastSync: null,
+      lastSuccess: null,
+      certificateStatus: { acquired: null, notBefore: null, notAfter: null },
+    };
+    status.connectionStatus = connectionStatus;
+    const stamp = timestamp(now);
+    let message = "";
+    let requeueAfterMs = config.controllerSyncPeriod;
+    let sync: SyncOutcome | undefined;
+
+    switch (connection.kind) {
+      case "paired": {
+        this.#connectionFailures = 0;
+        this.#refusedToken = undefined;
+        spec = { ...spec, managementInfo: managementInfo(connection.configuration) };
+        status = { ...status, connectionState: STATE.Connected };
+        Object.assign(connectionStatus, { established: stamp, lastSync: stamp, lastSuccess: stamp });
+        delete connectionStatus.error;
+        setCertificateStatus(status, connection.credentials, stamp);
+        log.info({ subject: connection.credentials.subject, notAfter: connection.credentials.notAfter.toISOString() }, "connected to Compass");
+        this.#o.metrics.certificateNotAfter.set(connection.credentials.notAfter.getTime() / 1000);
+        break;
+      }
+      case "maintained": {
+        this.#connectionFailures = 0;
+        const urls = managementInfo(connection.configuration);
+        if (urls.connectorUrl !== spec.managementInfo.connectorUrl || urls.directorUrl !== spec.managementInfo.directorUrl) {
+          log.info({ ...urls }, "Compass returned new management-plane URLs");
+          spec = { ...spec, managementInfo: urls };
+        }
+        Object.assign(connectionStatus, { lastSync: stamp, lastSuccess: stamp });
+        delete connectionStatus.error;
+        if (connection.renewed) {
+          connectionStatus.renewed = stamp;
+          setCertificateStatus(status, connection.renewed, stamp);
+          log.info({ notAfter: connection.renewed.notAfter.toISOString() }, "client certificate renewed");
+        }
+        const held = this.#o.session.credentials;
+        if (held) {
+          this.#o.metrics.certificateNotAfter.set(held.notAfter.getTime() / 1000);
+          if (!status.connectionStatus?.certificateStatus.notAfter) setCertificateStatus(status, held, stamp);
+        }
+        break;
+      }
+      case "connection-failed": {
+        this.#connectionFailures++;
+        if (connection.tokenRefused && agentConfig) this.#refusedToken = tokenDigest(agentConfig.token.trim());
+        status = { ...status, connectionState: STATE.ConnectionFailed };
+        connectionStatus.lastSync = stamp;
+        connectionStatus.error = connection.message;
+        message = connection.message;
+        requeueAfterMs = connection.waitForNewToken
+          ? WAIT_FOR_TOKEN_MS
+          : backoffMs(this.#connectionFailures, 1_000, Math.max(config.controllerSyncPeriod, 60_000), this.#o.random);
+        log.error({ reason: connection.message }, "connection to Compass failed");
+        break;
+      }
+      case "maintenance-failed": {
+        status = { ...status, connectionState: STATE.ConnectionMaintenanceFailed };
+        connectionStatus.lastSync = stamp;
+        connectionStatus.error = connection.message;
+        message = connection.message;
+        log.error({ reason: connection.message }, "connection maintenance failed");
+        break;
+      }
+      case "skipped":
+        return this.#finish(started, "Skipped", { requeueAfterMs: connection.retryInMs });
+    }
+
+    // ---- synchronization, in the same pass as the connection (also right after pairing) ----
+    if ((connection.kind === "paired" || connection.kind === "maintained") && agentConfig) {
+      const ccForSync: CompassConnection = { ...(existing ?? placeholder()), spec };
+      sync = await synchronize(ctx, ccForSync, agentConfig);
+      const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
+      status.synchronizationStatus = syncStatus;
+      syncStatus.lastAttempt = stamp;
+      delete syncStatus.error;
+      if (sync.kind === "fetch-failed") {
+        status.connectionState = STATE.SynchronizationFailed;
+        syncStatus.error = message = sync.message;
+      } else {
+        syncStatus.lastSuccessfulFetch = stamp;
+        metrics.applicationsManaged.set(sync.managed);
+        metrics.applicationFailures.set(sync.failures.length);
+        if (sync.failures.length > 0) {
+          status.connectionState = STATE.ResourceApplicationFailed;
+          syncStatus.lastSuccessfulApplication = null;
+          syncStatus.error = message = `Failed to apply configuration: ${sync.failures.length} of ${sync.fetched} applications failed: ${sync.failures
+            .slice(0, 10)
+            .map((f) => `${f.name}: ${f.reason}`)
+            .join("; ")}${sync.failures.length > 10 ? "; ..." : ""}`;
+        } else if (sync.labelsError) {
+          status.connectionState = STATE.MetadataUpdateFailed;
+          syncStatus.error = message = sync.labelsError;
+        } else {
+          status.connectionState = STATE.Synchronized;
+          syncStatus.lastSuccessfulApplication = stamp;
+          metrics.lastSuccessfulSync.set(now.getTime() / 1000);
+        }
+        log.info({ applications: sync.fetched, writes: sync.writes, failures: sync.failures.length, state: status.connectionState }, "synchronization done");
+      }
+    } else if (!agentConfig && connection.kind !== "connection-failed") {
+      status.connectionState = STATE.SynchronizationFailed;
+      message = "Failed to read Runtime config: the configuration Secret cannot be read";
+    }
+
+    status = withConditions(status, message, now);
+    await this.#persist(existing, spec, status, {
+      resetResync: resetResync && status.connectionState === STATE.Synchronized,
+      resetRefresh: resetRefresh && connection.kind === "maintained" && connection.renewed !== undefined,
+    });
+    await this.#events(existing, previousState, status.connectionState, message, sync);
+    this.#lastState = status.connectionState;
+    metrics.setConnectionState(status.connectionState, ALL_STATES);
+    return this.#finish(started, status.connectionState, { requeueAfterMs });
+  }
+
+  async #readAgentConfiguration(): Promise<AgentConfiguration | undefined> {
+    try {
+      return await this.#o.store.secrets.readAgentConfiguration(this.#o.config.agentConfigurationSecret);
+    } catch (error) {
+      this.#o.log.warn({ reason: describe(error) }, "cannot read the agent configuration Secret");
+      return undefined;
+    }
+  }
+
+  /** Compass is called at most once per APP_MINIMAL_COMPASS_SYNC_TIME unless asked (resyncNow, refresh) or repairing. */
+  #rateLimited(cc: CompassConnection, repair: string | undefined): boolean {
+    if (cc.spec.resyncNow || cc.spec.refreshCredentialsNow || repair !== undefined) return false;
+    return this.#untilNextSync(cc) > 0;
+  }
+
+  #untilNextSync(cc: CompassConnection): number {
+    const lastSync = cc.status?.connectionStatus?.lastSync;
+    if (!lastSync) return 0;
+    const elapsed = this.#now().getTime() - Date.parse(lastSync);
+    return Math.max(0, this.#o.config.minimalCompassSyncTime - elapsed);
+  }
+
+  /** Writes spec changes and the whole status in this cycle; conflicts re-read and re-apply the change. */
+  async #persist(
+    existing: CompassConnection | undefined,
+    spec: CompassConnectionSpec,
+    status: CompassConnectionStatus,
+    reset: { resetResync: boolean; resetRefresh: boolean },
+  ): Promise<void> {
+    const { store } = this.#o;
+    if (!existing) {
+      const { resyncNow: _r, refreshCredentialsNow: _f, ...rest } = spec;
+      await store.compassConnections.create({ metadata: { name: DEFAULT_COMPASS_CONNECTION_NAME }, spec: rest, status });
+      return;
+    }
+    await store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (draft) => {
+      draft.spec.managementInfo = spec.managementInfo;
+      if (reset.resetResync) draft.spec.resyncNow = false;
+      if (reset.resetRefresh) draft.spec.refreshCredentialsNow = false;
+      draft.status = status;
+    });
+  }
+
+  async #events(existing: CompassConnection | undefined, previous: string | undefined, state: string, message: string, sync: SyncOutcome | undefined): Promise<void> {
+    const { store, log } = this.#o;
+    const involved = {
+      apiVersion: "compass.kyma-project.io/v1alpha1",
+      kind: "CompassConnection",
+      name: DEFAULT_COMPASS_CONNECTION_NAME,
+      ...(existing?.metadata.uid ? { uid: existing.metadata.uid } : {}),
+    };
+    const record = async (type: "Normal" | "Warning", reason: string, text: string) => {
+      try {
+        await store.events.recordEvent(involved, type, reason, text);
+      } catch (error) {
+        log.warn({ reason: describe(error) }, "cannot record an Event");
+      }
+    };
+    if (previous !== state) {
+      await record(isFailure(state) ? "Warning" : "Normal", state, message || `connection state is now ${state}`);
+    }
+    if (sync?.kind === "applied") {
+      for (const failure of sync.failures.slice(0, 20)) await record("Warning", "ApplicationSyncFailed", `${failure.name}: ${failure.reason}`);
+    }
+  }
+
+  #finish(started: bigint, result: string, outcome: ReconcileOutcome): ReconcileOutcome {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.#o.metrics.reconcileTotal.inc({ result });
+    this.#o.metrics.reconcileDuration.observe({ result }, seconds);
+    return outcome;
+  }
+}
+
+function managementInfo(configuration: { certificateSecuredConnectorUrl: string; directorUrl: string }) {
+  return { connectorUrl: configuration.certificateSecuredConnectorUrl, directorUrl: configuration.directorUrl };
+}
+
+function setCertificateStatus(status: CompassConnectionStatus, credentials: AgentCredentials, acquired: string): void {
+  if (!status.connectionStatus) return;
+  status.connectionStatus.certificateStatus = {
+    acquired,
+    notBefore: timestamp(credentials.notBefore),
+    notAfter: timestamp(credentials.notAfter),
+  };
+}
+
+function placeholder(): CompassConnection {
+  return {
+    apiVersion: "compass.kyma-project.io/v1alpha1",
+    kind: "CompassConnection",
+    metadata: { name: DEFAULT_COMPASS_CONNECTION_NAME },
+    spec: { managementInfo: { connectorUrl: "", directorUrl: "" } },
+  };
+}
