@@ -233,8 +233,15 @@ async function installCrds(client: KubeClient, paths: readonly string[], timeout
         const conditions = ((res.json as { status?: { conditions?: { type?: string; status?: string }[] } } | undefined)?.status?.conditions ?? []);
         const established = conditions.some((c) => c.type === "Established" && c.status === "True");
         if (established) {
+          // Served = in discovery, and a list answers (the watch cache of a new CRD first answers
+          // 429 "storage is (re)initializing").
           const served = await Promise.all(
-            info.versions.map(async (v) => (await client.resources(`${info.group}/${v}`, true)).some((r) => r.name === info.plural)),
+            info.versions.map(async (v) => {
+              const inDiscovery = (await client.resources(`${info.group}/${v}`, true)).some((r) => r.name === info.plural);
+              if (!inDiscovery) return false;
+              const list = await client.request("GET", `/apis/${info.group}/${v}/${info.plural}?limit=1`);
+              return list.status === 200 || list.status === 403;
+            }),
           );
           if (served.every(Boolean)) return;
         }

@@ -19,6 +19,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type {} from "vitest"; // makes the module augmentation below resolvable; erased at run time
 import { repoRoot, startControlPlane } from "./control-plane.js";
 
 declare module "vitest" {
