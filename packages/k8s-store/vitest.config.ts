@@ -6,5 +6,9 @@ export default defineProject({
   test: {
     name: "k8s-store",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // A real kube-apiserver + etcd (kube-testenv) with schemas/crds installed, shared by all test files.
+    globalSetup: ["./test/global-setup.ts"],
+    hookTimeout: 120_000,
+    testTimeout: 60_000,
   },
 });

@@ -28,8 +28,9 @@ export interface ApplyAllOptions<L> {
 }
 
 /** Sets the applied-hash annotation on an apply body (a copy) computed from everything else in it. */
-export function withAppliedHash<T extends { metadata: { annotations?: Record<string, string> } }>(body: T): T {
-  const annotations = { ...(body.metadata.annotations ?? {}) };
+export function withAppliedHash<T extends { metadata: object }>(body: T): T & { metadata: T["metadata"] & { annotations: Record<string, string> } } {
+  const meta = body.metadata as { annotations?: Record<string, string> };
+  const annotations = { ...(meta.annotations ?? {}) };
   delete annotations[APPLIED_HASH_ANNOTATION];
   const withoutHash = { ...body, metadata: { ...body.metadata, annotations } };
   const hash = sha256Hex(canonicalJson(withoutHash)).slice(0, 32);
@@ -42,10 +43,10 @@ export function withAppliedHash<T extends { metadata: { annotations?: Record<str
  * same value in the live object (so nobody changed our fields since). Server defaults and other managers'
  * fields are ignored.
  */
-export function isUpToDate(live: unknown, body: { metadata: { annotations?: Record<string, string> } }): boolean {
+export function isUpToDate(live: unknown, body: { metadata: object }): boolean {
   if (!isRecord(live) || !isRecord(live["metadata"])) return false;
   const liveAnnotations = live["metadata"]["annotations"];
-  const want = body.metadata.annotations?.[APPLIED_HASH_ANNOTATION];
+  const want = (body.metadata as { annotations?: Record<string, string> }).annotations?.[APPLIED_HASH_ANNOTATION];
   if (want === undefined || !isRecord(liveAnnotations) || liveAnnotations[APPLIED_HASH_ANNOTATION] !== want) return false;
   return contains(live, body);
 }

@@ -7,7 +7,10 @@ import type { ObjectReference } from "./meta.js";
 export type EventType = "Normal" | "Warning";
 
 export interface EventRecorderOptions {
-  /** Namespace of Events about cluster-scoped objects, default kyma-system (where the agent's RBAC lives). */
+  /**
+   * Namespace of Events about cluster-scoped objects. The API server only accepts "default" (core/v1 Event
+   * validation: an Event whose involvedObject has no namespace must live in "default"), which is the default.
+   */
   clusterScopedNamespace?: string;
   /** `source.component` / `reportingComponent`, default compass-runtime-agent. */
   component?: string;
@@ -30,7 +33,8 @@ const MAX_MESSAGE = 1024;
 /**
  * Records core/v1 Events. A repeat of the same (object, type, reason, message) bumps `count` and
  * `lastTimestamp` of the existing Event (one PATCH) instead of creating another, as client-go's recorder does.
- * Events about cluster-scoped objects (CompassConnection, Application) go to `clusterScopedNamespace`.
+ * Events about cluster-scoped objects (CompassConnection, Application) go to namespace `default`, as with
+ * client-go (the API server requires it); the agent needs `events` create/patch there.
  * Messages must not contain secrets; they are truncated to 1024 characters.
  */
 export class EventRecorder {
@@ -47,7 +51,7 @@ export class EventRecorder {
   ) {
     this.component = options.component ?? "compass-runtime-agent";
     this.instance = options.instance ?? process.env["POD_NAME"] ?? hostname();
-    this.clusterNs = options.clusterScopedNamespace ?? "kyma-system";
+    this.clusterNs = options.clusterScopedNamespace ?? "default";
     this.now = options.now ?? (() => new Date());
   }
 

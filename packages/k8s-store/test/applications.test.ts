@@ -1,0 +1,146 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { APPLIED_HASH_ANNOTATION, MANAGED_BY_LABEL, type ApplicationSpec, type DesiredApplication, type DesiredAppSecret } from "../src/index.js";
+import { adminStore, agentStore, uniqueName } from "./helpers.js";
+
+const store = agentStore();
+const admin = adminStore();
+afterAll(async () => {
+  await store.close();
+  await admin.close();
+});
+
+function spec(i: number, extra: Partial<ApplicationSpec> = {}): ApplicationSpec {
+  return {
+    description: `app ${i}`,
+    skipVerify: false,
+    encodeUrl: false,
+    labels: { "connected-app": `app-${i}` },
+    displayName: `App ${i}`,
+    providerDisplayName: "Provider",
+    longDescription: "",
+    compassMetadata: { applicationId: `id-${i}`, authentication: { clientIds: [`client-${i}`] } },
+    services: [
+      {
+        id: `svc-${i}`,
+        identifier: "",
+        name: `svc-${i}`,
+        displayName: "Service",
+        description: "d",
+        providerDisplayName: "Provider",
+        entries: [{ type: "API", targetUrl: "https://api.example.com", gatewayUrl: "", centralGatewayUrl: "http://gw", id: "e1", name: "api", credentials: { type: "Basic", secretName: `cred-${i}` } }],
+      },
+    ],
+    ...extra,
+  };
+}
+
+const desired = (name: string, i: number, extra: Partial<ApplicationSpec> = {}): DesiredApplication => ({ metadata: { name }, spec: spec(i, extra) });
+
+describe("Applications (as the agent's ServiceAccount)", () => {
+  it("create, get, update, delete; the managed-by label is set", async () => {
+    const name = uniqueName("app");
+    const created = await store.applications.create(desired(name, 1));
+    expect(created.metadata.labels?.[MANAGED_BY_LABEL]).toBe("compass-runtime-agent");
+    const read = await store.applications.get(name);
+    const updated = await store.applications.update({ ...read, spec: { ...read.spec, description: "changed" } });
+    expect(updated.spec.description).toBe("changed");
+    await expect(store.applications.update(read)).rejects.toMatchObject({ code: "K8S_CONFLICT" });
+    expect(await store.applications.delete(name, { uid: created.metadata.uid ?? "" })).toBe(true);
+    expect(await store.applications.find(name)).toBeUndefined();
+  });
+
+  it("server-side apply is idempotent: a second identical apply keeps the resourceVersion", async () => {
+    const name = uniqueName("ssa");
+    const first = await store.applications.apply(desired(name, 2));
+    const second = await store.applications.apply(desired(name, 2));
+    expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+    expect(first.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toBeTruthy();
+    const managers = (second.metadata.managedFields as { manager?: string; operation?: string }[]).map((m) => `${m.manager}/${m.operation}`);
+    expect(managers).toContain("compass-runtime-agent/Apply");
+    const third = await store.applications.apply(desired(name, 2, { description: "new" }));
+    expect(third.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion);
+    await store.applications.delete(name);
+  });
+
+  it("applyAll: creates, then skips unchanged (0 writes), re-applies drifted objects; lists only managed ones", async () => {
+    const prefix = uniqueName("batch");
+    const apps = Array.from({ length: 20 }, (_, i) => desired(`${prefix}-${i}`, i));
+    const results = await store.applications.applyAll(apps, { concurrency: 8 });
+    expect(results.map((r) => (r.ok ? r.outcome : r.error.code))).toEqual(apps.map(() => "created"));
+
+    const writes = store.counter.writes();
+    const again = await store.applications.applyAll(apps, { concurrency: 8 });
+    expect(again.every((r) => r.ok && r.outcome === "unchanged")).toBe(true);
+    expect(store.counter.writes()).toBe(writes);
+
+    // Someone edits one of our Applications by hand (a plain update: our hash annotation stays); the next
+    // applyAll notices the changed field and puts it back.
+    const edited = await admin.applications.get(`${prefix}-3`);
+    await admin.applications.update({ ...edited, spec: { ...edited.spec, description: "edited by hand" } });
+    const third = await store.applications.applyAll(apps, { concurrency: 8 });
+    expect(third.filter((r) => r.ok && r.outcome === "applied").map((r) => r.name)).toEqual([`${prefix}-3`]);
+    expect((await store.applications.get(`${prefix}-3`)).spec.description).toBe("app 3");
+
+    const listed = (await store.applications.listManaged()).map((a) => a.metadata.name).filter((n) => n.startsWith(prefix));
+    expect(listed.sort()).toEqual(apps.map((a) => a.metadata.name).sort());
+    await Promise.all(apps.map((a) => store.applications.delete(a.metadata.name)));
+  });
+
+  it("a foreign Application is not listed and not taken over", async () => {
+    const name = uniqueName("foreign");
+    // Created by some other tool: its own labels, not the agent's managed-by label.
+    const otherTool = adminStore({ managedLabels: { "example.com/owner": "someone-else" } });
+    await otherTool.applications.create({ metadata: { name }, spec: { description: "not ours" } });
+    await otherTool.close();
+
+    expect((await store.applications.listManaged()).some((a) => a.metadata.name === name)).toBe(false);
+    const [r] = await store.applications.applyAll([desired(name, 9)]);
+    expect(r?.ok).toBe(false);
+    if (r && !r.ok) expect(r.error.code).toBe("K8S_ALREADY_EXISTS");
+    const still = await store.applications.get(name);
+    expect(still.spec.description).toBe("not ours");
+    expect(store.applications.isManaged(still)).toBe(false);
+    await admin.applications.delete(name);
+  });
+
+  it("applyAll reports one invalid object without failing the others", async () => {
+    const prefix = uniqueName("mixed");
+    const results = await store.applications.applyAll([desired(`${prefix}-ok`, 1), desired(`${prefix}-bad`, 2, { accessLabel: "-bad-" })]);
+    expect(results[0]).toMatchObject({ ok: true, outcome: "created" });
+    expect(results[1]).toMatchObject({ ok: false, error: { code: "K8S_INVALID" } });
+    await store.applications.delete(`${prefix}-ok`);
+  });
+
+  it("app Secrets: owner reference with the Application's uid, managed labels, skip-unchanged", async () => {
+    const appName = uniqueName("owner");
+    const [appResult] = await store.applications.applyAll([desired(appName, 5)]);
+    const uid = appResult?.ok ? appResult.object?.metadata.uid : undefined;
+    expect(uid).toBeTruthy();
+    const secrets: DesiredAppSecret[] = [
+      { name: `${appName}-cred`, owner: appName, labels: { app: appName, bundleId: "b1" }, data: { username: "u", password: "p" } },
+      { name: `params-${appName}-b1`, owner: appName, labels: { app: appName, bundleId: "b1" }, data: { headers: '{"h":["v"]}' } },
+    ];
+    const first = await store.applications.applySecrets(secrets);
+    expect(first.map((r) => (r.ok ? r.outcome : r.error.message))).toEqual(["created", "created"]);
+    const s = await store.secrets.get("kyma-system", `${appName}-cred`);
+    expect(s.metadata.ownerReferences).toEqual([{ apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: appName, uid }]);
+    expect(s.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
+    expect(s.data).toEqual({ username: "u", password: "p" });
+
+    const writes = store.counter.writes();
+    const second = await store.applications.applySecrets(secrets);
+    expect(second.every((r) => r.ok && r.outcome === "unchanged")).toBe(true);
+    expect(store.counter.writes()).toBe(writes);
+
+    const changed = await store.applications.applySecrets([{ ...secrets[0]!, data: { username: "u", password: "p2" } }]);
+    expect(changed[0]).toMatchObject({ ok: true, outcome: "applied" });
+    expect((await store.secrets.get("kyma-system", `${appName}-cred`)).data.password).toBe("p2");
+
+    const missingOwner = await store.applications.applySecrets([{ name: uniqueName("orphan"), owner: uniqueName("no-such-app"), data: { a: "b" } }]);
+    expect(missingOwner[0]).toMatchObject({ ok: false, error: { code: "K8S_NOT_FOUND" } });
+
+    await store.applications.deleteSecret(`${appName}-cred`);
+    await store.applications.deleteSecret(`params-${appName}-b1`);
+    await store.applications.delete(appName);
+  });
+});
