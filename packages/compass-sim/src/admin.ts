@@ -11,12 +11,25 @@
  * | `POST /admin/revoke`               | `{"fingerprint"}` or `{"commonName"}`             | `{"revoked": n}`                        |
  * | `GET  /admin/state`                |                                                   | StateSnapshot + URLs                    |
  * | `GET  /admin/healthz`              |                                                   | `{"status":"ok"}`                       |
+ * | `POST /admin/applications`         | application (applications.ts)                     | `{"id"}`                                |
+ * | `GET  /admin/applications[/{id}]`  |                                                   | the application(s) with bundles         |
+ * | `PATCH /admin/applications/{id}`   | partial application                               | `{"id"}`                                |
+ * | `DELETE /admin/applications/{id}`  |                                                   | `{"id"}`                                |
+ * | `POST /admin/formations/assign`    | `{"formation","runtimeId"}` / `{"formation","applicationId"}` | `{"formation","tenant",…}`  |
+ * | `POST /admin/formations/unassign`  | the same                                          | the same                                |
+ * | `PUT  /admin/hide-selectors`       | `{labelKey: [values]}`                            | `{"hideSelectors"}`                     |
+ * | `POST /admin/faults`               | fault rule (faults.ts)                            | the rule with `id`, `remaining`         |
+ * | `GET  /admin/faults`               |                                                   | `{"faultRules"}`                        |
+ * | `DELETE /admin/faults`             |                                                   | `{"cleared": n}`                        |
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { InputError, parseApplicationInput, parseApplicationPatch } from "./applications.js";
+import { FaultInputError, parseFaultRule } from "./faults.js";
 import { BodyTooLargeError, readBody, sendJson } from "./http-util.js";
 import type { CompassSimulator } from "./simulator.js";
 import { StateError, type JsonValue } from "./state.js";
+import { applicationJson } from "./views.js";
 
 class AdminError extends Error {
   constructor(
@@ -65,8 +78,30 @@ function mapStateError(error: unknown): never {
   if (error instanceof StateError) {
     throw new AdminError(error.code === "NotFound" ? 404 : error.code === "Conflict" ? 409 : 400, error.message);
   }
-  if (error instanceof RangeError) throw new AdminError(400, error.message);
+  if (error instanceof RangeError || error instanceof InputError || error instanceof FaultInputError) {
+    throw new AdminError(400, error.message);
+  }
   throw error;
+}
+
+/** Runs `work`, mapping input and state errors to admin answers. */
+function mapped<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    return mapStateError(error);
+  }
+}
+
+function formationTarget(body: Record<string, unknown>): { formation: string; target: { runtimeId: string } | { applicationId: string } } {
+  const formation = optionalString(body, "formation");
+  if (formation === undefined) throw new AdminError(400, '"formation" is required');
+  const runtimeId = optionalString(body, "runtimeId");
+  const applicationId = optionalString(body, "applicationId");
+  if ((runtimeId === undefined) === (applicationId === undefined)) {
+    throw new AdminError(400, 'give exactly one of "runtimeId" or "applicationId"');
+  }
+  return { formation, target: runtimeId !== undefined ? { runtimeId } : { applicationId: applicationId! } };
 }
 
 type Route = (sim: CompassSimulator, req: IncomingMessage, limit: number, params: string[]) => Promise<unknown>;
@@ -177,6 +212,96 @@ const routes: Array<{ method: string; pattern: RegExp; run: Route }> = [
         return mapStateError(error);
       }
     },
+  },
+  {
+    method: "POST",
+    pattern: /^\/admin\/applications$/,
+    run: async (sim, req, limit) => {
+      const body = await readJson(req, limit, false);
+      return mapped(() => ({ id: sim.createApplication(parseApplicationInput(body)).id }));
+    },
+  },
+  {
+    method: "GET",
+    pattern: /^\/admin\/applications$/,
+    run: async (sim) => ({ applications: sim.state.sortedApplications().map(applicationJson) }),
+  },
+  {
+    method: "GET",
+    pattern: /^\/admin\/applications\/([^/]+)$/,
+    run: async (sim, _req, _limit, [id]) => {
+      const application = sim.state.applications.get(decodeURIComponent(id!).toLowerCase());
+      if (!application) throw new AdminError(404, `application ${decodeURIComponent(id!)} not found`);
+      return applicationJson(application);
+    },
+  },
+  {
+    method: "PATCH",
+    pattern: /^\/admin\/applications\/([^/]+)$/,
+    run: async (sim, req, limit, [id]) => {
+      const body = await readJson(req, limit, false);
+      return mapped(() => ({ id: sim.updateApplication(decodeURIComponent(id!), parseApplicationPatch(body)).id }));
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: /^\/admin\/applications\/([^/]+)$/,
+    run: async (sim, _req, _limit, [id]) => {
+      const applicationId = decodeURIComponent(id!).toLowerCase();
+      mapped(() => sim.deleteApplication(applicationId));
+      return { id: applicationId };
+    },
+  },
+  {
+    method: "POST",
+    pattern: /^\/admin\/formations\/assign$/,
+    run: async (sim, req, limit) => {
+      const { formation, target } = formationTarget(await readJson(req, limit, false));
+      const assigned = mapped(() => sim.assignFormation(formation, target));
+      return { formation: assigned.name, tenant: assigned.tenant, ...target };
+    },
+  },
+  {
+    method: "POST",
+    pattern: /^\/admin\/formations\/unassign$/,
+    run: async (sim, req, limit) => {
+      const { formation, target } = formationTarget(await readJson(req, limit, false));
+      mapped(() => sim.state.unassignFormation(formation, target));
+      return { formation, ...target };
+    },
+  },
+  {
+    method: "PUT",
+    pattern: /^\/admin\/hide-selectors$/,
+    run: async (sim, req, limit) => {
+      const body = await readJson(req, limit, false);
+      for (const [key, values] of Object.entries(body)) {
+        if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) {
+          throw new AdminError(400, `"${key}" must be an array of strings`);
+        }
+      }
+      sim.state.hideSelectors.clear();
+      for (const [key, values] of Object.entries(body)) sim.state.hideSelectors.set(key, [...(values as string[])]);
+      return { hideSelectors: Object.fromEntries(sim.state.hideSelectors) };
+    },
+  },
+  {
+    method: "POST",
+    pattern: /^\/admin\/faults$/,
+    run: async (sim, req, limit) => {
+      const body = await readJson(req, limit, false);
+      return mapped(() => sim.addFault(parseFaultRule(body)));
+    },
+  },
+  {
+    method: "GET",
+    pattern: /^\/admin\/faults$/,
+    run: async (sim) => ({ faultRules: sim.state.faultRules.map((rule) => ({ ...rule })) }),
+  },
+  {
+    method: "DELETE",
+    pattern: /^\/admin\/faults$/,
+    run: async (sim) => ({ cleared: sim.clearFaults() }),
   },
 ];
 

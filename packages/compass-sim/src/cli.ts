@@ -4,6 +4,7 @@
  *
  * On start it prints ONE JSON line on stdout:
  *   {"event":"ready","connectorUrl":…,"certSecuredConnectorUrl":…,"directorUrl":…,"adminUrl":…,"serverCaFile":…,"clientCaFile":…}
+ * With --generate-apps also "runtimeId", "tenant", "token" (one-time, for the generated runtime) and "generated".
  * Everything else goes to stderr. Bad flags: message on stderr, exit code 2.
  */
 import { parseCli, USAGE } from "./cli-args.js";
@@ -59,8 +60,10 @@ async function main(): Promise<void> {
   }
   if (sim.seedReport) {
     log(`seed loaded: ${JSON.stringify(sim.seedReport.loaded)}`);
-    if (sim.seedReport.ignored.length > 0) log(`seed sections not loaded yet: ${sim.seedReport.ignored.join(", ")}`);
+    if (sim.seedReport.ignored.length > 0) log(`seed sections not loaded: ${sim.seedReport.ignored.join(", ")}`);
   }
+  const generated = sim.generated;
+  if (generated) log(`generated: ${JSON.stringify(generated)}`);
   process.stdout.write(
     `${JSON.stringify({
       event: "ready",
@@ -70,6 +73,20 @@ async function main(): Promise<void> {
       adminUrl: sim.adminUrl,
       serverCaFile: sim.serverCaFile,
       clientCaFile: sim.clientCaFile,
+      ...(generated
+        ? {
+            runtimeId: generated.runtimeId,
+            tenant: generated.tenant,
+            token: sim.issueToken(generated.runtimeId).token,
+            generated: {
+              applications: generated.applications,
+              bundles: generated.bundles,
+              apiDefinitions: generated.apiDefinitions,
+              eventDefinitions: generated.eventDefinitions,
+              credentials: generated.credentials,
+            },
+          }
+        : {}),
     })}\n`,
   );
 }

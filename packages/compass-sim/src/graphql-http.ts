@@ -40,6 +40,8 @@ export interface GraphQLHttpResult {
   body: GraphQLResponseJson;
   /** Root field names of the selected operation (empty when it could not be determined). */
   operations: string[];
+  /** Send the body without a Content-Type header (Compass's auth middleware does). */
+  noContentType?: boolean;
 }
 
 function requestError(status: number, message: string, code?: string): GraphQLHttpResult {

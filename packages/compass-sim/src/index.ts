@@ -1,5 +1,5 @@
 /**
- * @runtime-agent/compass-sim: a faithful Compass (Connector now, Director next) for tests, the demo and tools.
+ * @runtime-agent/compass-sim: a faithful Compass (Connector and Director) for tests, the demo and tools.
  */
 export {
   startCompassSimulator,
@@ -47,6 +47,7 @@ export {
   type RequestLogEntry,
   type ListenerName,
   type FaultRule,
+  type FaultRuleInput,
 } from "./state.js";
 export {
   DEFAULT_SUBJECT,
@@ -60,13 +61,46 @@ export {
 } from "./csr.js";
 export { CONNECTOR_MESSAGES, type ConfigurationResult, type ConnectorContext } from "./connector.js";
 export {
+  AppError,
+  createDirector,
+  decodeCursor,
+  directorSchema,
   DIRECTOR_NOT_IMPLEMENTED,
+  encodeCursor,
+  ErrorCode,
+  formatTimestamp,
+  nameForRuntime,
+  normalizeName,
+  paginate,
   placeholderDirector,
+  presentDirectorError,
+  RUNTIME_SCOPES,
+  runtimeNormalizes,
+  validateLabelInput,
   type DirectorFactory,
   type DirectorHandler,
   type DirectorRequest,
   type DirectorEnvironment,
+  type Page,
 } from "./director.js";
+export {
+  createApplication,
+  InputError,
+  parseApplicationInput,
+  parseApplicationPatch,
+  parseAuth,
+  parseCredential,
+  patchApplication,
+  type ApiDefinitionInput,
+  type ApplicationInput,
+  type ApplicationPatch,
+  type BundleInput,
+  type BundleInstanceAuthInput,
+  type EventDefinitionInput,
+} from "./applications.js";
+export { applicationJson, type ApplicationJson } from "./views.js";
+export { FaultInputError, parseFaultRule, describeFault } from "./faults.js";
+export { generateApplications, GENERATE_DEFAULTS, type GenerateOptions, type GeneratedSet } from "./generate.js";
 export type { Identity, AuthOutcome } from "./identity.js";
 export type { CertificationResult } from "./issuer.js";
 export {

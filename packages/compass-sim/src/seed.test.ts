@@ -15,10 +15,11 @@ describe("applySeed", () => {
         { id: "0ab2ca6e-767c-4d34-a292-618b01681c50", name: "a", tenant: "t2", labels: { x: ["y"] }, formations: ["other"] },
         { name: "b", status: "CONNECTED" },
       ],
-      applications: [{}],
+      applications: [{ name: "app", tenant: "t2", formations: ["other"] }],
       somethingElse: 1,
     });
-    expect(report).toEqual({ loaded: { tenants: 2, formations: 2, runtimes: 2 }, ignored: ["applications", "somethingElse"] });
+    expect(report).toEqual({ loaded: { tenants: 2, formations: 2, runtimes: 2, applications: 1 }, ignored: ["somethingElse"] });
+    expect([...state.applications.values()].map((a) => [a.name, a.tenant, a.labels.get("scenarios")])).toEqual([["app", "t2", ["other"]]]);
     expect(state.tenants.get("t2")).toEqual({ externalId: "t2", internalId: "i2", name: "Two" });
     expect(state.runtimes.get("0ab2ca6e-767c-4d34-a292-618b01681c50")?.tenant).toBe("t2");
     expect([...state.runtimes.values()].find((r) => r.name === "b")?.status.condition).toBe("CONNECTED");

@@ -1,17 +1,20 @@
 /**
- * Seed files: initial state as JSON. Sections are loaded by a table of section loaders so the Director round can add
- * `applications` (and more) without touching the rest. Sections without a loader are reported as ignored.
+ * Seed files: initial state as JSON, loaded section by section (tenants, formations, runtimes, applications, then
+ * formation assignments and hide selectors). Sections without a loader are reported as ignored.
  *
  * ```json
  * {
  *   "tenants": ["3e64ebae-38b5-46a0-b1ed-9ccee153a0ae", {"externalId": "…", "internalId": "…", "name": "…"}],
  *   "runtimes": [{"id": "…", "name": "kyma", "tenant": "…", "labels": {…}, "formations": ["DEFAULT"]}],
- *   "formations": ["DEFAULT", {"name": "other", "tenant": "…"}],
- *   "applications": [ … ]   // not loaded yet
+ *   "applications": [{"id": "…", "name": "commerce", "formations": ["DEFAULT"], "bundles": [ … ]}],
+ *   "formations": ["DEFAULT", {"name": "other", "tenant": "…", "runtimeIds": ["…"], "applicationIds": ["…"]}],
+ *   "hideSelectors": {"hidden": ["true"]}
  * }
  * ```
+ * Applications use the admin API's input format (applications.ts).
  */
 import { readFileSync } from "node:fs";
+import { createApplication, InputError, parseApplicationInput } from "./applications.js";
 import { DEFAULT_TENANT, type CompassState, type JsonValue, type RuntimeCondition } from "./state.js";
 
 export interface SeedTenant {
@@ -33,14 +36,19 @@ export interface SeedRuntime {
 export interface SeedFormation {
   name: string;
   tenant?: string;
+  /** Runtimes and applications to assign (after all runtimes and applications are loaded). */
+  runtimeIds?: string[];
+  applicationIds?: string[];
 }
 
 export interface SeedData {
   tenants?: Array<string | SeedTenant>;
   runtimes?: SeedRuntime[];
   formations?: Array<string | SeedFormation>;
-  /** Reserved for the Director round; currently ignored (reported in SeedReport.ignored). */
+  /** Application inputs as `POST /admin/applications` takes them. */
   applications?: unknown[];
+  /** `applicationHideSelectors`: label key → values. */
+  hideSelectors?: Record<string, string[]>;
 }
 
 export interface SeedReport {
@@ -100,10 +108,29 @@ const loaders: Record<string, SectionLoader> = {
         state.ensureFormation(DEFAULT_TENANT, item);
         return;
       }
-      if (!isObject(item)) throw new SeedError(`${at} must be a formation name or {name, tenant?}`);
+      if (!isObject(item)) throw new SeedError(`${at} must be a formation name or {name, tenant?, runtimeIds?, applicationIds?}`);
       const tenant = optionalString(item, "tenant", at) ?? DEFAULT_TENANT;
       state.ensureTenant(tenant);
       state.ensureFormation(tenant, requiredString(item, "name", at));
+      for (const key of ["runtimeIds", "applicationIds"]) {
+        const ids = item[key];
+        if (ids !== undefined && !(Array.isArray(ids) && ids.every((id) => typeof id === "string" && id !== ""))) {
+          throw new SeedError(`${at}.${key} must be an array of ids`);
+        }
+      }
+    });
+    return items.length;
+  },
+
+  applications(state, items, path) {
+    items.forEach((item, i) => {
+      const at = `${path}[${i}]`;
+      try {
+        createApplication(state, parseApplicationInput(item, at));
+      } catch (error) {
+        if (error instanceof InputError) throw new SeedError(error.message);
+        throw new SeedError(`${at}: ${(error as Error).message}`);
+      }
     });
     return items.length;
   },
@@ -144,14 +171,49 @@ const loaders: Record<string, SectionLoader> = {
 };
 
 /** Order matters: tenants before the objects that reference them. */
-const SECTION_ORDER = ["tenants", "formations", "runtimes"];
+const SECTION_ORDER = ["tenants", "formations", "runtimes", "applications"];
+
+/** After every object exists: `formations[].runtimeIds/applicationIds`. */
+function assignFormations(state: CompassState, items: unknown[]): number {
+  let assigned = 0;
+  items.forEach((item, i) => {
+    if (!isObject(item)) return;
+    const name = item["name"] as string;
+    const run = (target: { runtimeId: string } | { applicationId: string }, at: string) => {
+      try {
+        state.assignFormation(name, target);
+        assigned++;
+      } catch (error) {
+        throw new SeedError(`${at}: ${(error as Error).message}`);
+      }
+    };
+    ((item["runtimeIds"] as string[] | undefined) ?? []).forEach((runtimeId, j) =>
+      run({ runtimeId }, `formations[${i}].runtimeIds[${j}]`),
+    );
+    ((item["applicationIds"] as string[] | undefined) ?? []).forEach((applicationId, j) =>
+      run({ applicationId }, `formations[${i}].applicationIds[${j}]`),
+    );
+  });
+  return assigned;
+}
+
+function loadHideSelectors(state: CompassState, value: unknown): number {
+  if (!isObject(value)) throw new SeedError("hideSelectors must be an object {labelKey: [values]}");
+  for (const [key, values] of Object.entries(value)) {
+    if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) {
+      throw new SeedError(`hideSelectors.${key} must be an array of strings`);
+    }
+    state.hideSelectors.set(key, [...(values as string[])]);
+  }
+  return Object.keys(value).length;
+}
 
 /** Validates and loads a parsed seed into the state. Throws SeedError with a JSON path on bad input. */
 export function applySeed(state: CompassState, seed: unknown): SeedReport {
   if (!isObject(seed)) throw new SeedError("seed must be a JSON object");
   const report: SeedReport = { loaded: {}, ignored: [] };
   for (const key of Object.keys(seed)) {
-    if (!(key in loaders)) report.ignored.push(key);
+    if (!(key in loaders) && key !== "hideSelectors") report.ignored.push(key);
   }
   for (const section of SECTION_ORDER) {
     const items = seed[section];
@@ -159,6 +221,11 @@ export function applySeed(state: CompassState, seed: unknown): SeedReport {
     if (!Array.isArray(items)) throw new SeedError(`${section} must be an array`);
     report.loaded[section] = loaders[section]!(state, items, section);
   }
+  if (Array.isArray(seed["formations"])) {
+    const assignments = assignFormations(state, seed["formations"]);
+    if (assignments > 0) report.loaded["formationAssignments"] = assignments;
+  }
+  if (seed["hideSelectors"] !== undefined) report.loaded["hideSelectors"] = loadHideSelectors(state, seed["hideSelectors"]);
   return report;
 }
 

@@ -18,7 +18,15 @@ import { handleAdminRequest } from "./admin.js";
 import { SimClock } from "./clock.js";
 import { connectorSchema, createConnectorRoot, type ConnectorContext } from "./connector.js";
 import { DEFAULT_SUBJECT, decodeFirstPemBlock, type SubjectConstants } from "./csr.js";
-import { placeholderDirector, type DirectorFactory, type DirectorHandler } from "./director.js";
+import {
+  createApplication,
+  patchApplication,
+  type ApplicationInput,
+  type ApplicationPatch,
+} from "./applications.js";
+import { createDirector, type DirectorFactory, type DirectorHandler } from "./director.js";
+import { answerFault, describeFault, operationNames, sleep } from "./faults.js";
+import { generateApplications, type GeneratedSet, type GenerateOptions } from "./generate.js";
 import {
   executeOperation,
   isHttpResult,
@@ -42,7 +50,11 @@ import { applySeed, type SeedData, type SeedReport } from "./seed.js";
 import {
   CompassState,
   StateError,
+  type Application,
   type CreateRuntimeInput,
+  type FaultRule,
+  type FaultRuleInput,
+  type Formation,
   type IssuedCertificate,
   type RequestLogEntry,
   type Runtime,
@@ -76,8 +88,12 @@ export interface CompassSimulatorOptions {
    * simulator now (such certificates fail the handshake as "not yet valid" while the clock is ahead of real time).
    */
   realTimeNotBefore?: boolean;
-  /** Initial state (tenants, runtimes, formations; applications later). */
+  /** Initial state: tenants, runtimes, applications, formations, hide selectors (see seed.ts). */
   seed?: SeedData;
+  /** Synthetic applications for a new runtime, created after the seed (the CLI's `--generate-apps`). */
+  generate?: GenerateOptions;
+  /** `applicationHideSelectors`: label key → values that hide an application from every runtime. */
+  hideSelectors?: Record<string, string[]>;
   /** Base time source in epoch ms; the simulator clock adds its offset to it. Default `Date.now`. */
   now?: () => number;
   /** Client CA to use instead of a freshly generated one (PEM certificate + RSA key), e.g. to survive restarts. */
@@ -86,7 +102,7 @@ export interface CompassSimulatorOptions {
   maxBodyBytes?: number;
   /** Request log entries kept. Default 1000. */
   requestLogLimit?: number;
-  /** Builds the Director behind `POST /director/graphql`. Default: a placeholder answering "Director not implemented yet". */
+  /** Builds the Director behind `POST /director/graphql`. Default: the simulated Director (director.ts). */
   director?: DirectorFactory;
   /** Diagnostic lines (one per request and lifecycle event). Default: silent. */
   log?: (line: string) => void;
@@ -135,9 +151,22 @@ export interface CompassSimulator {
   readonly state: CompassState;
   readonly clock: SimClock;
   readonly seedReport?: SeedReport;
+  /** What `options.generate` created. */
+  readonly generated?: GeneratedSet;
   /** Current simulator time. */
   now(): Date;
   createRuntime(input: CreateRuntimeInput): Runtime;
+  /** Creates an application (see applications.ts for the input; ids are random UUIDs unless given). */
+  createApplication(input: ApplicationInput): Application;
+  /** Partial update: present fields replace the stored ones (`bundles` the whole list). */
+  updateApplication(id: string, patch: ApplicationPatch): Application;
+  deleteApplication(id: string): void;
+  /** Puts a runtime or an application into a formation (created when missing). */
+  assignFormation(formation: string, target: { runtimeId: string } | { applicationId: string }): Formation;
+  /** Adds a fault rule (see faults.ts); rules apply in the order they were added. */
+  addFault(rule: FaultRuleInput): FaultRule;
+  /** Removes every fault rule; returns how many there were. */
+  clearFaults(): number;
   /** Director `requestOneTimeTokenForRuntime(id[, systemAuthID])`: a new SystemAuth unless one is given. */
   issueToken(runtimeId: string, options?: { systemAuthId?: string }): OneTimeTokenView;
   /** Moves the simulator clock forward; returns the new time. */
@@ -218,7 +247,9 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     applicationTokenTtlSeconds: options.applicationTokenTtl ?? 300,
     ...(options.requestLogLimit !== undefined ? { requestLogLimit: options.requestLogLimit } : {}),
   });
+  for (const [key, values] of Object.entries(options.hideSelectors ?? {})) state.hideSelectors.set(key, [...values]);
   const seedReport = options.seed !== undefined ? applySeed(state, options.seed) : undefined;
+  const generated = options.generate ? generateApplications(state, options.generate) : undefined;
 
   // CA and server certificates are checked by real TLS stacks against the REAL clock: date them from real time.
   const realNow = Date.now();
@@ -246,7 +277,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     directorUrl: () => urls.directorUrl,
     certificateSecuredConnectorUrl: () => urls.certSecuredConnectorUrl,
   });
-  const director: DirectorHandler = (options.director ?? placeholderDirector)({ state, clock });
+  const director: DirectorHandler = (options.director ?? createDirector)({ state, clock });
 
   const record = (entry: Omit<RequestLogEntry, "time">) => {
     state.logRequest({ time: clock.now(), ...entry });
@@ -272,7 +303,41 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
       return;
     }
 
-    // Authentication runs before the body is looked at, like Oathkeeper in front of the Connector: a valid token is
+    if (listener === "mtls") {
+      const socket = req.socket as TLSSocket;
+      if (!socket.authorized || !socket.getPeerCertificate()?.raw) {
+        // Unreachable with rejectUnauthorized: true; kept as a guard so no request runs without a verified cert.
+        socket.destroy();
+        return;
+      }
+    }
+
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        sendJson(res, 413, { errors: [{ message: error.message }], data: null }, { connection: "close" });
+        record({ ...base, operations: [], status: 413, errors: [error.message] });
+        return;
+      }
+      throw error;
+    }
+
+    // Faults act like the gateway in front of Compass: before authentication, so a faulted call burns no token.
+    const fault = state.takeFault(api, () => operationNames(raw));
+    const faultLog = fault ? { fault: describeFault(fault) } : {};
+    if (fault) {
+      log(`${listener} ${method} ${path}: applying ${faultLog.fault}`);
+      if (fault.delayMs !== undefined && fault.delayMs > 0) await sleep(fault.delayMs);
+      const status = req.socket.destroyed ? 0 : answerFault(fault, res);
+      if (status !== undefined) {
+        record({ ...base, ...faultLog, operations: [], status, errors: status === 0 ? ["connection closed"] : [] });
+        return;
+      }
+    }
+
+    // Authentication runs before the body is parsed, like Oathkeeper in front of the Connector: a valid token is
     // burned even if the request then fails. Client-supplied Client-Id-*/Certificate-Data/Authorization headers are
     // never read.
     let auth: AuthOutcome;
@@ -281,32 +346,13 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
       const token = (Array.isArray(header) ? header[0] : header) ?? query.get("token") ?? undefined;
       auth = authenticateToken(state, token);
     } else {
-      const socket = req.socket as TLSSocket;
-      const peer = socket.getPeerCertificate();
-      if (!socket.authorized || !peer?.raw) {
-        // Unreachable with rejectUnauthorized: true; kept as a guard so no request runs without a verified cert.
-        socket.destroy();
-        return;
-      }
-      auth = authenticateCertificate(state, peer.raw, subject);
+      auth = authenticateCertificate(state, (req.socket as TLSSocket).getPeerCertificate().raw, subject);
     }
     const identityLog = auth.identity
       ? { identity: { systemAuthId: auth.identity.systemAuth.id, via: auth.identity.via } }
       : {};
     const fingerprintLog = auth.fingerprint ? { certificateFingerprint: auth.fingerprint } : {};
     const authErrors = auth.reason ? [`unauthenticated: ${auth.reason}`] : [];
-
-    let raw: Buffer;
-    try {
-      raw = await readBody(req, maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        sendJson(res, 413, { errors: [{ message: error.message }], data: null }, { connection: "close" });
-        record({ ...base, ...identityLog, ...fingerprintLog, operations: [], status: 413, errors: [error.message] });
-        return;
-      }
-      throw error;
-    }
 
     let result: GraphQLHttpResult;
     if (!isJsonContentType(req.headers["content-type"])) {
@@ -328,9 +374,16 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
         }
       }
     }
-    sendJson(res, result.status, result.body);
+    if (result.noContentType) {
+      const text = JSON.stringify(result.body);
+      res.writeHead(result.status, { "content-length": Buffer.byteLength(text) });
+      res.end(text);
+    } else {
+      sendJson(res, result.status, result.body);
+    }
     record({
       ...base,
+      ...faultLog,
       ...identityLog,
       ...fingerprintLog,
       operations: result.operations,
@@ -413,8 +466,17 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     state,
     clock,
     ...(seedReport ? { seedReport } : {}),
+    ...(generated ? { generated } : {}),
     now: () => clock.now(),
     createRuntime: (input) => state.createRuntime(input),
+    createApplication: (input) => createApplication(state, input),
+    updateApplication: (id, patch) => patchApplication(state, id, patch),
+    deleteApplication: (id) => {
+      state.deleteApplication(id);
+    },
+    assignFormation: (formation, target) => state.assignFormation(formation, target),
+    addFault: (rule) => state.addFaultRule(rule),
+    clearFaults: () => state.clearFaults(),
     issueToken: (runtimeId, tokenOptions = {}) =>
       tokenView(state.issueRuntimeToken(runtimeId, tokenOptions.systemAuthId), urls.connectorUrl),
     advanceClock: (seconds) => clock.advance(seconds),

@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "./clock.js";
+import { applicationJson, type ApplicationJson } from "./views.js";
 
 /** `chart/compass/values.yaml` `global.defaultTenant`. */
 export const DEFAULT_TENANT = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
@@ -124,7 +125,8 @@ export interface ApiDefinition {
   targetURL: string;
   group?: string;
   version?: Version;
-  spec?: { data?: string; type: "ODATA" | "OPEN_API"; format: "YAML" | "JSON" | "XML" };
+  spec?: { id: string; data?: string; type: "ODATA" | "OPEN_API"; format: "YAML" | "JSON" | "XML" };
+  createdAt: Date;
 }
 
 export interface EventDefinition {
@@ -133,7 +135,8 @@ export interface EventDefinition {
   description?: string;
   group?: string;
   version?: Version;
-  spec?: { data?: string; type: "ASYNC_API"; format: "YAML" | "JSON" | "XML" };
+  spec?: { id: string; data?: string; type: "ASYNC_API"; format: "YAML" | "JSON" | "XML" };
+  createdAt: Date;
 }
 
 export interface DocumentDefinition {
@@ -154,9 +157,12 @@ export interface Bundle {
   /** A JSON schema, stored as its JSON text (the `JSONSchema` scalar is stringified JSON). */
   instanceAuthRequestInputSchema?: string;
   defaultInstanceAuth?: Auth;
+  /** Sorted by id (Compass pages them ORDER BY id). */
   apiDefinitions: ApiDefinition[];
+  /** Sorted by id. */
   eventDefinitions: EventDefinition[];
   documents: DocumentDefinition[];
+  createdAt: Date;
 }
 
 export type ApplicationCondition = "INITIAL" | "CONNECTED" | "FAILED";
@@ -174,7 +180,11 @@ export interface Application {
   labels: Map<string, JsonValue>;
   status: { condition: ApplicationCondition; timestamp: Date };
   createdAt: Date;
+  updatedAt: Date;
+  /** Sorted by id (Compass pages them ORDER BY id). */
   bundles: Bundle[];
+  /** Ids of the application's SystemAuths (`Application.auths[].id`). */
+  systemAuthIds: string[];
 }
 
 export type BundleInstanceAuthCondition = "PENDING" | "SUCCEEDED" | "FAILED" | "UNUSED";
@@ -214,24 +224,39 @@ export interface RequestLogEntry {
   certificateFingerprint?: string;
   status: number;
   errors: string[];
+  /** The fault rule applied to the request, e.g. `fault-1: status 503`. */
+  fault?: string;
 }
 
-/** Placeholder for fault rules (compass-contract.md §7.10): stored and reported, not applied yet. */
+/**
+ * A fault injected in front of the Connector or the Director (compass-contract.md §7.10), applied by the HTTP layer
+ * before authentication, like a misbehaving gateway. Rules are consumed in the order they were added: a request takes
+ * the first rule whose target (and operation, when set) matches and that has calls left.
+ */
 export interface FaultRule {
   id: string;
   target: "connector" | "director";
-  /** Root field / operation name to match; undefined matches all. */
-  match?: string;
-  action:
-    | { kind: "status"; status: number }
-    | { kind: "delay"; ms: number }
-    | { kind: "drop" }
-    | { kind: "emptyJson200" }
-    | { kind: "empty400" }
-    | { kind: "rateLimit"; requests: number; windowSeconds: number };
-  /** How many matching requests the rule applies to; undefined = unlimited. */
-  times?: number;
+  /** Operation name (`operationName` of the request) or root field name to match; undefined matches every call. */
+  operation?: string;
+  /** Wait this long, then apply the other action of the rule, or answer normally when it has none. */
+  delayMs?: number;
+  /** Answer this status with a plain-text body, Envoy style (429 answers like `rateLimit`). */
+  status?: number;
+  /** Close the connection without an answer. */
+  reset?: boolean;
+  /** Answer `200 {}`. */
+  emptyJson?: boolean;
+  /** Answer 429 `local_rate_limited` with `x-local-rate-limit: true` and `Retry-After`. */
+  rateLimit?: boolean;
+  /** `Retry-After` seconds of a rate-limit answer (default 1). */
+  retryAfter?: number;
+  /** Calls the rule applies to. */
+  times: number;
+  /** Calls left. */
+  remaining: number;
 }
+
+export type FaultRuleInput = Omit<FaultRule, "id" | "remaining" | "times"> & { times?: number };
 
 export interface StateConfig {
   /** Lifetime of runtime one-time tokens, seconds (Compass: 60 min). */
@@ -278,6 +303,14 @@ export function generateOneTimeToken(): string {
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The formation names in an application's `scenarios` label. */
+export function scenariosOf(labels: ReadonlyMap<string, JsonValue>): string[] {
+  const value = labels.get("scenarios");
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+const compareIds = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 export class CompassState {
   readonly config: StateConfig;
   /** By external id. */
@@ -296,6 +329,11 @@ export class CompassState {
   readonly faultRules: FaultRule[] = [];
   /** token value → SystemAuth id, for the current (latest) token of each SystemAuth. */
   readonly #tokenIndex = new Map<string, string>();
+  /** All applications ordered by id (Compass: ORDER BY id), rebuilt lazily after inserts and deletions. */
+  #sortedApplications: Application[] | undefined;
+  /** bundle id → application id. */
+  readonly #bundleOwners = new Map<string, string>();
+  #faultCounter = 0;
 
   constructor(
     readonly clock: Clock,
@@ -361,6 +399,151 @@ export class CompassState {
       this.formations.set(key, formation);
     }
     return formation;
+  }
+
+  // ---- applications and formations ----
+
+  /** Registers a built application (see applications.ts) with the instance auths of its bundles. */
+  addApplication(application: Application, instanceAuths: readonly BundleInstanceAuth[] = []): void {
+    if (this.applications.has(application.id)) {
+      throw new StateError(`application ${application.id} already exists`, "Conflict");
+    }
+    for (const bundle of application.bundles) {
+      const owner = this.#bundleOwners.get(bundle.id);
+      if (owner !== undefined) throw new StateError(`bundle ${bundle.id} already belongs to application ${owner}`, "Conflict");
+    }
+    this.ensureTenant(application.tenant);
+    this.applications.set(application.id, application);
+    for (const bundle of application.bundles) this.#bundleOwners.set(bundle.id, application.id);
+    for (const auth of instanceAuths) this.bundleInstanceAuths.set(auth.id, auth);
+    for (const formation of scenariosOf(application.labels)) this.ensureFormation(application.tenant, formation);
+    this.#sortedApplications = undefined;
+  }
+
+  /** Application id that owns the bundle, if any. */
+  bundleOwner(bundleId: string): string | undefined {
+    return this.#bundleOwners.get(bundleId);
+  }
+
+  /** Replaces an application's bundles and the instance auths that belonged to the old ones. */
+  replaceBundles(application: Application, bundles: Bundle[], instanceAuths: readonly BundleInstanceAuth[]): void {
+    this.#dropBundles(application);
+    application.bundles = bundles;
+    for (const bundle of bundles) this.#bundleOwners.set(bundle.id, application.id);
+    for (const auth of instanceAuths) this.bundleInstanceAuths.set(auth.id, auth);
+  }
+
+  #dropBundles(application: Application): void {
+    const ids = new Set(application.bundles.map((bundle) => bundle.id));
+    for (const id of ids) this.#bundleOwners.delete(id);
+    for (const [id, auth] of this.bundleInstanceAuths) if (ids.has(auth.bundleId)) this.bundleInstanceAuths.delete(id);
+  }
+
+  /** Deletes an application with its bundles, instance auths and SystemAuths. */
+  deleteApplication(id: string): Application {
+    const application = this.applications.get(id.toLowerCase());
+    if (!application) throw new StateError(`application ${id} not found`, "NotFound");
+    this.#dropBundles(application);
+    for (const systemAuthId of application.systemAuthIds) this.systemAuths.delete(systemAuthId);
+    this.applications.delete(application.id);
+    for (const runtime of this.runtimes.values()) runtime.labels.delete(`${application.id}_defaultEventing`);
+    this.#sortedApplications = undefined;
+    return application;
+  }
+
+  /** Every application, ordered by id. */
+  sortedApplications(): readonly Application[] {
+    if (this.#sortedApplications === undefined || this.#sortedApplications.length !== this.applications.size) {
+      this.#sortedApplications = [...this.applications.values()].sort(compareIds);
+    }
+    return this.#sortedApplications;
+  }
+
+  /**
+   * `applicationsForRuntime` visibility: applications of the runtime's tenant whose `scenarios` label names a
+   * formation of the runtime, minus those matching a hide selector; ordered by id.
+   */
+  applicationsVisibleTo(runtime: Runtime): Application[] {
+    if (runtime.formations.size === 0) return [];
+    const selectors = [...this.hideSelectors];
+    return this.sortedApplications().filter((application) => {
+      if (application.tenant !== runtime.tenant) return false;
+      if (!scenariosOf(application.labels).some((scenario) => runtime.formations.has(scenario))) return false;
+      return !selectors.some(([key, values]) => {
+        const value = application.labels.get(key);
+        if (typeof value === "string") return values.includes(value);
+        return Array.isArray(value) && value.some((v) => typeof v === "string" && values.includes(v));
+      });
+    });
+  }
+
+  /** Assigns a runtime or an application to a formation (created when missing, in the object's tenant). */
+  assignFormation(formation: string, target: { runtimeId: string } | { applicationId: string }): Formation {
+    if (typeof formation !== "string" || formation === "") throw new StateError("formation must be a non-empty string", "InvalidInput");
+    if ("runtimeId" in target) {
+      const runtime = this.getRuntime(target.runtimeId);
+      runtime.formations.add(formation);
+      return this.ensureFormation(runtime.tenant, formation);
+    }
+    const application = this.applications.get(target.applicationId.toLowerCase());
+    if (!application) throw new StateError(`application ${target.applicationId} not found`, "NotFound");
+    const scenarios = scenariosOf(application.labels);
+    if (!scenarios.includes(formation)) application.labels.set("scenarios", [...scenarios, formation]);
+    return this.ensureFormation(application.tenant, formation);
+  }
+
+  /** Removes a runtime or an application from a formation (the formation itself stays). */
+  unassignFormation(formation: string, target: { runtimeId: string } | { applicationId: string }): void {
+    if ("runtimeId" in target) {
+      this.getRuntime(target.runtimeId).formations.delete(formation);
+      return;
+    }
+    const application = this.applications.get(target.applicationId.toLowerCase());
+    if (!application) throw new StateError(`application ${target.applicationId} not found`, "NotFound");
+    application.labels.set(
+      "scenarios",
+      scenariosOf(application.labels).filter((scenario) => scenario !== formation),
+    );
+  }
+
+  /** Director status update: the first certificate-authenticated call of a runtime sets it CONNECTED. */
+  markRuntimeConnected(runtime: Runtime): void {
+    if (runtime.status.condition !== "CONNECTED") runtime.status = { condition: "CONNECTED", timestamp: this.now() };
+  }
+
+  // ---- fault rules ----
+
+  addFaultRule(input: FaultRuleInput): FaultRule {
+    const times = input.times ?? 1;
+    const rule: FaultRule = { ...input, id: `fault-${++this.#faultCounter}`, times, remaining: times };
+    this.faultRules.push(rule);
+    return rule;
+  }
+
+  /**
+   * Consumes one call of the first rule for `target` that matches (`names`: the request's operation name and root
+   * fields, computed only when a rule names an operation). Returns a copy of the rule as it applied, or undefined.
+   */
+  takeFault(target: FaultRule["target"], names: () => readonly string[]): FaultRule | undefined {
+    let known: readonly string[] | undefined;
+    const index = this.faultRules.findIndex((rule) => {
+      if (rule.target !== target || rule.remaining <= 0) return false;
+      if (rule.operation === undefined) return true;
+      known ??= names();
+      return known.includes(rule.operation);
+    });
+    if (index < 0) return undefined;
+    const rule = this.faultRules[index]!;
+    rule.remaining--;
+    if (rule.remaining <= 0) this.faultRules.splice(index, 1);
+    return { ...rule };
+  }
+
+  /** Removes every fault rule; returns how many there were. */
+  clearFaults(): number {
+    const count = this.faultRules.length;
+    this.faultRules.length = 0;
+    return count;
   }
 
   // ---- SystemAuths and one-time tokens ----
@@ -534,13 +717,8 @@ export class CompassState {
       })),
       revokedFingerprints: [...this.revokedFingerprints],
       formations: [...this.formations.values()].map((formation) => ({ ...formation })),
-      applications: [...this.applications.values()].map((application) => ({
-        id: application.id,
-        tenant: application.tenant,
-        name: application.name,
-        labels: Object.fromEntries(application.labels),
-        bundles: application.bundles.length,
-      })),
+      applications: this.sortedApplications().map(applicationJson),
+      hideSelectors: Object.fromEntries(this.hideSelectors),
       requestLog: this.requestLog.map((entry) => ({
         ...entry,
         time: entry.time.toISOString(),
@@ -598,7 +776,8 @@ export interface StateSnapshot {
   }>;
   revokedFingerprints: string[];
   formations: Formation[];
-  applications: Array<{ id: string; tenant: string; name: string; labels: Record<string, JsonValue>; bundles: number }>;
+  applications: ApplicationJson[];
+  hideSelectors: Record<string, string[]>;
   requestLog: Array<Omit<RequestLogEntry, "time"> & { time: string }>;
   faultRules: FaultRule[];
 }

@@ -130,7 +130,7 @@ describe("compass-sim CLI", () => {
     expect((await cli.exit).code).toBe(0);
   });
 
-  test("loads tenants and runtimes from --seed and reports sections it does not load yet", async () => {
+  test("loads tenants, runtimes and applications from --seed and reports sections it does not know", async () => {
     const seedPath = `${dir.path}/seed.json`;
     await writeFile(
       seedPath,
@@ -145,7 +145,8 @@ describe("compass-sim CLI", () => {
             formations: ["DEFAULT"],
           },
         ],
-        applications: [{ name: "later" }],
+        applications: [{ name: "seeded-app", formations: ["DEFAULT"], tenant: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" }],
+        unknownSection: [],
       }),
     );
     const cli = await startCli(["--seed", seedPath]);
@@ -163,7 +164,9 @@ describe("compass-sim CLI", () => {
     expect(token.status).toBe(200);
     cli.child.kill("SIGTERM");
     expect((await cli.exit).code).toBe(0);
-    expect(cli.stderr()).toContain("seed sections not loaded yet: applications");
+    expect(state.applications).toEqual([expect.objectContaining({ name: "seeded-app", labels: { scenarios: ["DEFAULT"] } })]);
+    expect(cli.stderr()).toContain('seed loaded: {"tenants":1,"runtimes":1,"applications":1}');
+    expect(cli.stderr()).toContain("seed sections not loaded: unknownSection");
   });
 
   test.each([

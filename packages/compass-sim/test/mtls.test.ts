@@ -219,10 +219,10 @@ describe("mTLS Connector", () => {
     expect(res.json.errors[0].message).toBe(UNAUTHENTICATED);
   });
 
-  test("Director endpoint is a placeholder for now", async () => {
-    const res = await mtls("{ runtime(id: \"x\") { id } }", paired, sim.directorUrl);
+  test("the Director answers on the same listener (details in director.test.ts)", async () => {
+    const res = await mtls(`{ runtime(id: "${paired.runtimeId}") { id } }`, paired, sim.directorUrl);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ errors: [{ message: "Director not implemented yet" }], data: null });
+    expect(res.json).toEqual({ data: { runtime: { id: paired.runtimeId } } });
   });
 
   test("healthz on the mTLS listener", async () => {

@@ -1,7 +1,7 @@
 /** Pairs a runtime with the simulator the way an agent does: T1 → configuration → CSR (openssl) → sign with T2. */
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { CompassSimulator } from "../../src/index.js";
+import type { CompassSimulator, CreateRuntimeInput } from "../../src/index.js";
 import { CONFIGURATION_QUERY, fromB64, graphqlCall, opensslCsr, signMutation } from "./tools.js";
 
 export interface PairedRuntime {
@@ -16,8 +16,13 @@ export interface PairedRuntime {
   x509: X509Certificate;
 }
 
-export async function pair(sim: CompassSimulator, serverCa: string, dir: string): Promise<PairedRuntime> {
-  const runtime = sim.createRuntime({ name: "paired" });
+export async function pair(
+  sim: CompassSimulator,
+  serverCa: string,
+  dir: string,
+  runtimeInput: CreateRuntimeInput = { name: "paired" },
+): Promise<PairedRuntime> {
+  const runtime = sim.createRuntime(runtimeInput);
   const t1 = sim.issueToken(runtime.id);
   const config = await graphqlCall(sim.connectorUrl, CONFIGURATION_QUERY, { ca: serverCa, token: t1.token });
   const { subject } = config.json.data.result.certificateSigningRequestInfo;
