@@ -44,6 +44,23 @@ describe("parseCli", () => {
     });
   });
 
+  test("--generate-apps with its shape flags", () => {
+    expect(parseCli(["--generate-apps", "1000"]).options).toEqual({ generate: { applications: 1000 } });
+    expect(
+      parseCli(["--generate-apps", "10", "--bundles", "5", "--apis", "3", "--events", "2", "--credentials-ratio", "0.25"]).options,
+    ).toEqual({ generate: { applications: 10, bundles: 5, apis: 3, events: 2, credentialsRatio: 0.25 } });
+  });
+
+  test.each([
+    [["--bundles", "2"], "--bundles needs --generate-apps"],
+    [["--generate-apps", "x"], "--generate-apps must be a whole number"],
+    [["--generate-apps", "1", "--credentials-ratio", "1.5"], "--credentials-ratio must be a number from 0 to 1"],
+    [["--generate-apps", "1", "--credentials-ratio", ""], "--credentials-ratio must be a number from 0 to 1"],
+    [["--generate-apps", "1", "--apis", "x"], "--apis must be a whole number"],
+  ])("rejects %j: %s", (argv, message) => {
+    expect(() => parseCli(argv)).toThrow(message);
+  });
+
   test.each([["--nope"], ["--token-port", "-1"], ["--admin-port", "99999"], ["--cert-validity", "500ms"], ["extra"], ["--host", ""]])(
     "rejects %j",
     (...argv) => {

@@ -169,8 +169,50 @@ describe("compass-sim CLI", () => {
     expect(cli.stderr()).toContain("seed sections not loaded: unknownSection");
   });
 
+  test("--generate-apps: a runtime with generated applications, and runtimeId, tenant and a token on the ready line", async () => {
+    const started = performance.now();
+    const cli = await startCli(["--quiet", "--generate-apps", "20", "--bundles", "2", "--apis", "1", "--events", "3", "--credentials-ratio", "1"]);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(cli.ready).toMatchObject({
+      event: "ready",
+      runtimeId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      tenant: "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae",
+      token: expect.stringMatching(/^[A-Za-z0-9_-]{86}==$/),
+      generated: { applications: 20, bundles: 40, apiDefinitions: 40, eventDefinitions: 120, credentials: 40 },
+    });
+    const state = (await admin(cli.ready["adminUrl"]!, "GET", "/admin/state")).json;
+    const runtime = state.runtimes.find((r: { id: string }) => r.id === cli.ready["runtimeId"]);
+    expect(runtime).toMatchObject({ formations: ["generated"], status: { condition: "INITIAL" } });
+    expect(state.applications).toHaveLength(20);
+    expect(state.applications.every((a: { labels: { scenarios: string[] } }) => a.labels.scenarios[0] === "generated")).toBe(true);
+    const auth = state.systemAuths.find((s: { oneTimeToken?: { token: string } }) => s.oneTimeToken?.token === cli.ready["token"]);
+    expect(auth).toMatchObject({ refType: "Runtime", refId: cli.ready["runtimeId"], oneTimeToken: { used: false } });
+    // The token pairs like any other: configuration accepts it.
+    const config = await graphqlCall(cli.ready["connectorUrl"]!, CONFIGURATION_QUERY, {
+      ca: await readFile(cli.ready["serverCaFile"]!, "utf8"),
+      token: cli.ready["token"]!,
+    });
+    expect(config.json.data.result.certificateSigningRequestInfo.subject).toContain(`CN=${auth.id}`);
+    cli.child.kill("SIGTERM");
+    expect((await cli.exit).code).toBe(0);
+  });
+
+  test("--seed examples/seed.json (the README's seed format)", async () => {
+    const cli = await startCli(["--seed", "examples/seed.json"]);
+    const state = (await admin(cli.ready["adminUrl"]!, "GET", "/admin/state")).json;
+    expect(state.applications.map((a: { name: string }) => a.name).sort()).toEqual(
+      ["Commerce Mock", "S4 System", "hidden from runtimes", "in another formation"].sort(),
+    );
+    expect(state.runtimes[0]).toMatchObject({ id: "0ab2ca6e-767c-4d34-a292-618b01681c50", formations: ["DEFAULT"] });
+    expect(state.hideSelectors).toEqual({ hidden: ["true"] });
+    expect(cli.stderr()).toContain('seed loaded: {"tenants":2,"formations":1,"runtimes":1,"applications":4,"formationAssignments":3,"hideSelectors":1}');
+    cli.child.kill("SIGTERM");
+    expect((await cli.exit).code).toBe(0);
+  });
+
   test.each([
-    [["--bogus"], /Unknown option '--bogus'/],
+    [["--generate-apps", "1.5"], /--generate-apps must be a whole number/],
+    [["--events", "2"], /--events needs --generate-apps/],
     [["--token-port", "abc"], /--token-port must be a port number/],
     [["--mtls-port", "70000"], /--mtls-port must be a port number/],
     [["--cert-validity", "9x"], /--cert-validity: invalid duration "9x"/],
