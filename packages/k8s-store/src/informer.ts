@@ -211,7 +211,7 @@ export class Informer<T extends Keyed> {
   private async relist(): Promise<string> {
     const fresh = new Map<string, T>();
     let cont: string | undefined;
-    let rv = "";
+    let rv: string;
     do {
       const page = await this.source.list({
         ...(this.options.labelSelector !== undefined ? { labelSelector: this.options.labelSelector } : {}),

@@ -58,3 +58,9 @@ describe("mapConcurrent", () => {
     expect(await mapConcurrent([], 8, async () => 1)).toEqual([]);
   });
 });
+
+describe("canonicalJson (property)", () => {
+  it("parses back to the same value as JSON.stringify does", () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)))));
+  });
+});

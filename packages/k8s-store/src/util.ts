@@ -34,22 +34,18 @@ export function backoffDelay(failures: number, options: BackoffOptions = {}, ran
   return Math.round(d / 2 + random() * (d / 2));
 }
 
-/** Stable JSON: object keys sorted, undefined dropped. */
+/** Stable JSON: object keys sorted, undefined members dropped (as JSON.stringify does). */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (isRecord(value)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = value[k];
-      if (v !== undefined) out[k] = sortKeys(v);
-    }
-    return out;
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : canonicalJson(v))).join(",")}]`;
+  const obj = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(obj).sort()) {
+    const v = obj[k];
+    if (v === undefined || typeof v === "function") continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
   }
-  return value;
+  return `{${parts.join(",")}}`;
 }
 
 export function sha256Hex(text: string): string {

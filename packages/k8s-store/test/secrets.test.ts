@@ -51,7 +51,7 @@ describe("Secrets (as the agent's ServiceAccount)", () => {
 
   it("upsertSecretKeys creates when absent, and concurrent writers of different keys all survive", async () => {
     const name = uniqueName("concurrent");
-    const writers = Array.from({ length: 6 }, (_, i) => agentStore());
+    const writers = Array.from({ length: 6 }, () => agentStore());
     try {
       await Promise.all(writers.map((w, i) => w.secrets.upsertSecretKeys("kyma-system", name, { [`k${i}`]: `v${i}` })));
       const s = await store.secrets.get("kyma-system", name);
