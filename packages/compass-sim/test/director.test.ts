@@ -58,7 +58,8 @@ describe("identity, tenant and status", () => {
   });
 
   test("no Tenant header, an empty one, or the runtime's own tenant: accepted", async () => {
-    for (const headers of [{}, { Tenant: "" }, { Tenant: DEFAULT_TENANT }, { tenant: DEFAULT_TENANT }]) {
+    const headerSets: Record<string, string>[] = [{}, { Tenant: "" }, { Tenant: DEFAULT_TENANT }, { tenant: DEFAULT_TENANT }];
+    for (const headers of headerSets) {
       const res = await call(rt, `{ runtime(id: "${rt.runtimeId}") { id } }`, { headers });
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ data: { runtime: { id: rt.runtimeId } } });
