@@ -606,3 +606,60 @@ describe("runtime labels", () => {
     expect((await set("x", null)).status).toBe(422);
   });
 });
+
+describe("a certificate expired in simulator time", () => {
+  test("completes the handshake (real clock) but has no scopes", async () => {
+    const own = await startCompassSimulator({ certValidity: 120 });
+    try {
+      const ca = await readFile(own.serverCaFile, "utf8");
+      const rt = await pair(own, ca, dir.path, { name: "expiring", formations: ["X"] });
+      const query = `{ runtime(id: "${rt.runtimeId}") { id } }`;
+      expect((await directorCall(own, ca, rt, query)).json).toEqual({ data: { runtime: { id: rt.runtimeId } } });
+      own.advanceClock(121);
+      expect((await directorCall(own, ca, rt, query)).json).toEqual({
+        errors: [{ message: "insufficient scopes provided [actual=; required=runtime:read]", path: ["runtime"], extensions: { error: "InsufficientScopes", error_code: 23 } }],
+        data: { runtime: null },
+      });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe("performance", () => {
+  test("a full listing of 1,000 applications × 5 bundles × (3 APIs + 2 events) over HTTPS, 100 per page", async () => {
+    const own = await startCompassSimulator({ generate: { applications: 1000, bundles: 5, apis: 3, events: 2 } });
+    try {
+      const ca = await readFile(own.serverCaFile, "utf8");
+      const runtime = own.state.runtimes.get(own.generated!.runtimeId)!;
+      const systemAuth = own.state.issueRuntimeToken(runtime.id);
+      const { opensslCsr } = await import("./support/tools.js");
+      const csr = await opensslCsr(dir.path, `O=Org,OU=OrgUnit,L=locality,ST=province,C=DE,CN=${systemAuth.id}`);
+      const issued = await own.signCsr(csr.csrPem);
+      const who = { certPem: issued.certificatePem, keyPem: await readFile(csr.keyPath, "utf8") };
+      const query = `query($id: ID!, $after: PageCursor) { r: applicationsForRuntime(runtimeID: $id, first: 100, after: $after) {
+        data { id name labels auths { id } bundles { data { id name instanceAuthRequestInputSchema
+          defaultInstanceAuth { credential { __typename ... on BasicCredentialData { username password } ... on OAuthCredentialData { clientId clientSecret url } }
+            additionalHeaders additionalQueryParams requestAuth { csrf { tokenEndpointURL } } }
+          apiDefinitions { data { id name description targetURL group version { value deprecated } } pageInfo { endCursor hasNextPage } totalCount }
+          eventDefinitions { data { id name description group version { value } } pageInfo { endCursor hasNextPage } totalCount } }
+          pageInfo { endCursor hasNextPage } totalCount } }
+        pageInfo { endCursor hasNextPage } totalCount } }`;
+      const started = performance.now();
+      let after = "";
+      let count = 0;
+      for (;;) {
+        const page = (await directorCall(own, ca, who, query, { variables: { id: runtime.id, after } })).json.data.r;
+        count += page.data.length;
+        if (!page.pageInfo.hasNextPage) break;
+        after = page.pageInfo.endCursor;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      expect(count).toBe(1000);
+      // About half a second on a 2-core machine; the bound only catches accidental quadratic work.
+      expect(seconds).toBeLessThan(5);
+    } finally {
+      await own.close();
+    }
+  }, 60_000);
+});
