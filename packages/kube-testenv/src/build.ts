@@ -153,7 +153,11 @@ async function acquireLock(lockDir: string, timeoutMs: number): Promise<() => Pr
       announced = true;
     }
     if (Date.now() - started > timeoutMs) {
-      throw new KubeTestenvError("BUILD_LOCKED", `build lock ${lockDir} still held by pid ${owner} after ${Math.round(timeoutMs / 1000)} s; remove it if that process is gone`, { retryable: true });
+      throw new KubeTestenvError(
+        "BUILD_LOCKED",
+        `build lock ${lockDir} still held by pid ${owner} after ${Math.round(timeoutMs / 1000)} s; remove it if that process is gone`,
+        { retryable: true },
+      );
     }
     await sleep(1000);
   }
@@ -176,8 +180,12 @@ export async function ensureBinaries(): Promise<BinaryInfo> {
   try {
     if (await isExecutable(path)) return { path, version, cached: true };
     const started = Date.now();
-    progress(`building kube-apiserver ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} from Go modules into ${dir}`);
-    progress("a cold build downloads the modules and compiles kube-apiserver: expect 10-25 minutes on 2 cores");
+    progress(
+      `building kube-apiserver ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} from Go modules into ${dir}`,
+    );
+    progress(
+      "a cold build downloads the modules and compiles kube-apiserver: expect 10-25 minutes on 2 cores",
+    );
     const tmp = join(dir, `${BINARY_NAME}.tmp-${process.pid}`);
     await runGoBuild(tmp);
     await chmod(tmp, 0o755);
@@ -194,7 +202,11 @@ function runGoBuild(output: string): Promise<void> {
   const go = findGo();
   const cwd = goModuleDir();
   const goflags = [process.env["GOFLAGS"] ?? "", "-mod=mod"].join(" ").trim();
-  const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: goflags, CGO_ENABLED: process.env["CGO_ENABLED"] ?? "0" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GOFLAGS: goflags,
+    CGO_ENABLED: process.env["CGO_ENABLED"] ?? "0",
+  };
   // Make sure the toolchain directory is on PATH for tools go itself invokes.
   env["PATH"] = [dirname(go), process.env["PATH"] ?? ""].join(delimiter);
   const args = goBuildArgs(output);
@@ -210,7 +222,9 @@ function runGoBuild(output: string): Promise<void> {
     const started = Date.now();
     const report = () => {
       const secs = Math.round((Date.now() - started) / 1000);
-      progress(`build: ${secs}s, ${downloads} modules downloaded, ${packages} packages compiled${lastPackage ? ` (last: ${lastPackage})` : ""}`);
+      progress(
+        `build: ${secs}s, ${downloads} modules downloaded, ${packages} packages compiled${lastPackage ? ` (last: ${lastPackage})` : ""}`,
+      );
       lastReport = Date.now();
     };
     const timer = setInterval(() => {

@@ -49,7 +49,9 @@ async function up(args: string[]): Promise<void> {
       process.exit(130);
     }
     if (stopRequested === undefined && wake === undefined) {
-      process.stderr.write(`[kube-testenv] ${sig}: will stop as soon as startup finishes (send it again to abort)\n`);
+      process.stderr.write(
+        `[kube-testenv] ${sig}: will stop as soon as startup finishes (send it again to abort)\n`,
+      );
     }
     stopRequested ??= sig;
     wake?.();
@@ -59,7 +61,9 @@ async function up(args: string[]): Promise<void> {
 
   const cp = await startControlPlane(options);
   if (stopRequested === undefined) {
-    process.stdout.write(`${JSON.stringify({ event: "ready", kubeconfig: cp.kubeconfigPath, agentKubeconfig: cp.agentKubeconfigPath })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ event: "ready", kubeconfig: cp.kubeconfigPath, agentKubeconfig: cp.agentKubeconfigPath })}\n`,
+    );
     await new Promise<void>((resolve) => {
       // The interval keeps the event loop alive until a signal arrives.
       const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -115,7 +119,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`kube-testenv: ${err.code}: ${err.message}\n`);
       process.exitCode = err.code === "USAGE" ? 2 : 1;
     } else {
-      process.stderr.write(`kube-testenv: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `kube-testenv: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 1;
     }
   },

@@ -51,7 +51,8 @@ export class KubeClient {
     }
     if (creds.token) this.headers["authorization"] = `Bearer ${creds.token}`;
     else if (creds.username && creds.password) {
-      this.headers["authorization"] = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
+      this.headers["authorization"] =
+        `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
     }
   }
 
@@ -60,7 +61,13 @@ export class KubeClient {
     this.agent?.destroy();
   }
 
-  request(method: string, path: string, body?: unknown, contentType = "application/json", timeoutMs = 10_000): Promise<KubeResponse> {
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+    timeoutMs = 10_000,
+  ): Promise<KubeResponse> {
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const headers: Record<string, string> = { accept: "application/json", ...this.headers };
@@ -85,7 +92,9 @@ export class KubeClient {
         });
         res.on("error", reject);
       });
-      req.on("timeout", () => req.destroy(new Error(`${method} ${url.href} timed out after ${timeoutMs} ms`)));
+      req.on("timeout", () =>
+        req.destroy(new Error(`${method} ${url.href} timed out after ${timeoutMs} ms`)),
+      );
       req.on("error", reject);
       if (payload !== undefined) req.write(payload);
       req.end();
@@ -96,7 +105,10 @@ export class KubeClient {
   async expectOk(method: string, path: string, body?: unknown, contentType?: string): Promise<KubeResponse> {
     const res = await this.request(method, path, body, contentType);
     if (res.status < 200 || res.status >= 300) {
-      const message = isRecord(res.json) && typeof res.json["message"] === "string" ? res.json["message"] : res.body.slice(0, 500);
+      const message =
+        isRecord(res.json) && typeof res.json["message"] === "string"
+          ? res.json["message"]
+          : res.body.slice(0, 500);
       throw new KubeTestenvError("API_ERROR", `${method} ${path}: HTTP ${res.status}: ${message}`, {
         status: res.status,
         retryable: res.status >= 500 || res.status === 429 || res.status === 409,
@@ -116,7 +128,10 @@ export class KubeClient {
     const p = this.request("GET", this.groupVersionPath(apiVersion)).then((res) => {
       if (res.status === 404) return [];
       if (res.status !== 200 || !isRecord(res.json) || !Array.isArray(res.json["resources"])) {
-        throw new KubeTestenvError("API_ERROR", `discovery of ${apiVersion}: HTTP ${res.status}`, { status: res.status, retryable: true });
+        throw new KubeTestenvError("API_ERROR", `discovery of ${apiVersion}: HTTP ${res.status}`, {
+          status: res.status,
+          retryable: true,
+        });
       }
       return (res.json["resources"] as unknown[]).filter(isRecord).map((r) => ({
         name: String(r["name"]),
@@ -134,7 +149,10 @@ export class KubeClient {
     const resources = await this.resources(obj.apiVersion);
     const r = resources.find((x) => x.kind === obj.kind && !x.name.includes("/"));
     if (!r) {
-      throw new KubeTestenvError("MANIFEST_INVALID", `the API server does not serve kind ${obj.kind} in ${obj.apiVersion} (object ${obj.metadata.name})`);
+      throw new KubeTestenvError(
+        "MANIFEST_INVALID",
+        `the API server does not serve kind ${obj.kind} in ${obj.apiVersion} (object ${obj.metadata.name})`,
+      );
     }
     const ns = r.namespaced ? `/namespaces/${encodeURIComponent(obj.metadata.namespace ?? "default")}` : "";
     return `${this.groupVersionPath(obj.apiVersion)}${ns}/${r.name}/${encodeURIComponent(obj.metadata.name)}`;
@@ -143,7 +161,12 @@ export class KubeClient {
   /** Server-side apply (field manager `kube-testenv`, forced): creates or updates the object. */
   async apply(obj: KubeObject): Promise<unknown> {
     const path = await this.objectPath(obj);
-    const res = await this.expectOk("PATCH", `${path}?fieldManager=kube-testenv&force=true`, obj, "application/apply-patch+yaml");
+    const res = await this.expectOk(
+      "PATCH",
+      `${path}?fieldManager=kube-testenv&force=true`,
+      obj,
+      "application/apply-patch+yaml",
+    );
     return res.json;
   }
 }

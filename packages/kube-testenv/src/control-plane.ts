@@ -66,12 +66,14 @@ function defaultRbacDir(): string | undefined {
 /** Reserves `n` distinct free loopback TCP ports (there is a small race until the server binds them). */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<import("node:net").Server>((resolveServer, reject) => {
-        const s = createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolveServer(s));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import("node:net").Server>((resolveServer, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolveServer(s));
+        }),
     ),
   );
   const ports = servers.map((s) => {
@@ -138,12 +140,21 @@ async function stopProcess(p: Proc, graceMs: number): Promise<void> {
 
 function exitedError(p: Proc): KubeTestenvError {
   const tail = logTail(p.log);
-  return new KubeTestenvError("PROCESS_EXITED", `${p.name} exited (${String(p.exitCode())}) before it was ready; log ${p.log}:\n${tail}`, {
-    retryable: /address already in use/.test(tail),
-  });
+  return new KubeTestenvError(
+    "PROCESS_EXITED",
+    `${p.name} exited (${String(p.exitCode())}) before it was ready; log ${p.log}:\n${tail}`,
+    {
+      retryable: /address already in use/.test(tail),
+    },
+  );
 }
 
-async function waitFor(p: Proc, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitFor(
+  p: Proc,
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (p.exitCode() !== null) throw exitedError(p);
@@ -154,7 +165,11 @@ async function waitFor(p: Proc, what: string, timeoutMs: number, check: () => Pr
     }
     if (p.exitCode() !== null) throw exitedError(p);
     if (Date.now() > deadline) {
-      throw new KubeTestenvError("NOT_READY", `${what} not ready after ${timeoutMs / 1000} s; log ${p.log}:\n${logTail(p.log)}`, { retryable: true });
+      throw new KubeTestenvError(
+        "NOT_READY",
+        `${what} not ready after ${timeoutMs / 1000} s; log ${p.log}:\n${logTail(p.log)}`,
+        { retryable: true },
+      );
     }
     await sleep(100);
   }
@@ -170,17 +185,21 @@ function byKindOrder(a: ManifestObject, b: ManifestObject): number {
 
 async function applyNamespaces(client: KubeClient, names: Iterable<string>): Promise<void> {
   await Promise.all(
-    [...new Set(names)].map((name) => client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })),
+    [...new Set(names)].map((name) =>
+      client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } }),
+    ),
   );
 }
 
 async function applyRbac(client: KubeClient, dir: string): Promise<number> {
-  const objects = (await readManifests([dir]))
-    .filter((m) => (RBAC_KINDS as readonly string[]).includes(m.object.kind))
-    .sort(byKindOrder);
+  const objects = (await readManifests([dir], { kinds: RBAC_KINDS })).sort(byKindOrder);
   const namespaces = new Set<string>();
   for (const m of objects) {
-    if (m.object.kind !== "Namespace" && m.object.kind !== "ClusterRole" && m.object.kind !== "ClusterRoleBinding") {
+    if (
+      m.object.kind !== "Namespace" &&
+      m.object.kind !== "ClusterRole" &&
+      m.object.kind !== "ClusterRoleBinding"
+    ) {
       m.object.metadata.namespace ??= "default";
       namespaces.add(m.object.metadata.namespace);
     }
@@ -190,7 +209,11 @@ async function applyRbac(client: KubeClient, dir: string): Promise<number> {
     try {
       await client.apply(m.object);
     } catch (err) {
-      throw new KubeTestenvError("MANIFEST_INVALID", `applying ${m.object.kind} ${m.object.metadata.name} from ${m.file}: ${(err as Error).message}`, { cause: err });
+      throw new KubeTestenvError(
+        "MANIFEST_INVALID",
+        `applying ${m.object.kind} ${m.object.metadata.name} from ${m.file}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   return objects.length;
@@ -204,13 +227,24 @@ interface CrdInfo {
 }
 
 function crdInfo(obj: KubeObject): CrdInfo {
-  const spec = obj["spec"] as { group?: unknown; names?: { plural?: unknown }; versions?: { name?: unknown; served?: unknown }[] } | undefined;
+  const spec = obj["spec"] as
+    | { group?: unknown; names?: { plural?: unknown }; versions?: { name?: unknown; served?: unknown }[] }
+    | undefined;
   const versions = (spec?.versions ?? []).filter((v) => v.served !== false).map((v) => String(v.name));
-  return { name: obj.metadata.name, group: String(spec?.group), plural: String(spec?.names?.plural), versions };
+  return {
+    name: obj.metadata.name,
+    group: String(spec?.group),
+    plural: String(spec?.names?.plural),
+    versions,
+  };
 }
 
 /** Applies CRDs (and any other objects in the same files, after the CRDs) and waits until they are served. */
-async function installCrds(client: KubeClient, paths: readonly string[], timeoutMs = 60_000): Promise<number> {
+async function installCrds(
+  client: KubeClient,
+  paths: readonly string[],
+  timeoutMs = 60_000,
+): Promise<number> {
   const all = await readManifests(paths);
   const crds = all.filter((m) => m.object.kind === "CustomResourceDefinition");
   const others = all.filter((m) => m.object.kind !== "CustomResourceDefinition");
@@ -219,7 +253,11 @@ async function installCrds(client: KubeClient, paths: readonly string[], timeout
       try {
         await client.apply(m.object);
       } catch (err) {
-        throw new KubeTestenvError("MANIFEST_INVALID", `applying CRD ${m.object.metadata.name} from ${m.file}: ${(err as Error).message}`, { cause: err });
+        throw new KubeTestenvError(
+          "MANIFEST_INVALID",
+          `applying CRD ${m.object.metadata.name} from ${m.file}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }),
   );
@@ -230,14 +268,18 @@ async function installCrds(client: KubeClient, paths: readonly string[], timeout
       const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(info.name)}`;
       for (;;) {
         const res = await client.request("GET", path);
-        const conditions = ((res.json as { status?: { conditions?: { type?: string; status?: string }[] } } | undefined)?.status?.conditions ?? []);
+        const conditions =
+          (res.json as { status?: { conditions?: { type?: string; status?: string }[] } } | undefined)?.status
+            ?.conditions ?? [];
         const established = conditions.some((c) => c.type === "Established" && c.status === "True");
         if (established) {
           // Served = in discovery, and a list answers (the watch cache of a new CRD first answers
           // 429 "storage is (re)initializing").
           const served = await Promise.all(
             info.versions.map(async (v) => {
-              const inDiscovery = (await client.resources(`${info.group}/${v}`, true)).some((r) => r.name === info.plural);
+              const inDiscovery = (await client.resources(`${info.group}/${v}`, true)).some(
+                (r) => r.name === info.plural,
+              );
               if (!inDiscovery) return false;
               const list = await client.request("GET", `/apis/${info.group}/${v}/${info.plural}?limit=1`);
               return list.status === 200 || list.status === 403;
@@ -246,7 +288,11 @@ async function installCrds(client: KubeClient, paths: readonly string[], timeout
           if (served.every(Boolean)) return;
         }
         if (Date.now() > deadline) {
-          throw new KubeTestenvError("NOT_READY", `CRD ${info.name} not established and served after ${timeoutMs / 1000} s (conditions: ${JSON.stringify(conditions)})`, { retryable: true });
+          throw new KubeTestenvError(
+            "NOT_READY",
+            `CRD ${info.name} not established and served after ${timeoutMs / 1000} s (conditions: ${JSON.stringify(conditions)})`,
+            { retryable: true },
+          );
         }
         await sleep(100);
       }
@@ -256,7 +302,11 @@ async function installCrds(client: KubeClient, paths: readonly string[], timeout
   return crds.length;
 }
 
-async function setUpCluster(client: KubeClient, options: ControlPlaneOptions, withRbac: boolean): Promise<void> {
+async function setUpCluster(
+  client: KubeClient,
+  options: ControlPlaneOptions,
+  withRbac: boolean,
+): Promise<void> {
   await applyNamespaces(client, DEFAULT_NAMESPACES);
   if (withRbac) {
     const explicit = options.rbacDir !== undefined;
@@ -322,7 +372,15 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
     const etcd = startProcess(
       "etcd",
       bin,
-      ["etcd", "--data-dir", join(dir, "etcd"), "--listen-client", `http://127.0.0.1:${etcdPort}`, "--listen-peer", `http://127.0.0.1:${peerPort}`],
+      [
+        "etcd",
+        "--data-dir",
+        join(dir, "etcd"),
+        "--listen-client",
+        `http://127.0.0.1:${etcdPort}`,
+        "--listen-peer",
+        `http://127.0.0.1:${peerPort}`,
+      ],
       join(dir, "etcd.log"),
     );
     entry.procs.push(etcd);
@@ -360,19 +418,31 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
     );
     entry.procs.push(apiserver);
 
-    const [ca, adminCert, adminKey, agentCert, agentKey] = await Promise.all(
+    const [ca, adminCert, adminKey, agentCert, agentKey] = (await Promise.all(
       [pki.caCert, pki.adminCert, pki.adminKey, pki.agentCert, pki.agentKey].map((f) => readFile(f, "utf8")),
-    ) as [string, string, string, string, string];
+    )) as [string, string, string, string, string];
     const kubeconfigPath = join(dir, "admin.kubeconfig");
     const agentKubeconfigPath = join(dir, "agent.kubeconfig");
     await Promise.all([
       writeKubeconfig(kubeconfigPath, { name: "admin", server, ca, cert: adminCert, key: adminKey }),
-      writeKubeconfig(agentKubeconfigPath, { name: "compass-runtime-agent", server, ca, cert: agentCert, key: agentKey, namespace: "kyma-system" }),
+      writeKubeconfig(agentKubeconfigPath, {
+        name: "compass-runtime-agent",
+        server,
+        ca,
+        cert: agentCert,
+        key: agentKey,
+        namespace: "kyma-system",
+      }),
     ]);
 
     client = new KubeClient({ server, ca, cert: adminCert, key: adminKey });
     const c = client;
-    await waitFor(apiserver, "kube-apiserver", 90_000, async () => (await c.request("GET", "/readyz", undefined, undefined, 2_000)).status === 200);
+    await waitFor(
+      apiserver,
+      "kube-apiserver",
+      90_000,
+      async () => (await c.request("GET", "/readyz", undefined, undefined, 2_000)).status === 200,
+    );
     progress(`kube-apiserver ready at ${server} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     await setUpCluster(client, options, true);
@@ -387,7 +457,10 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
 async function useExistingCluster(options: ControlPlaneOptions): Promise<ControlPlane> {
   const env = process.env["KUBECONFIG"];
   if (env === undefined || env === "") {
-    throw new KubeTestenvError("KUBECONFIG_INVALID", "USE_EXISTING_CLUSTER=true needs KUBECONFIG to point at the cluster's kubeconfig");
+    throw new KubeTestenvError(
+      "KUBECONFIG_INVALID",
+      "USE_EXISTING_CLUSTER=true needs KUBECONFIG to point at the cluster's kubeconfig",
+    );
   }
   const kubeconfigPath = resolve(firstKubeconfigPath(env));
   const creds = readKubeconfig(kubeconfigPath);

@@ -15,5 +15,8 @@ import { fileURLToPath } from "node:url";
  * `test.globalSetup` in a vitest config.
  */
 export const vitestGlobalSetupPath: string = fileURLToPath(
-  new URL(import.meta.url.endsWith(".ts") ? "./vitest-global-setup.ts" : "./vitest-global-setup.js", import.meta.url),
+  new URL(
+    import.meta.url.endsWith(".ts") ? "./vitest-global-setup.ts" : "./vitest-global-setup.js",
+    import.meta.url,
+  ),
 );

@@ -15,8 +15,19 @@ describe("kubeconfig", () => {
 
   it("round-trips what writeKubeconfig writes", async () => {
     const path = join(dir, "kc");
-    await writeKubeconfig(path, { name: "admin", server: "https://127.0.0.1:6443", ca: "CA", cert: "CERT", key: "KEY" });
-    expect(readKubeconfig(path)).toEqual({ server: "https://127.0.0.1:6443", ca: "CA", cert: "CERT", key: "KEY" });
+    await writeKubeconfig(path, {
+      name: "admin",
+      server: "https://127.0.0.1:6443",
+      ca: "CA",
+      cert: "CERT",
+      key: "KEY",
+    });
+    expect(readKubeconfig(path)).toEqual({
+      server: "https://127.0.0.1:6443",
+      ca: "CA",
+      cert: "CERT",
+      key: "KEY",
+    });
   });
 
   it("reads file references relative to the kubeconfig, tokens and insecure-skip-tls-verify", async () => {
@@ -45,7 +56,12 @@ users:
   user: {tokenFile: token}
 `,
     );
-    expect(readKubeconfig(path)).toEqual({ server: "https://two", ca: "FILE-CA", insecureSkipTlsVerify: true, token: "tok-from-file" });
+    expect(readKubeconfig(path)).toEqual({
+      server: "https://two",
+      ca: "FILE-CA",
+      insecureSkipTlsVerify: true,
+      token: "tok-from-file",
+    });
   });
 
   it("rejects exec plugins and broken files with KUBECONFIG_INVALID", async () => {
@@ -59,7 +75,9 @@ users: [{name: u, user: {exec: {command: aws}}}]
 `,
     );
     expect(() => readKubeconfig(path)).toThrow(expect.objectContaining({ code: "KUBECONFIG_INVALID" }));
-    expect(() => readKubeconfig(join(dir, "missing"))).toThrow(expect.objectContaining({ code: "KUBECONFIG_INVALID" }));
+    expect(() => readKubeconfig(join(dir, "missing"))).toThrow(
+      expect.objectContaining({ code: "KUBECONFIG_INVALID" }),
+    );
     await writeFile(path, "current-context: nope\n");
     expect(() => readKubeconfig(path)).toThrow(/context nope not found/);
   });

@@ -30,12 +30,23 @@ export async function writeKubeconfig(
     apiVersion: "v1",
     kind: "Config",
     preferences: {},
-    clusters: [{ name: "kube-testenv", cluster: { server: opts.server, "certificate-authority-data": b64(opts.ca) } }],
-    users: [{ name: opts.name, user: { "client-certificate-data": b64(opts.cert), "client-key-data": b64(opts.key) } }],
+    clusters: [
+      { name: "kube-testenv", cluster: { server: opts.server, "certificate-authority-data": b64(opts.ca) } },
+    ],
+    users: [
+      {
+        name: opts.name,
+        user: { "client-certificate-data": b64(opts.cert), "client-key-data": b64(opts.key) },
+      },
+    ],
     contexts: [
       {
         name: opts.name,
-        context: { cluster: "kube-testenv", user: opts.name, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+        context: {
+          cluster: "kube-testenv",
+          user: opts.name,
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        },
       },
     ],
     "current-context": opts.name,
@@ -56,7 +67,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function findNamed(list: unknown, name: string, key: string): Record<string, unknown> | undefined {
   if (!Array.isArray(list)) return undefined;
   for (const item of list as Named<unknown>[]) {
-    if (isRecord(item) && item.name === name && isRecord(item[key])) return item[key] as Record<string, unknown>;
+    if (isRecord(item) && item.name === name && isRecord(item[key]))
+      return item[key] as Record<string, unknown>;
   }
   return undefined;
 }
@@ -75,13 +87,18 @@ export function readKubeconfig(path: string): KubeCredentials {
   try {
     doc = parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new KubeTestenvError("KUBECONFIG_INVALID", `cannot read kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
+    throw new KubeTestenvError(
+      "KUBECONFIG_INVALID",
+      `cannot read kubeconfig ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (!isRecord(doc)) invalid(path, "not a YAML mapping");
   const ctxName = str(doc["current-context"]) ?? invalid(path, "no current-context");
   const ctx = findNamed(doc["contexts"], ctxName, "context") ?? invalid(path, `context ${ctxName} not found`);
   const clusterName = str(ctx["cluster"]) ?? invalid(path, `context ${ctxName} names no cluster`);
-  const cluster = findNamed(doc["clusters"], clusterName, "cluster") ?? invalid(path, `cluster ${clusterName} not found`);
+  const cluster =
+    findNamed(doc["clusters"], clusterName, "cluster") ?? invalid(path, `cluster ${clusterName} not found`);
   const userName = str(ctx["user"]);
   const user = userName ? (findNamed(doc["users"], userName, "user") ?? {}) : {};
   const base = dirname(path);
@@ -94,9 +111,14 @@ export function readKubeconfig(path: string): KubeCredentials {
   };
 
   if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
-    invalid(path, `user ${userName} uses an exec or auth-provider plugin, which kube-testenv does not support; use a certificate or token kubeconfig`);
+    invalid(
+      path,
+      `user ${userName} uses an exec or auth-provider plugin, which kube-testenv does not support; use a certificate or token kubeconfig`,
+    );
   }
-  const creds: KubeCredentials = { server: str(cluster["server"]) ?? invalid(path, `cluster ${clusterName} has no server`) };
+  const creds: KubeCredentials = {
+    server: str(cluster["server"]) ?? invalid(path, `cluster ${clusterName} has no server`),
+  };
   const ca = dataOrFile(cluster["certificate-authority-data"], cluster["certificate-authority"]);
   if (ca) creds.ca = ca;
   if (cluster["insecure-skip-tls-verify"] === true) creds.insecureSkipTlsVerify = true;
@@ -106,7 +128,9 @@ export function readKubeconfig(path: string): KubeCredentials {
     creds.cert = cert;
     creds.key = key;
   }
-  const token = str(user["token"]) ?? (str(user["tokenFile"]) ? file(str(user["tokenFile"]) as string).trim() : undefined);
+  const token =
+    str(user["token"]) ??
+    (str(user["tokenFile"]) ? file(str(user["tokenFile"]) as string).trim() : undefined);
   if (token) creds.token = token;
   const username = str(user["username"]);
   const password = str(user["password"]);

@@ -20,23 +20,32 @@ export interface Pki {
 
 /** Identity of the agent's client certificate: a ServiceAccount as RBAC sees it. */
 export const AGENT_USER = "system:serviceaccount:kyma-system:compass-runtime-agent";
-export const AGENT_GROUPS = ["system:serviceaccounts", "system:serviceaccounts:kyma-system", "system:authenticated"];
+export const AGENT_GROUPS = [
+  "system:serviceaccounts",
+  "system:serviceaccounts:kyma-system",
+  "system:authenticated",
+];
 export const ADMIN_USER = "kube-testenv-admin";
 export const ADMIN_GROUPS = ["system:masters"];
 
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile("openssl", args, { cwd, env: { ...process.env, OPENSSL_CONF: "/dev/null" } }, (err, _stdout, stderr) => {
-      if (err) {
-        reject(
-          new KubeTestenvError(
-            "PKI_FAILED",
-            `openssl ${args.join(" ")} failed: ${String(stderr).trim() || err.message}. kube-testenv needs the openssl command (1.1.1 or newer).`,
-            { cause: err },
-          ),
-        );
-      } else resolve();
-    });
+    execFile(
+      "openssl",
+      args,
+      { cwd, env: { ...process.env, OPENSSL_CONF: "/dev/null" } },
+      (err, _stdout, stderr) => {
+        if (err) {
+          reject(
+            new KubeTestenvError(
+              "PKI_FAILED",
+              `openssl ${args.join(" ")} failed: ${String(stderr).trim() || err.message}. kube-testenv needs the openssl command (1.1.1 or newer).`,
+              { cause: err },
+            ),
+          );
+        } else resolve();
+      },
+    );
   });
 }
 
@@ -71,14 +80,52 @@ function subject(cn: string, orgs: string[]): string {
   return orgs.map((o) => `/O=${esc(o)}`).join("") + `/CN=${esc(cn)}`;
 }
 
-async function leaf(dir: string, name: string, cn: string, orgs: string[], ext: "serving" | "client"): Promise<void> {
+async function leaf(
+  dir: string,
+  name: string,
+  cn: string,
+  orgs: string[],
+  ext: "serving" | "client",
+): Promise<void> {
   await writeKey(join(dir, `${name}.key`));
-  await openssl(["req", "-new", "-config", "openssl.cnf", "-key", `${name}.key`, "-subj", subject(cn, orgs), "-out", `${name}.csr`], dir);
   await openssl(
     [
-      "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key",
-      "-set_serial", `0x${randomBytes(16).toString("hex").replace(/^[89a-f]/, "1")}`,
-      "-days", "365", "-sha256", "-extfile", "openssl.cnf", "-extensions", ext, "-out", `${name}.crt`,
+      "req",
+      "-new",
+      "-config",
+      "openssl.cnf",
+      "-key",
+      `${name}.key`,
+      "-subj",
+      subject(cn, orgs),
+      "-out",
+      `${name}.csr`,
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-set_serial",
+      `0x${randomBytes(16)
+        .toString("hex")
+        .replace(/^[89a-f]/, "1")}`,
+      "-days",
+      "365",
+      "-sha256",
+      "-extfile",
+      "openssl.cnf",
+      "-extensions",
+      ext,
+      "-out",
+      `${name}.crt`,
     ],
     dir,
   );
@@ -93,7 +140,24 @@ export async function createPki(dir: string): Promise<Pki> {
   await writeFile(join(dir, "openssl.cnf"), REQ_CONFIG);
   await writeKey(join(dir, "ca.key"));
   await openssl(
-    ["req", "-x509", "-new", "-config", "openssl.cnf", "-extensions", "v3_ca", "-key", "ca.key", "-subj", "/CN=kube-testenv-ca", "-days", "365", "-sha256", "-out", "ca.crt"],
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-config",
+      "openssl.cnf",
+      "-extensions",
+      "v3_ca",
+      "-key",
+      "ca.key",
+      "-subj",
+      "/CN=kube-testenv-ca",
+      "-days",
+      "365",
+      "-sha256",
+      "-out",
+      "ca.crt",
+    ],
     dir,
   );
   const saPub = await writeKey(join(dir, "sa.key"));

@@ -45,7 +45,9 @@ function firstLine(cli: Cli): Promise<string> {
     };
     cli.child.stdout.on("data", check);
     check();
-    cli.child.once("exit", (code) => reject(new Error(`cli exited (${code}) before ready:\n${cli.stderr()}`)));
+    cli.child.once("exit", (code) =>
+      reject(new Error(`cli exited (${code}) before ready:\n${cli.stderr()}`)),
+    );
   });
 }
 
@@ -85,7 +87,9 @@ describe("kube-testenv CLI", () => {
       const ready = JSON.parse(await firstLine(cli)) as Ready;
       dir = dirname(ready.kubeconfig);
       const apiPort = Number(new URL(readKubeconfig(ready.kubeconfig).server).port);
-      const etcdPort = Number(/ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(dir, "etcd.log"), "utf8"))?.[1]);
+      const etcdPort = Number(
+        /ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(dir, "etcd.log"), "utf8"))?.[1],
+      );
       expect(await portOpen(apiPort)).toBe(true);
 
       cli.child.kill("SIGKILL");

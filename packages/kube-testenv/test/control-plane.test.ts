@@ -37,25 +37,34 @@ describe("startControlPlane", () => {
       kind: "SelfSubjectReview",
     });
     expect(res.status).toBe(201);
-    const user = (res.json as { status: { userInfo: { username: string; groups: string[] } } }).status.userInfo;
+    const user = (res.json as { status: { userInfo: { username: string; groups: string[] } } }).status
+      .userInfo;
     expect(user.groups).toContain("system:masters");
   });
 
   it.skipIf(!hasKubectl())("works with kubectl", () => {
-    const out = execFileSync("kubectl", ["--kubeconfig", cp.kubeconfigPath, "get", "ns", "-o", "name"], { encoding: "utf8" });
+    const out = execFileSync("kubectl", ["--kubeconfig", cp.kubeconfigPath, "get", "ns", "-o", "name"], {
+      encoding: "utf8",
+    });
     expect(out).toContain("namespace/kyma-system");
     expect(out).toContain("namespace/istio-system");
   });
 
   it("installs the CRD and serves it (Established + discovery)", async () => {
-    const crd = await admin.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.testenv.example.com");
+    const crd = await admin.request(
+      "GET",
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.testenv.example.com",
+    );
     expect(crd.status).toBe(200);
-    const conditions = (crd.json as { status: { conditions: { type: string; status: string }[] } }).status.conditions;
+    const conditions = (crd.json as { status: { conditions: { type: string; status: string }[] } }).status
+      .conditions;
     expect(conditions).toContainEqual(expect.objectContaining({ type: "Established", status: "True" }));
 
     const discovery = await admin.request("GET", "/apis/testenv.example.com/v1");
     expect(discovery.status).toBe(200);
-    expect((discovery.json as { resources: { name: string }[] }).resources.map((r) => r.name)).toContain("widgets");
+    expect((discovery.json as { resources: { name: string }[] }).resources.map((r) => r.name)).toContain(
+      "widgets",
+    );
 
     const created = await admin.request("POST", "/apis/testenv.example.com/v1/namespaces/default/widgets", {
       apiVersion: "testenv.example.com/v1",
@@ -80,32 +89,59 @@ describe("startControlPlane", () => {
       kind: "SelfSubjectReview",
     });
     expect(res.status).toBe(201);
-    const user = (res.json as { status: { userInfo: { username: string; groups: string[] } } }).status.userInfo;
+    const user = (res.json as { status: { userInfo: { username: string; groups: string[] } } }).status
+      .userInfo;
     expect(user.username).toBe("system:serviceaccount:kyma-system:compass-runtime-agent");
     expect(user.groups).toEqual(
-      expect.arrayContaining(["system:serviceaccounts", "system:serviceaccounts:kyma-system", "system:authenticated"]),
+      expect.arrayContaining([
+        "system:serviceaccounts",
+        "system:serviceaccounts:kyma-system",
+        "system:authenticated",
+      ]),
     );
   });
 
   it("enforces RBAC on the agent kubeconfig", async () => {
     // Granted by the fixture Role/RoleBinding and ClusterRole/ClusterRoleBinding.
     expect((await agent.request("GET", "/api/v1/namespaces/kyma-system/secrets")).status).toBe(200);
-    expect((await agent.request("GET", "/apis/testenv.example.com/v1/namespaces/default/widgets")).status).toBe(200);
+    expect(
+      (await agent.request("GET", "/apis/testenv.example.com/v1/namespaces/default/widgets")).status,
+    ).toBe(200);
     // Not granted.
     const forbidden = await agent.request("GET", "/api/v1/namespaces/default/secrets");
     expect(forbidden.status).toBe(403);
     expect((forbidden.json as { reason: string }).reason).toBe("Forbidden");
     expect((await agent.request("DELETE", "/api/v1/namespaces/kyma-system/secrets/x")).status).toBe(403);
     expect((await agent.request("GET", "/api/v1/nodes")).status).toBe(403);
-    expect((await agent.request("POST", "/apis/testenv.example.com/v1/namespaces/default/widgets", {
-      apiVersion: "testenv.example.com/v1", kind: "Widget", metadata: { name: "nope" }, spec: { size: 1 },
-    })).status).toBe(403);
+    expect(
+      (
+        await agent.request("POST", "/apis/testenv.example.com/v1/namespaces/default/widgets", {
+          apiVersion: "testenv.example.com/v1",
+          kind: "Widget",
+          metadata: { name: "nope" },
+          spec: { size: 1 },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it("applies only RBAC kinds from rbacDir (recursively, List items included)", async () => {
-    expect((await admin.request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/testenv-agent-widgets")).status).toBe(200);
-    expect((await admin.request("GET", "/api/v1/namespaces/kyma-system/serviceaccounts/compass-runtime-agent")).status).toBe(200);
-    expect((await admin.request("GET", "/apis/apps/v1/namespaces/kyma-system/deployments/compass-runtime-agent")).status).toBe(404);
+    expect(
+      (
+        await admin.request(
+          "GET",
+          "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/testenv-agent-widgets",
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (await admin.request("GET", "/api/v1/namespaces/kyma-system/serviceaccounts/compass-runtime-agent"))
+        .status,
+    ).toBe(200);
+    expect(
+      (await admin.request("GET", "/apis/apps/v1/namespaces/kyma-system/deployments/compass-runtime-agent"))
+        .status,
+    ).toBe(404);
   });
 
   it("stop() kills both processes, closes the ports and removes the temp dir", async () => {

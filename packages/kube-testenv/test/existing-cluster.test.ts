@@ -15,7 +15,8 @@ describe("USE_EXISTING_CLUSTER=true", () => {
   }, 180_000);
 
   afterAll(async () => {
-    const restore = (k: string, v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    const restore = (k: string, v: string | undefined) =>
+      v === undefined ? delete process.env[k] : (process.env[k] = v);
     restore("USE_EXISTING_CLUSTER", saved.use);
     restore("KUBECONFIG", saved.kubeconfig);
     await cluster?.stop();
@@ -33,7 +34,9 @@ describe("USE_EXISTING_CLUSTER=true", () => {
     try {
       const discovery = await admin.request("GET", "/apis/testenv.example.com/v1alpha1");
       expect(discovery.status).toBe(200);
-      expect((discovery.json as { resources: { name: string }[] }).resources.map((r) => r.name)).toContain("gadgets");
+      expect((discovery.json as { resources: { name: string }[] }).resources.map((r) => r.name)).toContain(
+        "gadgets",
+      );
 
       await cp.stop();
       expect(existsSync(cluster.kubeconfigPath)).toBe(true);
@@ -46,6 +49,9 @@ describe("USE_EXISTING_CLUSTER=true", () => {
   it("fails clearly without KUBECONFIG", async () => {
     process.env["USE_EXISTING_CLUSTER"] = "true";
     delete process.env["KUBECONFIG"];
-    await expect(startControlPlane()).rejects.toMatchObject({ name: "KubeTestenvError", code: "KUBECONFIG_INVALID" });
+    await expect(startControlPlane()).rejects.toMatchObject({
+      name: "KubeTestenvError",
+      code: "KUBECONFIG_INVALID",
+    });
   });
 });
