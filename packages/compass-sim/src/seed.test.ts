@@ -6,6 +6,20 @@ import { CompassState, DEFAULT_TENANT } from "./state.js";
 const fresh = () => new CompassState(new SimClock());
 
 describe("applySeed", () => {
+  test("applications, formation assignments and hide selectors", () => {
+    const state = fresh();
+    const runtimeId = "0ab2ca6e-767c-4d34-a292-618b01681c50";
+    const appId = "2e0a6929-e892-493f-8542-59d5214db802";
+    const report = applySeed(state, {
+      runtimes: [{ id: runtimeId, name: "kyma" }],
+      applications: [{ id: appId, name: "commerce", bundles: [{ name: "b", apiDefinitions: [{ name: "a", targetURL: "https://x" }] }] }, { name: "hidden", labels: { hide: "1" }, formations: ["F"] }],
+      formations: [{ name: "F", runtimeIds: [runtimeId], applicationIds: [appId] }],
+      hideSelectors: { hide: ["1"] },
+    });
+    expect(report).toEqual({ loaded: { formations: 1, runtimes: 1, applications: 2, formationAssignments: 2, hideSelectors: 1 }, ignored: [] });
+    expect(state.applicationsVisibleTo(state.runtimes.get(runtimeId)!).map((a) => a.id)).toEqual([appId]);
+  });
+
   test("loads tenants, formations and runtimes; reports sections it does not load", () => {
     const state = fresh();
     const report = applySeed(state, {
@@ -36,6 +50,12 @@ describe("applySeed", () => {
     [{ runtimes: [{ name: "a", id: "x" }] }, "runtimes[0]: runtime id must be a UUID"],
     [{ tenants: [3] }, "tenants[0] must be a tenant id"],
     [{ formations: [{}] }, "formations[0].name is required"],
+    [{ formations: [{ name: "F", runtimeIds: "x" }] }, "formations[0].runtimeIds must be an array of ids"],
+    [{ formations: [{ name: "F", runtimeIds: ["0ab2ca6e-0000-4000-8000-000000000000"] }] }, "formations[0].runtimeIds[0]: runtime 0ab2ca6e-0000-4000-8000-000000000000 not found"],
+    [{ formations: [{ name: "F", applicationIds: ["0ab2ca6e-0000-4000-8000-000000000000"] }] }, "formations[0].applicationIds[0]: application"],
+    [{ applications: [{ name: "a", bundles: [{ name: "b", apiDefinitions: [{ name: "x" }] }] }] }, "applications[0].bundles[0].apiDefinitions[0].targetURL is required"],
+    [{ applications: [{ id: "0ab2ca6e-0000-4000-8000-000000000001", name: "a" }, { id: "0ab2ca6e-0000-4000-8000-000000000001", name: "b" }] }, "applications[1]: application 0ab2ca6e-0000-4000-8000-000000000001 already exists"],
+    [{ hideSelectors: { k: "v" } }, "hideSelectors.k must be an array of strings"],
   ])("rejects %j", (seed, message) => {
     expect(() => applySeed(fresh(), seed)).toThrow(SeedError);
     expect(() => applySeed(fresh(), seed)).toThrow(message);

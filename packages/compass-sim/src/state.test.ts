@@ -186,3 +186,66 @@ describe("SimClock", () => {
     expect(() => clock.advance(Number.NaN)).toThrow(RangeError);
   });
 });
+
+describe("fault rules", () => {
+  test("first matching rule with calls left wins; operation names are computed only when a rule needs them", () => {
+    const { state } = setup();
+    const a = state.addFaultRule({ target: "director", operation: "ApplicationsForRuntime", status: 503, times: 2 });
+    const b = state.addFaultRule({ target: "director", status: 502 });
+    state.addFaultRule({ target: "connector", reset: true });
+    let asked = 0;
+    const names = (...list: string[]) => () => {
+      asked++;
+      return list;
+    };
+    expect(state.takeFault("director", names("RuntimeLabels", "runtime"))?.id).toBe(b.id);
+    expect(asked).toBe(1);
+    expect(state.takeFault("director", names("ApplicationsForRuntime"))).toMatchObject({ id: a.id, remaining: 1 });
+    expect(state.takeFault("director", names("applicationsForRuntime", "ApplicationsForRuntime"))).toMatchObject({ id: a.id, remaining: 0 });
+    expect(state.takeFault("director", names("ApplicationsForRuntime"))).toBeUndefined();
+    expect(state.faultRules.map((rule) => rule.target)).toEqual(["connector"]);
+    const before = asked;
+    expect(state.takeFault("connector", names())?.reset).toBe(true);
+    expect(asked).toBe(before);
+    expect(state.clearFaults()).toBe(0);
+  });
+});
+
+describe("applications", () => {
+  const app = (id: string, scenarios: string[], tenant = DEFAULT_TENANT) => ({
+    id,
+    tenant,
+    name: id,
+    labels: new Map<string, import("./state.js").JsonValue>([["scenarios", scenarios]]),
+    status: { condition: "INITIAL" as const, timestamp: new Date() },
+    createdAt: new Date(),
+    updatedAt: new Date(),
+    bundles: [],
+    systemAuthIds: [],
+  });
+
+  test("kept in id order across inserts and deletions; visibility by formation and tenant", () => {
+    const { state } = setup();
+    const runtime = state.createRuntime({ name: "rt", formations: ["A"] });
+    for (const id of ["c", "a", "d", "b"]) state.addApplication(app(`${id}0000000-0000-4000-8000-000000000000`, id === "d" ? ["B"] : ["A"]));
+    state.addApplication(app("00000000-0000-4000-8000-000000000000", ["A"], "other-tenant"));
+    expect(state.sortedApplications().map((a) => a.id[0])).toEqual(["0", "a", "b", "c", "d"]);
+    expect(state.applicationsVisibleTo(runtime).map((a) => a.id[0])).toEqual(["a", "b", "c"]);
+    state.deleteApplication("b0000000-0000-4000-8000-000000000000");
+    state.assignFormation("B", { runtimeId: runtime.id });
+    expect(state.applicationsVisibleTo(runtime).map((a) => a.id[0])).toEqual(["a", "c", "d"]);
+    expect(() => state.addApplication(app("a0000000-0000-4000-8000-000000000000", []))).toThrow(StateError);
+    expect(state.formations.has(`${DEFAULT_TENANT}/B`)).toBe(true);
+  });
+
+  test("markRuntimeConnected sets CONNECTED once", () => {
+    const { state, tick } = setup();
+    const runtime = state.createRuntime({ name: "rt" });
+    tick(1000);
+    state.markRuntimeConnected(runtime);
+    const at = runtime.status.timestamp;
+    tick(1000);
+    state.markRuntimeConnected(runtime);
+    expect(runtime.status).toEqual({ condition: "CONNECTED", timestamp: at });
+  });
+});
