@@ -201,7 +201,12 @@ export async function ensureBinaries(): Promise<BinaryInfo> {
 function runGoBuild(output: string): Promise<void> {
   const go = findGo();
   const cwd = goModuleDir();
-  const goflags = [process.env["GOFLAGS"] ?? "", "-mod=mod"].join(" ").trim();
+  // -mod=mod lets go fill in go.sum entries if a toolchain wants more than the committed ones; any -mod
+  // already in GOFLAGS (e.g. -mod=vendor, -mod=readonly from CI) is replaced.
+  const goflags = [
+    ...(process.env["GOFLAGS"] ?? "").split(/\s+/).filter((f) => f && !f.startsWith("-mod=")),
+    "-mod=mod",
+  ].join(" ");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     GOFLAGS: goflags,
