@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Bundles the agent (src/cli.ts) and all its production dependencies into ONE ES module that runs on a bare
+// Node.js 24 with no node_modules: the file the container image copies (see ../Dockerfile).
+//
+//   node build/bundle.mjs [--outfile FILE] [--metafile]      (pnpm --filter @runtime-agent/runtime-agent bundle)
+//
+// - The workspace packages (@runtime-agent/*) are bundled from their TypeScript sources (the "development" entry
+//   of their exports map), so no `tsc` build is needed first. Third-party packages resolve with Node's default
+//   conditions, exactly as in production.
+// - CommonJS dependencies (pino, prom-client, undici, client-node's) call `require` for Node built-ins: a
+//   createRequire banner gives the ES module a real `require`.
+// - `runtime-agent --version` normally reads ../../package.json next to the compiled module, which does not
+//   exist in the image: the version is injected at bundle time (see versionPlugin).
+// - Fails when the bundle would need anything at run time other than Node built-ins and the optional native
+//   add-ons that their users load inside try/catch.
+// Prints one line: the output file, its size and the number of input files.
+import { readFileSync, writeFileSync } from "node:fs";
+import { mkdir, stat } from "node:fs/promises";
+import { isBuiltin } from "node:module";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import * as esbuild from "esbuild";
+
+const appDir = fileURLToPath(new URL("..", import.meta.url));
+export const DEFAULT_OUTFILE = join(appDir, "dist", "bundle", "runtime-agent.mjs");
+
+/** Packages a bundle may leave to run time: optional native add-ons, each required inside try/catch. */
+const OPTIONAL_EXTERNALS = new Set(["bufferutil", "utf-8-validate", "supports-color"]);
+/** Packages that must never end up in the image (test and demo tools). */
+const FORBIDDEN_INPUTS = [/packages\/compass-sim\//, /packages\/kube-testenv\//, /node_modules\/\.pnpm\/vitest@/, /node_modules\/\.pnpm\/fast-check@/];
+
+/** The global the agent may read its version from (smallest source change; see versionPlugin). */
+export const VERSION_GLOBAL = "RUNTIME_AGENT_VERSION";
+
+const BANNER = [
+  "// runtime-agent, bundled with esbuild (apps/runtime-agent/build/bundle.mjs); license comments of the bundled packages are at the end.",
+  'import { createRequire as __runtimeAgentCreateRequire } from "node:module";',
+  "const require = __runtimeAgentCreateRequire(import.meta.url);",
+].join("\n");
+
+/**
+ * Resolves `@runtime-agent/<name>` to the TypeScript entry of the workspace package (exports["."].development),
+ * found through the importer's node_modules symlinks, as pnpm laid them out.
+ */
+function workspaceSourcePlugin() {
+  return {
+    name: "workspace-source",
+    setup(build) {
+      build.onResolve({ filter: /^@runtime-agent\/[^/]+$/ }, (args) => {
+        let dir = args.resolveDir;
+        for (;;) {
+          const manifest = join(dir, "node_modules", args.path, "package.json");
+          let pkg;
+          try {
+            pkg = JSON.parse(readFileSync(manifest, "utf8"));
+          } catch {
+            const parent = dirname(dir);
+            if (parent === dir) return { errors: [{ text: `cannot find workspace package ${args.path} from ${args.resolveDir}` }] };
+            dir = parent;
+            continue;
+          }
+          const entry = pkg.exports?.["."]?.development;
+          if (typeof entry !== "string") return { errors: [{ text: `${manifest}: exports["."].development is missing` }] };
+          return { path: resolve(dirname(manifest), entry) };
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Makes `version()` of src/cli/main.ts work in the bundle. Two ways, whichever the source uses:
+ * - the global RUNTIME_AGENT_VERSION, replaced by esbuild `define` (the proposed source change:
+ *   `if (typeof RUNTIME_AGENT_VERSION === "string") return RUNTIME_AGENT_VERSION;` before the require);
+ * - otherwise the `require("../../package.json")` expression is replaced by the manifest's version at load time.
+ * Fails the bundle when neither is found, so a refactoring cannot silently break `--version` in the image.
+ */
+function versionPlugin(version) {
+  return {
+    name: "runtime-agent-version",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]cli[\\/]main\.ts$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        const pattern = /require\((["'])\.\.\/\.\.\/package\.json\1\)/g;
+        if (source.includes(VERSION_GLOBAL)) return { contents: source, loader: "ts" };
+        if (!pattern.test(source)) {
+          return { errors: [{ text: `${args.path}: found neither ${VERSION_GLOBAL} nor require("../../package.json"); cannot inject the version` }] };
+        }
+        return { contents: source.replace(pattern, `({ version: ${JSON.stringify(version)} })`), loader: "ts" };
+      });
+    },
+  };
+}
+
+/**
+ * Builds the bundle. Returns where it is, its size, the version injected, the number of inputs and the
+ * packages left to run time (built-ins excluded).
+ */
+export async function bundle(options = {}) {
+  const outfile = resolve(options.outfile ?? DEFAULT_OUTFILE);
+  const { version } = JSON.parse(readFileSync(join(appDir, "package.json"), "utf8"));
+  await mkdir(dirname(outfile), { recursive: true });
+  const result = await esbuild.build({
+    absWorkingDir: appDir,
+    entryPoints: [join(appDir, "src", "cli.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    // Readable stack traces and short error lines in the logs matter more than a few MB in the image.
+    minifySyntax: true,
+    legalComments: "eof",
+    banner: { js: BANNER },
+    define: { [VERSION_GLOBAL]: JSON.stringify(version) },
+    plugins: [workspaceSourcePlugin(), versionPlugin(version)],
+    metafile: true,
+    logLevel: "silent",
+  });
+  for (const warning of result.warnings) {
+    const text = warning.text + (warning.location ? ` (${warning.location.file}:${warning.location.line})` : "");
+    // esbuild warns about `require()` of optional add-ons inside try/catch; those are checked below.
+    if (!/bufferutil|utf-8-validate|supports-color/.test(text)) process.stderr.write(`bundle: warning: ${text}\n`);
+  }
+  const output = result.metafile.outputs[relative(appDir, outfile)] ?? Object.values(result.metafile.outputs)[0];
+  const inputs = Object.keys(output.inputs);
+  const forbidden = inputs.filter((input) => FORBIDDEN_INPUTS.some((re) => re.test(input)));
+  if (forbidden.length > 0) throw new Error(`the bundle contains test-only code: ${forbidden.slice(0, 5).join(", ")}`);
+  const externals = [...new Set(output.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path))].sort();
+  const unexpected = externals.filter((e) => !OPTIONAL_EXTERNALS.has(e));
+  if (unexpected.length > 0) throw new Error(`the bundle would need these packages at run time: ${unexpected.join(", ")}`);
+  if (options.metafile) writeFileSync(outfile.replace(/\.mjs$/, ".meta.json"), JSON.stringify(result.metafile));
+  const { size } = await stat(outfile);
+  return { outfile, bytes: size, version, inputs: inputs.length, externals };
+}
+
+function formatSize(bytes) {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const { values } = parseArgs({ options: { outfile: { type: "string" }, metafile: { type: "boolean" } } });
+  try {
+    const r = await bundle(values);
+    process.stdout.write(`bundle: ${relative(process.cwd(), r.outfile) || r.outfile} ${formatSize(r.bytes)} (${r.bytes} bytes, version ${r.version}, ${r.inputs} inputs)\n`);
+  } catch (error) {
+    process.stderr.write(`bundle: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}
