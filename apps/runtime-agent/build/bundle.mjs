@@ -143,7 +143,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const { values } = parseArgs({ options: { outfile: { type: "string" }, metafile: { type: "boolean" } } });
   try {
     const r = await bundle(values);
-    process.stdout.write(`bundle: ${relative(process.cwd(), r.outfile) || r.outfile} ${formatSize(r.bytes)} (${r.bytes} bytes, version ${r.version}, ${r.inputs} inputs)\n`);
+    const shown = relative(process.cwd(), r.outfile);
+    process.stdout.write(`bundle: ${shown.startsWith("..") ? r.outfile : shown} ${formatSize(r.bytes)} (${r.bytes} bytes, version ${r.version}, ${r.inputs} inputs)\n`);
   } catch (error) {
     process.stderr.write(`bundle: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
