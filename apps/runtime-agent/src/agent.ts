@@ -76,7 +76,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
   };
   ccInformer.on("add", onCc);
-  ccInformer.on("update", onCc);
+  // Only spec changes (resyncNow, refreshCredentialsNow, managementInfo) ask for a cycle. The agent writes the
+  // status every cycle; reacting to that write would start the next cycle right away, so Compass would be called
+  // every APP_MINIMAL_COMPASS_SYNC_TIME instead of every APP_CONTROLLER_SYNC_PERIOD.
+  ccInformer.on("update", (cc, old) => {
+    if (JSON.stringify(cc.spec) !== JSON.stringify(old.spec)) onCc(cc);
+  });
   ccInformer.on("delete", onCc);
   ccInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
   informers.push(ccInformer);

@@ -79,7 +79,9 @@ export class Reconciler {
         log.warn({ reason: repair }, "no usable client certificate; falling back to the one-time token");
         connection = await establish(ctx, agentConfig, this.#refusedToken);
       } else if (this.#rateLimited(existing, repair)) {
-        return this.#finish(started, "Skipped", { requeueAfterMs: this.#untilNextSync(existing) });
+        // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
+        // next cycle stays where the last one put it, a sync period after it.
+        return this.#finish(started, "Skipped", { requeueAfterMs: this.#untilScheduled(existing) });
       } else {
         connection = await maintain(ctx, existing, repair);
         if (connection.kind === "connection-failed") {
@@ -231,6 +233,14 @@ export class Reconciler {
     if (!lastSync) return 0;
     const elapsed = this.#now().getTime() - Date.parse(lastSync);
     return Math.max(0, this.#o.config.minimalCompassSyncTime - elapsed);
+  }
+
+  /** Time until the regular cycle: a sync period after the last one, but not before the minimal sync time. */
+  #untilScheduled(cc: CompassConnection): number {
+    const lastSync = cc.status?.connectionStatus?.lastSync;
+    if (!lastSync) return this.#untilNextSync(cc);
+    const due = Date.parse(lastSync) + this.#o.config.controllerSyncPeriod - this.#now().getTime();
+    return Math.max(this.#untilNextSync(cc), due);
   }
 
   /** Writes spec changes and the whole status in this cycle; conflicts re-read and re-apply the change. */

@@ -22,12 +22,30 @@ export interface AgentProcess {
   metricsPort: number;
   /** Every line the agent logged so far (stdout and stderr). */
   output(): string;
+  /** The JSON log lines parsed (other lines are skipped). */
+  logs(): AgentLogLine[];
+  /** Undefined while the process runs; its exit code (or the signal name) afterwards. */
+  exitStatus(): number | string | null | undefined;
+  /** Resolves when a log line matches (message or the whole line), with that line. */
+  waitForLog(match: RegExp | ((line: AgentLogLine) => boolean), timeoutMs?: number): Promise<AgentLogLine>;
+  /** The agent's /metrics text. */
+  metrics(): Promise<string>;
   /** SIGTERM, then the exit code and how long the agent took to stop. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
   kill(): Promise<void>;
 }
 
 /** Starts `runtime-agent run` as its own process, the way the container runs it. */
+export interface AgentLogLine {
+  level?: number;
+  time?: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** Every agent process started in this test file (each file has its own module instance), for the leak scans. */
+export const startedAgents: AgentProcess[] = [];
+
 export async function startAgentProcess(options: { kubeconfig: string; env: Record<string, string>; keySize?: number }): Promise<AgentProcess> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
@@ -49,23 +67,56 @@ export async function startAgentProcess(options: { kubeconfig: string; env: Reco
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
+  let status: number | string | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code, signal) => {
+      status = code ?? signal;
+      resolve(code);
+    }),
+  );
+  const logs = (): AgentLogLine[] =>
+    output
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as AgentLogLine];
+        } catch {
+          return [];
+        }
+      });
+  const agent: AgentProcess = {
     child,
     healthPort,
     metricsPort,
     output: () => output,
+    logs,
+    exitStatus: () => status,
+    waitForLog(match, timeoutMs = 30_000) {
+      const test = typeof match === "function" ? match : (line: AgentLogLine) => match.test(line.msg ?? "") || match.test(JSON.stringify(line));
+      return waitFor(`agent log line ${String(match)}`, async () => logs().find(test), timeoutMs, 100);
+    },
+    async metrics() {
+      return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    },
     async stop(signal = "SIGTERM") {
       const started = Date.now();
-      child.kill(signal);
+      if (status === undefined) child.kill(signal);
       const code = await exited;
       return { code, ms: Date.now() - started };
     },
     async kill() {
-      child.kill("SIGKILL");
+      if (status === undefined) child.kill("SIGKILL");
       await exited;
     },
   };
+  startedAgents.push(agent);
+  return agent;
+}
+
+/** Kills every agent process of this file that still runs (afterAll). */
+export async function killAllAgents(): Promise<void> {
+  await Promise.all(startedAgents.map((a) => a.kill()));
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {

@@ -1,15 +1,20 @@
 import { readFile } from "node:fs/promises";
 import { startCompassSimulator } from "@runtime-agent/compass-sim";
-import type { CompassSimulator } from "@runtime-agent/compass-sim";
+import type { CompassSimulator, CompassSimulatorOptions } from "@runtime-agent/compass-sim";
 import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
-import type { CompassConnection, K8sStore } from "@runtime-agent/k8s-store";
+import type { CompassConnection, CompassConnectionSpec, K8sStore, SecretObject } from "@runtime-agent/k8s-store";
 import { SimAdmin } from "./admin.js";
 import { waitFor } from "./agent-process.js";
+import { KubeRaw } from "./kube-raw.js";
 
 export const CONFIG_SECRET = { namespace: "kyma-system", name: "compass-agent-configuration" };
 export const CLIENT_SECRET = { namespace: "kyma-system", name: "cluster-client-certificates" };
 export const CA_SECRET = { namespace: "istio-system", name: "ca-certificates" };
 export const FORMATION = "e2e";
+export const LEASE = { namespace: "kyma-system", name: "compass-runtime-agent-leader" };
+
+/** One request the simulator answered (its request log, in-process). */
+export type SimRequest = CompassSimulator["state"]["requestLog"][number];
 
 export interface AppInput {
   id?: string;
@@ -28,18 +33,64 @@ export class Scenario {
     readonly store: K8sStore,
     readonly runtimeId: string,
     readonly tenant: string,
+    readonly kube: KubeRaw,
   ) {}
 
-  static async start(adminKubeconfig: string, options: { certValidity?: number } = {}): Promise<Scenario> {
-    const sim = await startCompassSimulator(options.certValidity ? { certValidity: options.certValidity } : {});
+  /** Every one-time token this scenario issued (for the leak checks). */
+  readonly tokens: string[] = [];
+
+  static async start(adminKubeconfig: string, options: Pick<CompassSimulatorOptions, "certValidity" | "advertisedHost"> = {}): Promise<Scenario> {
+    // A request log large enough to count every call of a test file.
+    const sim = await startCompassSimulator({ ...options, requestLogLimit: 1_000_000 });
     const admin = new SimAdmin(sim.adminUrl);
     const store = createK8sStore({ kubeconfigPath: adminKubeconfig });
-    await cleanCluster(store);
+    const kube = new KubeRaw(adminKubeconfig);
+    await cleanCluster(store, kube);
     const runtime = await admin.createRuntime("e2e-runtime");
     await admin.call("POST", "/admin/formations/assign", { formation: FORMATION, runtimeId: runtime.id });
-    const scenario = new Scenario(sim, admin, store, runtime.id, runtime.tenant);
+    const scenario = new Scenario(sim, admin, store, runtime.id, runtime.tenant, kube);
     await scenario.writeConfigSecret();
     return scenario;
+  }
+
+  /** Many applications at once through the simulator library (the admin API, without HTTP per application). */
+  addApplicationsInProcess(apps: AppInput[]): string[] {
+    return apps.map((app) => {
+      const created = this.sim.createApplication({ ...app, formations: [FORMATION] } as Parameters<CompassSimulator["createApplication"]>[0]);
+      return created.id;
+    });
+  }
+
+  /** Position in the simulator's request log; `requestsSince(mark)` gives what came after. */
+  mark(): number {
+    return this.sim.state.requestLog.length;
+  }
+
+  requestsSince(mark: number): SimRequest[] {
+    return this.sim.state.requestLog.slice(mark);
+  }
+
+  /** Requests since `mark` whose root fields include `operation` (e.g. setRuntimeLabel, configuration). */
+  countOperation(mark: number, operation: string, api?: "connector" | "director"): number {
+    return this.requestsSince(mark).filter((r) => r.operations.includes(operation) && (api === undefined || r.api === api)).length;
+  }
+
+  /** Changes the CR's spec as an operator would (conflict-retried read-modify-write). */
+  async patchSpec(patch: Partial<CompassConnectionSpec>): Promise<void> {
+    await this.store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (draft) => {
+      Object.assign(draft.spec, patch);
+    });
+  }
+
+  /** The application credential and request-parameter Secrets (label `app`) in the integration namespace. */
+  appSecrets(): Promise<SecretObject[]> {
+    return this.store.secrets.list("kyma-system", { labelSelector: "app" });
+  }
+
+  /** The fingerprint annotation of the client certificate Secret, or undefined when there is none. */
+  async clientCertificateFingerprint(): Promise<string | undefined> {
+    const read = await this.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
+    return read.state === "complete" ? read.fingerprint : undefined;
   }
 
   async addApplication(app: AppInput): Promise<string> {
@@ -51,6 +102,7 @@ export class Scenario {
   /** A fresh one-time token in the config Secret (what an operator does to reconnect). */
   async writeConfigSecret(overrides: Record<string, string> = {}): Promise<string> {
     const { token, connectorURL } = await this.admin.issueToken(this.runtimeId);
+    this.tokens.push(token);
     await this.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, {
       CONNECTOR_URL: connectorURL,
       TOKEN: token,
@@ -85,6 +137,12 @@ export class Scenario {
     }, timeoutMs);
   }
 
+  /** Waits until a full cycle after `since` (its lastAttempt) reported `state`. */
+  async waitForNextCycle(state: string, timeoutMs = 60_000): Promise<CompassConnection> {
+    const since = (await this.connection())?.status?.synchronizationStatus?.lastAttempt ?? "";
+    return this.waitForState(state, timeoutMs, since);
+  }
+
   async managedApplications(): Promise<{ name: string; resourceVersion: string; spec: Record<string, unknown> }[]> {
     const apps = await this.store.applications.listManaged();
     return apps.map((a) => ({ name: a.metadata.name, resourceVersion: a.metadata.resourceVersion ?? "", spec: a.spec as unknown as Record<string, unknown> }));
@@ -95,17 +153,21 @@ export class Scenario {
   }
 
   async close(): Promise<void> {
-    await cleanCluster(this.store);
+    await cleanCluster(this.store, this.kube);
     await this.store.close();
     await this.sim.close();
   }
 }
 
 /** Removes everything an agent run leaves behind, so scenarios start from an empty cluster. */
-export async function cleanCluster(store: K8sStore): Promise<void> {
-  await store.compassConnections.delete(DEFAULT_COMPASS_CONNECTION_NAME);
+export async function cleanCluster(store: K8sStore, kube: KubeRaw): Promise<void> {
+  for (const cc of await store.compassConnections.list()) await store.compassConnections.delete(cc.metadata.name);
   for (const app of await store.applications.listManaged({ labelSelector: "" })) await store.applications.delete(app.metadata.name);
   for (const ns of ["kyma-system", "istio-system"]) {
     for (const secret of await store.secrets.list(ns)) await store.secrets.delete(ns, secret.metadata.name);
   }
+  // A lease left by a killed leader would make the next file's agents wait for it to expire.
+  await kube.request("DELETE", `/apis/coordination.k8s.io/v1/namespaces/${LEASE.namespace}/leases/${LEASE.name}`);
+  // Events are scanned per file (no secret may reach them).
+  await kube.deleteEvents("default");
 }
