@@ -656,8 +656,9 @@ describe("performance", () => {
       }
       const seconds = (performance.now() - started) / 1000;
       expect(count).toBe(1000);
-      // About half a second on a 2-core machine; the bound only catches accidental quadratic work.
-      expect(seconds).toBeLessThan(5);
+      // About half a second on an idle 2-core machine; the bound is loose because test files run in parallel on
+      // shared cores, and only catches gross regressions.
+      expect(seconds).toBeLessThan(15);
     } finally {
       await own.close();
     }
