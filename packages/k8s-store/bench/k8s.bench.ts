@@ -153,6 +153,12 @@ try {
   const cpuRaw0 = process.cpuUsage();
   const rawSeconds = await rawCreateLoop(cp.agentKubeconfigPath, rawBodies("raw"), CONCURRENCY);
   const rawCpu = process.cpuUsage(cpuRaw0);
+  if (process.env["BENCH_K8S_SPLIT"]) {
+    const all = rawBodies("split");
+    const ta = await rawCreateLoop(cp.agentKubeconfigPath, all.slice(0, APPS), CONCURRENCY);
+    const ts = await rawCreateLoop(cp.agentKubeconfigPath, all.slice(APPS), CONCURRENCY);
+    console.error(`raw split: apps ${ta}s secrets ${ts}s`);
+  }
   const rawThroughput = objects / rawSeconds;
 
   // 2. Store, first pass.

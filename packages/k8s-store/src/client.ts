@@ -10,9 +10,11 @@ import {
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import type { Agent as HttpsAgent } from "node:https";
 import { RequestCounter, type K8sVerb } from "./counter.js";
 import { toK8sStoreError } from "./errors.js";
 import { loadKubeConfig, type KubeConfigOptions, type KubeConfigSource } from "./kubeconfig.js";
+import { keepAliveAgent, NodeHttpsLibrary, type TlsConnectOptions } from "./transport.js";
 
 export interface K8sClientOptions extends KubeConfigOptions {
   /** Timeout of one API request (not of watches), default 30 s. */
@@ -20,9 +22,11 @@ export interface K8sClientOptions extends KubeConfigOptions {
   /** Counter to record requests in; default: a new one. */
   counter?: RequestCounter;
   /**
-   * Allow HTTP/2 to the API server (one multiplexed connection). Default false: HTTP/1.1 keep-alive with one
-   * connection per concurrent request, which the benchmark shows to be faster against kube-apiserver.
+   * Transport of ordinary requests: "node-https" (default: node:https keep-alive, HTTP/1.1, the cheapest in CPU)
+   * or "undici" (client-node's own fetch). Watches always use client-node's undici fetch.
    */
+  transport?: "node-https" | "undici";
+  /** Allow HTTP/2 for undici requests and watches (one multiplexed connection). Default false (HTTP/1.1). */
   http2?: boolean;
 }
 
@@ -67,9 +71,11 @@ function sameOptions(a: unknown, b: unknown): boolean {
  * client-node 2.0.1 builds a new undici Agent for every request (KubeConfig.applySecurityAuthentication →
  * createDispatcher), so no connection is ever reused and each request pays a TLS handshake. This keeps one
  * dispatcher per distinct TLS configuration (a rotated certificate gets a new one), so requests share a
- * keep-alive connection pool. Returns a function that closes the pooled dispatchers.
+ * keep-alive connection pool. For plain TLS connections it also keeps a node:https keep-alive Agent with the same
+ * settings, which NodeHttpsLibrary uses for ordinary requests (watches keep using undici).
  */
-function poolDispatchers(kc: KubeConfig, http2: boolean): () => Promise<void> {
+function poolDispatchers(kc: KubeConfig, http2: boolean): { agentFor: (dispatcher: unknown) => HttpsAgent | undefined; close: () => Promise<void> } {
+  const agents = new WeakMap<object, HttpsAgent>();
   const target = kc as unknown as { createDispatcher?: CreateDispatcher };
   if (!http2) {
     // client-node passes `connect` to undici's Agent, whose connector honours `allowH2` in it.
@@ -81,8 +87,8 @@ function poolDispatchers(kc: KubeConfig, http2: boolean): () => Promise<void> {
     };
   }
   const original = target.createDispatcher;
-  if (typeof original !== "function") return async () => undefined;
-  const pool: { options: unknown; dispatcher: unknown }[] = [];
+  if (typeof original !== "function") return { agentFor: () => undefined, close: async () => undefined };
+  const pool: PoolEntry[] = [];
   target.createDispatcher = (cluster: unknown, agentOptions: unknown): unknown => {
     type Args = Parameters<KubeConfig["createDispatcherOptions"]>;
     const options = kc.createDispatcherOptions(cluster as Args[0], agentOptions as Args[1]);
@@ -90,14 +96,40 @@ function poolDispatchers(kc: KubeConfig, http2: boolean): () => Promise<void> {
     if (hit !== undefined) return hit.dispatcher;
     const dispatcher = original.call(kc, cluster, agentOptions);
     // Keep a few (certificate rotation); close the oldest.
-    if (pool.length >= 4) void closeDispatcher(pool.shift()?.dispatcher);
-    pool.push({ options, dispatcher });
+    if (pool.length >= 4) {
+      const old = pool.shift();
+      old?.httpsAgent?.destroy();
+      void closeDispatcher(old?.dispatcher);
+    }
+    const entry: PoolEntry = { options, dispatcher };
+    if (options.type === "agent") entry.httpsAgent = keepAliveAgent(tlsOf(options.connect));
+    pool.push(entry);
+    if (typeof dispatcher === "object" && dispatcher !== null && entry.httpsAgent !== undefined) agents.set(dispatcher, entry.httpsAgent);
     return dispatcher;
   };
-  return async () => {
-    const all = pool.splice(0).map((e) => e.dispatcher);
-    await Promise.all(all.map(closeDispatcher));
+  return {
+    agentFor: (d) => (typeof d === "object" && d !== null ? agents.get(d) : undefined),
+    close: async () => {
+      const all = pool.splice(0);
+      for (const e of all) e.httpsAgent?.destroy();
+      await Promise.all(all.map((e) => closeDispatcher(e.dispatcher)));
+    },
   };
+}
+
+interface PoolEntry {
+  options: ReturnType<KubeConfig["createDispatcherOptions"]>;
+  dispatcher: unknown;
+  httpsAgent?: HttpsAgent;
+}
+
+function tlsOf(connect: object): TlsConnectOptions {
+  const c = connect as TlsConnectOptions;
+  const out: TlsConnectOptions = {};
+  for (const k of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const) {
+    if (c[k] !== undefined) (out as Record<string, unknown>)[k] = c[k];
+  }
+  return out;
 }
 
 async function closeDispatcher(d: unknown): Promise<void> {
@@ -128,6 +160,7 @@ export class K8sClient {
   readonly counter: RequestCounter;
   readonly requestTimeoutMs: number;
   private readonly closePool: () => Promise<void>;
+  private readonly httpApi: NodeHttpsLibrary | undefined;
   private closed = false;
 
   constructor(options: K8sClientOptions & { kubeConfig?: KubeConfig } = {}) {
@@ -141,7 +174,9 @@ export class K8sClient {
       this.source = loaded.source;
       this.server = loaded.server;
     }
-    this.closePool = poolDispatchers(this.kubeConfig, options.http2 ?? false);
+    const pool = poolDispatchers(this.kubeConfig, options.http2 ?? false);
+    this.closePool = pool.close;
+    this.httpApi = (options.transport ?? "node-https") === "node-https" ? new NodeHttpsLibrary(pool.agentFor) : undefined;
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
     this.custom = this.kubeConfig.makeApiClient(CustomObjectsApi);
     this.coordination = this.kubeConfig.makeApiClient(CoordinationV1Api);
@@ -164,6 +199,7 @@ export class K8sClient {
         }),
       ],
       middlewareMergeStrategy: "append",
+      ...(this.httpApi !== undefined ? { httpApi: this.httpApi } : {}),
     };
     const started = performance.now();
     try {

@@ -61,6 +61,10 @@ describe("mapConcurrent", () => {
 
 describe("canonicalJson (property)", () => {
   it("parses back to the same value as JSON.stringify does", () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)))));
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+    );
   });
 });
