@@ -53,6 +53,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     integrationNamespace: config.integrationNamespace,
   });
+  store.counter.subscribe((request) =>
+    metrics.kubernetesRequests.inc({ verb: request.verb, resource: request.resource, outcome: request.errorCode ?? "ok" }),
+  );
   const session = new CompassSession({ tls, metrics, keySize: options.keySize ?? 4096, now: () => new Date() });
   const reconciler = new Reconciler({ config, store, session, log, metrics });
   const loop = new ReconcileLoop(

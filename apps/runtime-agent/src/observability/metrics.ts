@@ -49,6 +49,12 @@ export class AgentMetrics {
     labelNames: ["kind", "verb"] as const,
     registers: [this.registry],
   });
+  readonly kubernetesRequests = new Counter({
+    name: "cra_kubernetes_requests_total",
+    help: "Requests to the Kubernetes API, by verb, resource and outcome (ok or a K8S_* code).",
+    labelNames: ["verb", "resource", "outcome"] as const,
+    registers: [this.registry],
+  });
   readonly connectionState = new Gauge({
     name: "cra_connection_state",
     help: "1 for the current connectionState of the CompassConnection, 0 for the others.",
