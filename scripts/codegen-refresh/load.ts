@@ -145,7 +145,21 @@ export async function introspect(url: string, transport: Transport): Promise<unk
   return json.data;
 }
 
+const TRUST_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_UNTRUSTED",
+]);
+
 function describeNetworkError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+  let text = code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+  if (code && TRUST_CODES.has(code)) text += " (trust the server's CA with --ca-file, or use --insecure-skip-tls-verify)";
+  if (code === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" || /alert (certificate required|handshake failure|bad certificate|unknown ca)/i.test(error.message)) {
+    text += " (the server wants a client certificate it trusts: --cert-dir DIR with key.pem and chain.pem)";
+  }
+  return text;
 }

@@ -57,7 +57,7 @@ describe("an operation no longer validates: exit 2, nothing written", () => {
   });
 
   test("a field removed inside a shared fragment names every operation that spreads it, and the fragment", async () => {
-    const source = alteredDirector(/\n  """\n  if true, will be removed in the next version\n  """\n  forRemoval: Boolean\n/, "\n");
+    const source = alteredDirector('\n  """\n  if true, will be removed in the next version\n  """\n  forRemoval: Boolean\n', "\n");
     const r = await run(["--root", root.dir, "--director", source, "--dry-run"]);
     expect(r.exitCode).toBe(2);
     for (const operation of ["ApplicationsForRuntime", "ApplicationBundlesPage", "BundleApiDefinitionsPage", "BundleEventDefinitionsPage"]) {
