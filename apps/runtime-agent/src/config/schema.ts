@@ -25,7 +25,6 @@ function setting<T>(s: Setting<T>): Setting<T> {
   return s;
 }
 
-const text = (value: string): string => value;
 const logLevel = (value: string): "trace" | "debug" | "info" | "warn" | "error" => {
   const level = value.trim().toLowerCase();
   if (level === "trace" || level === "debug" || level === "info" || level === "warn" || level === "error") return level;

@@ -35,7 +35,7 @@ describe("logger redaction", () => {
     const { logger, lines } = collect("text");
     logger.info({ state: "Synchronized", password: "x" }, "cycle done");
     await new Promise((resolve) => setImmediate(resolve));
-    expect(lines[0]).toMatch(/^\S+ INFO  cycle done state="Synchronized" password="\[REDACTED\]"$/);
+    expect(lines[0]).toMatch(/^\S+ INFO {2}cycle done state="Synchronized" password="\[REDACTED\]"$/);
   });
 
   test("redactValue keeps structure and harmless values", () => {
