@@ -112,12 +112,18 @@ export async function loadCredentials(ctx: ConnectionContext): Promise<{ repair:
       : read.state === "mismatched"
         ? `credential Secrets disagree: ${read.detail}`
         : `credential Secrets corrupt: ${read.detail}`;
-  if (read.state === "mismatched" && !ctx.session.credentials) {
-    // The client certificate Secret itself is intact: use it to renew and rewrite both.
-    try {
-      ctx.session.use(fromSecretData(read.credentials));
-    } catch {
-      // fall through: nothing usable
+  if (!ctx.session.credentials) {
+    // The client certificate Secret itself is intact (only the CA Secret is missing or stale): use it to renew and
+    // rewrite both, as the Go agent does after a restart, instead of needing a new one-time token.
+    const partial = read.state === "mismatched" ? read.credentials : read.partial;
+    const intact =
+      read.state === "mismatched" || (read.state === "missing" && !read.missing.some((part) => part === "clientCertificateSecret" || part === "crt" || part === "key"));
+    if (intact && partial.crt && partial.key) {
+      try {
+        ctx.session.use(fromSecretData({ crt: partial.crt, key: partial.key, crtChain: partial.crtChain ?? "", cacert: partial.cacert ?? "" }));
+      } catch {
+        // fall through: nothing usable
+      }
     }
   }
   return { repair: why, usable: ctx.session.credentials !== undefined };
@@ -162,7 +168,7 @@ function certificateFailure(ctx: ConnectionContext, error: unknown, prefix: stri
   const current = ctx.session.credentials;
   const expired = current !== undefined && current.notAfter.getTime() <= ctx.now.getTime();
   if ((error instanceof ConnectorError && error.code === ConnectorErrorCode.AUTH_FAILED) || expired) {
-    const why = expired ? `the client certificate expired at ${current?.notAfter.toISOString()}` : "Compass refused the client certificate (revoked or unknown)";
+    const why = expired ? `the client certificate expired at ${current?.notAfter.toISOString()}` : "Compass refused the client certificate (revoked, expired or unknown)";
     ctx.session.forget();
     return { kind: "connection-failed", message: `${prefix}: ${why}: ${describe(error)}; falling back to the one-time token`, tokenRefused: false, waitForNewToken: false };
   }

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
+import type { AgentProcess } from "../support/agent-process.js";
+import { SecretWatch } from "../support/leaks.js";
+import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
+import type { SimRequest } from "../support/scenario.js";
+
+// Connection failures and the token flow: backoff, refused tokens, revoked and expired certificates, a deleted CR.
+let scenario: Scenario;
+let agent: AgentProcess;
+let secrets: SecretWatch;
+
+const connectorCalls = (requests: SimRequest[]) => requests.filter((r) => r.api === "connector");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function events(reason: string) {
+  return (await scenario.kube.events("default")).filter((e) => e.reason === reason && e.involvedObject.kind === "CompassConnection");
+}
+
+async function setToken(token: string): Promise<void> {
+  await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { TOKEN: token });
+}
+
+/** Asserts that no further Connector call and no further CR write happen for `ms`. */
+async function expectQuiet(ms: number): Promise<void> {
+  const mark = scenario.mark();
+  const rv = (await scenario.connection())?.metadata.resourceVersion;
+  await sleep(ms);
+  expect(connectorCalls(scenario.requestsSince(mark))).toHaveLength(0);
+  expect((await scenario.connection())?.metadata.resourceVersion).toBe(rv);
+}
+
+beforeAll(async () => {
+  scenario = await Scenario.start(inject("adminKubeconfig"));
+  secrets = new SecretWatch(scenario);
+  await scenario.addApplication({ name: "erp" });
+});
+
+afterAll(async () => {
+  await killAllAgents();
+  await scenario?.close();
+});
+
+describe("Connector unavailable", () => {
+  test("ConnectionFailed with the cause, retried with a growing backoff, then connects once the Connector is back", async () => {
+    await scenario.admin.call("POST", "/admin/faults", { target: "connector", status: 503, times: 1000 });
+    const mark = scenario.mark();
+    agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
+    const cc = await scenario.waitForState("ConnectionFailed");
+    expect(cc.status?.connectionStatus?.error).toMatch(/503|no healthy upstream|unavailable/i);
+    await sleep(8_000);
+    const times = connectorCalls(scenario.requestsSince(mark)).map((r) => r.time.getTime());
+    // Backoff from 1 s doubling (with jitter: 0.5-1 s, 1-2 s, 2-4 s, 4-8 s): a handful of calls in ~9 s, not one per second.
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBeLessThanOrEqual(6);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    if (gaps.length >= 3) expect(gaps[gaps.length - 1]).toBeGreaterThan(gaps[0] as number);
+    expect(agent.exitStatus()).toBeUndefined();
+
+    await scenario.admin.call("DELETE", "/admin/faults");
+    // The token was never burned (the faults answer before authentication): the next retry connects.
+    await scenario.waitForState("Synchronized", 40_000);
+    expect((await events("Synchronized")).length + (await events("Connected")).length).toBeGreaterThan(0);
+  });
+});
+
+describe("revoked and expired certificates", () => {
+  test("a revoked certificate → ConnectionFailed with a clear message; a fresh token recovers", async () => {
+    const fingerprint = await scenario.clientCertificateFingerprint();
+    expect(fingerprint).toBeTruthy();
+    await scenario.admin.revoke(fingerprint!);
+    await scenario.patchSpec({ resyncNow: true });
+    const cc = await scenario.waitForState("ConnectionFailed", 20_000);
+    const error = cc.status?.connectionStatus?.error ?? "";
+    expect(error).toMatch(/refused the client certificate \(revoked, expired or unknown\)/);
+    expect(error).toMatch(/one-time token/); // the fallback was tried and what to do is said
+    expect((await events("ConnectionFailed")).some((e) => e.type === "Warning")).toBe(true);
+    await expectQuiet(3_000);
+
+    await scenario.writeConfigSecret();
+    const recovered = await scenario.waitForState("Synchronized", 20_000);
+    const renewedFingerprint = await scenario.clientCertificateFingerprint();
+    expect(renewedFingerprint).toBeTruthy();
+    expect(renewedFingerprint).not.toBe(fingerprint);
+    expect(recovered.status?.connectionStatus?.error).toBeUndefined();
+  });
+
+  test("a certificate expired for Compass (simulator clock advanced past notAfter) → ConnectionFailed, then the token flow recovers", async () => {
+    const fingerprint = await scenario.clientCertificateFingerprint();
+    await scenario.admin.advanceClock(91 * 24 * 3600);
+    await scenario.patchSpec({ resyncNow: true });
+    const cc = await scenario.waitForState("ConnectionFailed", 20_000);
+    expect(cc.status?.connectionStatus?.error).toMatch(/refused the client certificate \(revoked, expired or unknown\)/);
+    await expectQuiet(3_000);
+
+    await scenario.writeConfigSecret();
+    await scenario.waitForState("Synchronized", 20_000);
+    expect(await scenario.clientCertificateFingerprint()).not.toBe(fingerprint);
+    expect(agent.exitStatus()).toBeUndefined();
+  });
+});
+
+describe("refused one-time tokens", () => {
+  test("an invalid token → ConnectionFailed with a clear error and no retry of that token", async () => {
+    await setToken("this-is-not-a-valid-one-time-token");
+    const mark = scenario.mark();
+    await scenario.store.compassConnections.delete();
+    const cc = await scenario.waitForState("ConnectionFailed", 20_000);
+    expect(cc.status?.connectionStatus?.error).toMatch(/one-time token/);
+    expect(cc.status?.connectionStatus?.error).toMatch(/did not accept|refused/);
+    await sleep(5_000);
+    // One attempt (configuration with the token), nothing after it: the refused token is not sent again.
+    expect(connectorCalls(scenario.requestsSince(mark))).toHaveLength(1);
+    await expectQuiet(2_000);
+    expect(agent.exitStatus()).toBeUndefined();
+  });
+
+  test("a new TOKEN in the config Secret is used at once (watch)", async () => {
+    const started = Date.now();
+    await scenario.writeConfigSecret();
+    await scenario.waitForState("Synchronized", 20_000);
+    // The refused token put the next retry minutes away; only the watch explains a connection within seconds.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test("a CR deleted with a used token in the Secret → ConnectionFailed that says the token was used; no retry loop", async () => {
+    const mark = scenario.mark();
+    await scenario.store.compassConnections.delete();
+    const cc = await scenario.waitForState("ConnectionFailed", 20_000);
+    expect(cc.status?.connectionStatus?.error).toMatch(/one-time token/);
+    await sleep(4_000);
+    expect(connectorCalls(scenario.requestsSince(mark))).toHaveLength(1);
+  });
+});
+
+describe("CR deleted", () => {
+  test("with a fresh token first: the agent pairs again (new certificate) and recreates the CR", async () => {
+    const oldFingerprint = await scenario.clientCertificateFingerprint();
+    await scenario.writeConfigSecret();
+    await scenario.waitForState("Synchronized", 20_000);
+    const before = await scenario.connection();
+    const mark = scenario.mark();
+    await scenario.writeConfigSecret();
+    await scenario.store.compassConnections.delete();
+    const cc = await waitFor("CR recreated", async () => {
+      const current = await scenario.connection();
+      return current && current.metadata.uid !== before?.metadata.uid && current.status?.connectionState === "Synchronized" ? current : undefined;
+    });
+    expect(cc.spec.managementInfo).toEqual({ connectorUrl: scenario.sim.certSecuredConnectorUrl, directorUrl: scenario.sim.directorUrl });
+    const tokenCalls = scenario.requestsSince(mark).filter((r) => r.listener === "token");
+    expect(tokenCalls.map((r) => r.operations[0])).toEqual(["configuration", "signCertificateSigningRequest"]);
+    expect(await scenario.clientCertificateFingerprint()).not.toBe(oldFingerprint);
+    expect((await scenario.managedApplications()).map((a) => a.name)).toEqual(["mp-erp"]);
+  });
+});
+
+describe("hygiene", () => {
+  test("the agent never exited, and no key, token or password reached the logs, Events or the CR", async () => {
+    expect(agent.exitStatus()).toBeUndefined();
+    expect(await secrets.scan()).toEqual([]);
+  });
+});
