@@ -1,6 +1,6 @@
 import { K8sStoreError } from "./errors.js";
 import { APPLIED_HASH_ANNOTATION, isRecord } from "./meta.js";
-import { canonicalJson, contains, sha256Hex } from "./util.js";
+import { contains, sha256Hex } from "./util.js";
 
 /** Outcome of applying one object. */
 export type ApplyOutcome =
@@ -27,13 +27,16 @@ export interface ApplyAllOptions<L> {
   live?: "list" | "none" | ReadonlyMap<string, L> | readonly L[];
 }
 
-/** Sets the applied-hash annotation on an apply body (a copy) computed from everything else in it. */
+/**
+ * Sets the applied-hash annotation on an apply body (a copy): a hash of everything else in it, as JSON in the
+ * order given (fast; callers build bodies deterministically — a mere change of key order costs one extra apply).
+ */
 export function withAppliedHash<T extends { metadata: object }>(body: T): T & { metadata: T["metadata"] & { annotations: Record<string, string> } } {
   const meta = body.metadata as { annotations?: Record<string, string> };
   const annotations = { ...(meta.annotations ?? {}) };
   delete annotations[APPLIED_HASH_ANNOTATION];
   const withoutHash = { ...body, metadata: { ...body.metadata, annotations } };
-  const hash = sha256Hex(canonicalJson(withoutHash)).slice(0, 32);
+  const hash = sha256Hex(JSON.stringify(withoutHash)).slice(0, 32);
   return { ...body, metadata: { ...body.metadata, annotations: { ...annotations, [APPLIED_HASH_ANNOTATION]: hash } } };
 }
 

@@ -7,7 +7,7 @@ import {
   Watch,
   type ConfigurationOptions,
   type ObservableMiddleware,
-  type RequestContext,
+  RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
 import type { Agent as HttpsAgent } from "node:https";
@@ -147,6 +147,30 @@ async function closeDispatcher(d: unknown): Promise<void> {
 }
 
 /**
+ * client-node re-derives the TLS material and auth headers for every request (base64-decoding or re-reading the
+ * certificate, key and CA, building dispatcher options). This reuses the result for `ttlMs` (1 s): rotated
+ * tokens and certificates are still picked up within a second, at a fraction of the per-request CPU.
+ */
+function memoizeAuthentication(kc: KubeConfig, ttlMs: number): void {
+  const original = kc.applySecurityAuthentication.bind(kc);
+  let cached: { at: number; headers: Record<string, string>; dispatcher: ReturnType<RequestContext["getDispatcher"]> } | undefined;
+  let pending: Promise<void> | undefined;
+  kc.applySecurityAuthentication = async (ctx: RequestContext): Promise<void> => {
+    if (cached === undefined || performance.now() - cached.at > ttlMs) {
+      pending ??= (async () => {
+        const scratch = new RequestContext(ctx.getUrl(), ctx.getHttpMethod());
+        await original(scratch);
+        cached = { at: performance.now(), headers: { ...scratch.getHeaders() }, dispatcher: scratch.getDispatcher() };
+      })().finally(() => (pending = undefined));
+      await pending;
+    }
+    const c = cached as NonNullable<typeof cached>;
+    for (const [k, v] of Object.entries(c.headers)) ctx.setHeaderParam(k, v);
+    if (c.dispatcher !== undefined) ctx.setDispatcher(c.dispatcher);
+  };
+}
+
+/**
  * The store's single connection to the API server: the typed client-node APIs plus request counting, error
  * mapping and per-request timeouts. Internal: the public surface is K8sStore.
  */
@@ -175,6 +199,7 @@ export class K8sClient {
       this.server = loaded.server;
     }
     const pool = poolDispatchers(this.kubeConfig, options.http2 ?? false);
+    memoizeAuthentication(this.kubeConfig, 1_000);
     this.closePool = pool.close;
     this.httpApi = (options.transport ?? "node-https") === "node-https" ? new NodeHttpsLibrary(pool.agentFor) : undefined;
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
