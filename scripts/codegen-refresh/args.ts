@@ -54,11 +54,34 @@ export class UsageError extends Error {
 
 export type ParsedArgs = { help: true } | { help: false; options: RefreshOptions };
 
+const VALUE_OPTIONS = ["connector", "director", "ca-file", "token", "cert-dir", "timeout", "root"];
+const FLAGS = ["prune", "dry-run", "insecure-skip-tls-verify", "help"];
+
+/**
+ * `--token -abc` → `--token=-abc`: one-time tokens are URL-safe base64 and may start with "-", which parseArgs would
+ * take for an option. A value is taken as is unless it is one of this command's own options.
+ */
+function joinValues(argv: readonly string[]): string[] {
+  const own = new Set([...VALUE_OPTIONS, ...FLAGS].map((name) => `--${name}`).concat("-h"));
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (VALUE_OPTIONS.includes(arg.slice(2)) && arg.startsWith("--") && next !== undefined && !own.has(next.split("=")[0]!)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 export function parseRefreshArgs(argv: readonly string[], defaultRoot: string): ParsedArgs {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: joinValues(argv),
       allowPositionals: false,
       strict: true,
       options: {

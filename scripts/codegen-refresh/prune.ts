@@ -142,3 +142,24 @@ export function schemaSize(schema: GraphQLSchema): { types: number; fields: numb
   }
   return { types, fields };
 }
+
+/** Types and fields `before` has and `after` does not ("Type" for a whole type, else "Type.field"). */
+export function droppedCoordinates(before: GraphQLSchema, after: GraphQLSchema): string[] {
+  const dropped: string[] = [];
+  for (const type of Object.values(before.getTypeMap())) {
+    if (type.name.startsWith("__")) continue;
+    const kept = after.getType(type.name);
+    if (!kept) {
+      dropped.push(type.name);
+      continue;
+    }
+    const hasFields = (t: unknown) => isObjectType(t) || isInterfaceType(t) || isInputObjectType(t);
+    if (hasFields(type) && hasFields(kept)) {
+      const keptFields = (kept as { getFields(): Record<string, unknown> }).getFields();
+      for (const field of Object.keys((type as { getFields(): Record<string, unknown> }).getFields())) {
+        if (!(field in keptFields)) dropped.push(`${type.name}.${field}`);
+      }
+    }
+  }
+  return dropped;
+}

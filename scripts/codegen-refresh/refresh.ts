@@ -19,7 +19,7 @@ import { isUrl, loadSchema, sdlSchema } from "./load.js";
 import type { Transport } from "./load.js";
 import { discoverPackages } from "./operations.js";
 import type { Operation, OperationsPackage } from "./operations.js";
-import { pruneSchema, schemaSize } from "./prune.js";
+import { droppedCoordinates, pruneSchema, schemaSize } from "./prune.js";
 import { composeSchemaFile, descriptionDifferences, printSchemaFile, sameBody } from "./sdl.js";
 import { subsetProblems } from "./subset.js";
 import { collectUsage, emptyUsage } from "./usage.js";
@@ -347,6 +347,13 @@ export async function refresh(
     const was = before ? `; the current file has ${before.types} types, ${before.fields} fields/values/members` : "";
     if (result.unchanged) io.out(`${result.schemaFile}: unchanged (${what})`);
     else io.out(`${result.schemaFile}: ${options.dryRun ? "would write" : "writing"} the ${what}${was}`);
+    if (options.prune && result.previous !== undefined && !result.unchanged) {
+      const dropped = droppedCoordinates(sdlSchema(result.previous, result.schemaFile), printed.schema);
+      if (dropped.length > 0) {
+        const shown = dropped.slice(0, 15).join(", ");
+        io.out(`  pruning leaves out ${dropped.length} of the current file's types and fields: ${shown}${dropped.length > 15 ? ", …" : ""}`);
+      }
+    }
   }
   if (problems) {
     io.err("✗ nothing written");

@@ -1,6 +1,7 @@
 // The pure parts of codegen:refresh: change attribution, usage collection, pruning, subset check, printing.
 import { buildSchema, BreakingChangeType, DangerousChangeType, findBreakingChanges, findDangerousChanges, printSchema, validate } from "graphql";
 import { describe, expect, test } from "vitest";
+import { parseRefreshArgs } from "../codegen-refresh/args.js";
 import { classifyChanges, subjectOf } from "../codegen-refresh/changes.js";
 import { splitOperations } from "../codegen-refresh/operations.js";
 import { pruneSchema } from "../codegen-refresh/prune.js";
@@ -278,5 +279,17 @@ type A {
     const schema = buildSchema(`type Query { a: Int }`);
     const { sdl } = printSchemaFile(schema);
     expect(composeSchemaFile(undefined, sdl, "x.graphql")).toBe(`${MARKER} from x.graphql.\n\ntype Query {\n  a: Int\n}\n`);
+  });
+});
+
+describe("arguments", () => {
+  test("a value that starts with a dash (one-time tokens are URL-safe base64)", () => {
+    const parsed = parseRefreshArgs(["--connector", "https://c/graphql", "--token", "-abc_-", "--timeout", "5"], "/repo");
+    expect(parsed).toMatchObject({ help: false, options: { token: "-abc_-", timeoutMs: 5000, root: "/repo", prune: false, dryRun: false } });
+  });
+
+  test("a missing value is not taken from the next option", () => {
+    expect(() => parseRefreshArgs(["--connector", "--dry-run"], "/repo")).toThrow(/argument missing|ambiguous/);
+    expect(() => parseRefreshArgs(["--connector", "x", "--timeout", "0"], "/repo")).toThrow("--timeout must be a positive number");
   });
 });

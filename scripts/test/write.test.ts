@@ -74,6 +74,7 @@ test("--prune writes a subset; the project's header and descriptions stay", asyn
   expect(schema).toContain("  The bundle with this id if it belongs to this application, else null (no error).");
   expect(schema).toContain("union CredentialData = BasicCredentialData | OAuthCredentialData | CertificateOAuthCredentialData");
   expect(r.out).toMatch(/writing the pruned schema \(\d+ of \d+ types, \d+ of \d+ fields\/values\/members\); the current file has 51 types/);
+  expect(r.out).toMatch(/pruning leaves out \d+ of the current file's types and fields: .*Runtime\.metadata, /);
 });
 
 test("a failed codegen puts every file back (and removes a schema file that did not exist), exit 1", async () => {
