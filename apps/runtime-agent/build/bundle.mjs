@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Bundles the agent (src/cli.ts) and all its production dependencies into ONE ES module that runs on a bare
-// Node.js 24 with no node_modules: the file the container image copies (see ../Dockerfile).
+// Bundles the agent and all its production dependencies into ONE ES module that runs on a bare Node.js 24 with no
+// node_modules: the file the container image copies (see ../Dockerfile). The entry is build/image-entry.ts, i.e.
+// src/cli.ts plus one rule for Kyma's Deployment arguments.
 //
 //   node build/bundle.mjs [--outfile FILE] [--metafile]      (pnpm --filter @runtime-agent/runtime-agent bundle)
 //
@@ -103,7 +104,7 @@ export async function bundle(options = {}) {
   await mkdir(dirname(outfile), { recursive: true });
   const result = await esbuild.build({
     absWorkingDir: appDir,
-    entryPoints: [join(appDir, "src", "cli.ts")],
+    entryPoints: [join(appDir, "build", "image-entry.ts")],
     outfile,
     bundle: true,
     platform: "node",

@@ -18,6 +18,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { freePort, waitFor } from "../support/agent-process.js";
 import { Scenario } from "../support/scenario.js";
+// Type-only: brings the image's entry point into this package's typecheck (tsconfig.json does not include build/).
+import type {} from "../../build/image-entry.js";
 
 const run = promisify(execFile);
 const appDir = fileURLToPath(new URL("../..", import.meta.url));
@@ -99,6 +101,13 @@ describe("the bundle", () => {
     expect(sub.stdout).toContain("--kubeconfig");
   });
 
+  test("accepts Kyma's Deployment argument (the Go binary's path) in front of the command", async () => {
+    const r = await runBundle(["/app/compass-runtime-agent", "--version"]);
+    expect(r).toMatchObject({ code: 0, stdout: `${version}\n` });
+    const other = await runBundle(["/app/other", "--version"]);
+    expect(other.code).toBe(2);
+  });
+
   test("a usage error exits 2", async () => {
     const r = await runBundle(["no-such-command"]);
     expect(r.code).toBe(2);
@@ -142,14 +151,25 @@ describe("the bundled controller", () => {
 
   test("pairs and synchronizes on the agent's RBAC, serves probes and metrics, writes nothing to disk, stops on SIGTERM", async () => {
     scenario = await Scenario.start(inject("adminKubeconfig"));
-    await scenario.addApplication({ name: "image-check", bundles: [] });
+    // One with credentials, so the bundled agent also writes a credential Secret under its RBAC.
+    await scenario.addApplication({
+      name: "image-check",
+      bundles: [
+        {
+          name: "orders",
+          apiDefinitions: [{ name: "orders-api", targetURL: "https://shop.example.com/orders" }],
+          defaultInstanceAuth: { credential: { username: "image-user", password: "image-pass-1" } },
+        },
+      ],
+    });
     await scenario.addApplication({ name: "image-check-2", systemNumber: "7", bundles: [] });
     const healthPort = await freePort();
     const metricsPort = await freePort();
-    // Node's permission model: reads anywhere (kubeconfig, CA file), writes only in the image directory.
+    // Node's permission model: reads anywhere (kubeconfig, CA file), writes only in the image directory. The first
+    // argument is the one Kyma's Deployment passes.
     child = spawn(
       process.execPath,
-      ["--permission", "--allow-fs-read=*", `--allow-fs-write=${imageDir}`, "runtime-agent.mjs", "--kubeconfig", inject("agentKubeconfig"), "--key-size", "2048"],
+      ["--permission", "--allow-fs-read=*", `--allow-fs-write=${imageDir}`, "runtime-agent.mjs", "/app/compass-runtime-agent", "--kubeconfig", inject("agentKubeconfig"), "--key-size", "2048"],
       {
         cwd: imageDir,
         env: bareEnv({
@@ -169,7 +189,7 @@ describe("the bundled controller", () => {
     try {
       await scenario.waitForState("Synchronized", 90_000);
     } catch (error) {
-      throw new Error(`${String(error)}\n--- agent output ---\n${output.slice(-4000)}`);
+      throw new Error(`${String(error)}\n--- agent output ---\n${output.slice(-4000)}`, { cause: error });
     }
     const apps = (await scenario.managedApplications()).map((a) => a.name).sort();
     expect(apps).toEqual(["mp-image-check", "mp-image-check-2-7"]);
@@ -185,6 +205,9 @@ describe("the bundled controller", () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(output).toContain("became the leader");
     expect(output).not.toContain("ERR_ACCESS_DENIED");
+    expect(output).not.toMatch(/K8S_FORBIDDEN|forbidden/i);
+    const secrets = await scenario.store.secrets.list("kyma-system", { labelSelector: "app" });
+    expect(secrets.length).toBeGreaterThan(0);
 
     const started = Date.now();
     child.kill("SIGTERM");
