@@ -30,6 +30,8 @@ export interface AgentProcess {
   waitForLog(match: RegExp | ((line: AgentLogLine) => boolean), timeoutMs?: number): Promise<AgentLogLine>;
   /** The agent's /metrics text. */
   metrics(): Promise<string>;
+  /** The last `n` output lines (for failure messages). */
+  tail(n?: number): string;
   /** SIGTERM, then the exit code and how long the agent took to stop. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
   kill(): Promise<void>;
@@ -95,6 +97,9 @@ export async function startAgentProcess(options: { kubeconfig: string; env: Reco
     waitForLog(match, timeoutMs = 30_000) {
       const test = typeof match === "function" ? match : (line: AgentLogLine) => match.test(line.msg ?? "") || match.test(JSON.stringify(line));
       return waitFor(`agent log line ${String(match)}`, async () => logs().find(test), timeoutMs, 100);
+    },
+    tail(n = 20) {
+      return output.split("\n").slice(-n - 1).join("\n");
     },
     async metrics() {
       return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { startCompassSimulator } from "@runtime-agent/compass-sim";
+import { parseApplicationInput, startCompassSimulator } from "@runtime-agent/compass-sim";
 import type { CompassSimulator, CompassSimulatorOptions } from "@runtime-agent/compass-sim";
 import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
 import type { CompassConnection, CompassConnectionSpec, K8sStore, SecretObject } from "@runtime-agent/k8s-store";
@@ -56,8 +56,8 @@ export class Scenario {
   /** Many applications at once through the simulator library (the admin API, without HTTP per application). */
   addApplicationsInProcess(apps: AppInput[]): string[] {
     return apps.map((app) => {
-      const created = this.sim.createApplication({ ...app, formations: [FORMATION] } as Parameters<CompassSimulator["createApplication"]>[0]);
-      return created.id;
+      // parseApplicationInput: the admin API's input rules (credential forms etc.), without an HTTP call each.
+      return this.sim.createApplication(parseApplicationInput({ ...app, formations: [FORMATION] })).id;
     });
   }
 
@@ -129,12 +129,18 @@ export class Scenario {
   }
 
   async waitForState(state: string, timeoutMs = 60_000, since?: string): Promise<CompassConnection> {
-    return waitFor(`CompassConnection in state ${state}`, async () => {
-      const cc = await this.connection();
-      if (cc?.status?.connectionState !== state) return undefined;
-      if (since && (cc.status.synchronizationStatus?.lastAttempt ?? "") <= since) return undefined;
-      return cc;
-    }, timeoutMs);
+    let seen = "no CompassConnection";
+    try {
+      return await waitFor(`CompassConnection in state ${state}`, async () => {
+        const cc = await this.connection();
+        if (cc) seen = `${cc.status?.connectionState} (${cc.status?.connectionStatus?.error ?? cc.status?.synchronizationStatus?.error ?? "no error"})`;
+        if (cc?.status?.connectionState !== state) return undefined;
+        if (since && (cc.status.synchronizationStatus?.lastAttempt ?? "") <= since) return undefined;
+        return cc;
+      }, timeoutMs);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; last seen: ${seen}`, { cause: error });
+    }
   }
 
   /** Waits until a full cycle after `since` (its lastAttempt) reported `state`. */

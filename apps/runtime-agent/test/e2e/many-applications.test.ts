@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
+import type { AgentProcess } from "../support/agent-process.js";
+import { SecretWatch } from "../support/leaks.js";
+import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
+import type { AppInput } from "../support/scenario.js";
+
+// 450 applications (more than four pages of 100), a Director that fails for several cycles or answers with partial
+// and inconsistent pages, a steady state without writes, and the runtime labels.
+let scenario: Scenario;
+let agent: AgentProcess;
+let secrets: SecretWatch;
+let ids: string[] = [];
+
+const COUNT = 450;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function application(i: number): AppInput {
+  const n = String(i).padStart(3, "0");
+  return {
+    name: `app ${n}`,
+    description: `application ${n}`,
+    bundles: [
+      {
+        name: `bundle ${n}`,
+        apiDefinitions: [{ name: `api-${n}`, targetURL: `https://app${n}.example.com/api` }],
+        eventDefinitions: [{ name: `event.${n}` }],
+        // Every third bundle has credentials (a Secret each).
+        ...(i % 3 === 0 ? { defaultInstanceAuth: { credential: { username: `user-${n}`, password: `pw-many-${n}-x` } } } : {}),
+      },
+    ],
+  };
+}
+
+/** name → uid of every Application in the cluster (managed or not). */
+async function applicationUids(): Promise<Map<string, string>> {
+  const apps = await scenario.store.applications.listManaged({ labelSelector: "" });
+  return new Map(apps.map((a) => [a.metadata.name, a.metadata.uid ?? ""]));
+}
+
+async function resourceVersions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const a of await scenario.store.applications.listManaged({ labelSelector: "" })) out[`Application/${a.metadata.name}`] = a.metadata.resourceVersion ?? "";
+  for (const s of await scenario.store.secrets.list("kyma-system")) out[`Secret/kyma-system/${s.metadata.name}`] = s.metadata.resourceVersion ?? "";
+  for (const s of await scenario.store.secrets.list("istio-system")) out[`Secret/istio-system/${s.metadata.name}`] = s.metadata.resourceVersion ?? "";
+  return out;
+}
+
+/** Runs `during` while sampling the Application count; returns the smallest count seen. */
+async function minimumCountDuring(during: () => Promise<void>): Promise<number> {
+  let min = Number.POSITIVE_INFINITY;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      min = Math.min(min, (await applicationUids()).size);
+      await sleep(250);
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return min;
+}
+
+async function runtimeLabels(): Promise<Record<string, unknown>> {
+  const state = await scenario.admin.call<{ runtimes: { id: string; labels: Record<string, unknown> }[] }>("GET", "/admin/state");
+  return state.runtimes.find((r) => r.id === scenario.runtimeId)?.labels ?? {};
+}
+
+beforeAll(async () => {
+  scenario = await Scenario.start(inject("adminKubeconfig"));
+  secrets = new SecretWatch(scenario);
+  for (let i = 0; i < COUNT; i++) if (i % 3 === 0) secrets.add(`pw-many-${String(i).padStart(3, "0")}-x`);
+  ids = scenario.addApplicationsInProcess(Array.from({ length: COUNT }, (_, i) => application(i)));
+  agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
+  try {
+    await scenario.waitForState("Synchronized", 120_000);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${agent.tail(30)}`);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await killAllAgents();
+  await scenario?.close();
+});
+
+describe("450 applications", () => {
+  test("all present after the first pass, listed in pages of 100", async () => {
+    const names = [...(await applicationUids()).keys()].sort();
+    expect(names).toHaveLength(COUNT);
+    expect(names).toEqual(Array.from({ length: COUNT }, (_, i) => `mp-app-${String(i).padStart(3, "0")}`));
+    const secretsInCluster = await scenario.appSecrets();
+    expect(secretsInCluster).toHaveLength(COUNT / 3);
+    // The first listing (the log starts with the pairing): 5 pages, 100 each.
+    const firstListing = scenario.requestsSince(0).filter((r) => r.operations.includes("applicationsForRuntime"));
+    expect(firstListing.length).toBeGreaterThanOrEqual(5);
+    expect(agent.output()).toMatch(/"applications":450/);
+  });
+
+  test("cycles without a change in Compass write no Application and no Secret (only the CR changes)", async () => {
+    const before = await resourceVersions();
+    const cc = await scenario.connection();
+    for (let i = 0; i < 3; i++) await scenario.waitForNextCycle("Synchronized", 30_000);
+    const after = await resourceVersions();
+    expect(after).toEqual(before);
+    expect((await scenario.connection())?.metadata.resourceVersion).not.toBe(cc?.metadata.resourceVersion);
+    expect(Object.keys(before).filter((k) => k.startsWith("Secret/kyma-system/") && !k.endsWith(CLIENT_SECRET.name)).length).toBe(COUNT / 3 + 1); // + config Secret
+    expect(before[`Secret/${CA_SECRET.namespace}/${CA_SECRET.name}`]).toBeTruthy();
+  });
+});
+
+describe("runtime labels", () => {
+  test("runtime_eventServiceUrl and runtime_consoleUrl are set once, then only when Compass holds something else", async () => {
+    const all = scenario.requestsSince(0).filter((r) => r.operations.includes("setRuntimeLabel"));
+    expect(all).toHaveLength(2); // the first pass; the cycles since then set nothing
+    const mark = scenario.mark();
+    for (let i = 0; i < 2; i++) await scenario.waitForNextCycle("Synchronized", 30_000);
+    expect(scenario.countOperation(mark, "setRuntimeLabel")).toBe(0);
+
+    // Someone changes one label in Compass: restored once.
+    const runtime = scenario.sim.state.runtimes.get(scenario.runtimeId);
+    runtime?.labels.set("runtime_consoleUrl", "https://somebody.else.example.com");
+    const changed = scenario.mark();
+    await waitFor("label restored", async () => ((await runtimeLabels()).runtime_consoleUrl === "https://console.e2e.example.com" ? true : undefined), 30_000);
+    for (let i = 0; i < 2; i++) await scenario.waitForNextCycle("Synchronized", 30_000);
+    expect(scenario.countOperation(changed, "setRuntimeLabel")).toBe(1);
+    expect((await runtimeLabels()).runtime_eventServiceUrl).toBe("https://gateway.e2e.example.com");
+  });
+});
+
+describe("Director failures never delete", () => {
+  test("Director down for several cycles (503s, resets, 200 {}) → SynchronizationFailed, nothing deleted or rewritten, then Synchronized", async () => {
+    const uids = await applicationUids();
+    const versions = await resourceVersions();
+    const states = new Set<string>();
+    const errors = new Set<string>();
+    const min = await minimumCountDuring(async () => {
+      for (const fault of [{ status: 503 }, { reset: true }, { emptyJson: true }]) {
+        await scenario.admin.call("POST", "/admin/faults", { target: "director", ...fault, times: 4 });
+      }
+      await waitFor(
+        "faults used up and synchronized again",
+        async () => {
+          const cc = await scenario.connection();
+          const state = cc?.status?.connectionState ?? "";
+          states.add(state);
+          if (state === "SynchronizationFailed") errors.add(cc?.status?.synchronizationStatus?.error ?? "");
+          const left = (await scenario.admin.call<{ faultRules: unknown[] }>("GET", "/admin/faults")).faultRules.length;
+          return left === 0 && state === "Synchronized" && states.has("SynchronizationFailed") ? true : undefined;
+        },
+        90_000,
+        100,
+      );
+    });
+    expect(states.has("SynchronizationFailed")).toBe(true);
+    expect([...errors].join("\n")).toMatch(/Failed to fetch configuration/);
+    expect(min).toBe(COUNT);
+    expect(await applicationUids()).toEqual(uids);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+    const after = await resourceVersions();
+    expect(after).toEqual(versions);
+    const warnings = (await scenario.kube.events("default")).filter((e) => e.reason === "SynchronizationFailed");
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.every((e) => e.type === "Warning")).toBe(true);
+  });
+
+  test("a partial listing (page 2 answered with 200 {}, page 3 reset) never deletes", async () => {
+    const uids = await applicationUids();
+    for (const [rules, what] of [
+      [[{ delayMs: 0, times: 1 }, { emptyJson: true, times: 1 }], "page 2 empty JSON"],
+      [[{ delayMs: 0, times: 2 }, { reset: true, times: 1 }], "page 3 reset"],
+    ] as const) {
+      const mark = scenario.mark();
+      for (const rule of rules) await scenario.admin.call("POST", "/admin/faults", { target: "director", operation: "ApplicationsForRuntime", ...rule });
+      const failed = await waitFor(
+        `${what}: SynchronizationFailed`,
+        async () => {
+          const cc = await scenario.connection();
+          return cc?.status?.connectionState === "SynchronizationFailed" ? cc : undefined;
+        },
+        30_000,
+        50,
+      );
+      expect(failed.status?.synchronizationStatus?.error).toMatch(/Failed to fetch configuration/);
+      expect(scenario.requestsSince(mark).some((r) => r.fault !== undefined)).toBe(true);
+      await scenario.waitForState("Synchronized", 30_000);
+      expect(await applicationUids()).toEqual(uids);
+    }
+  });
+
+  test("applications deleted in Compass between pages twice in a row (inconsistent paging) → nothing deleted in that cycle, then exactly those removed", async () => {
+    const uids = await applicationUids();
+    const sorted = [...ids].sort();
+    const victims = [sorted[0] as string, sorted[1] as string];
+    const victimNames = (await scenario.admin.call<{ applications: { id: string; name: string }[] }>("GET", "/admin/applications")).applications
+      .filter((a) => victims.includes(a.id))
+      .map((a) => a.name);
+    expect(victimNames).toHaveLength(2);
+    // Pages 1 answer at once, pages 2 wait 1.5 s; an application on page 1 disappears while page 2 waits, twice.
+    const rules: { id: string }[] = [];
+    for (const delayMs of [0, 1500, 0, 1500]) {
+      rules.push(await scenario.admin.call("POST", "/admin/faults", { target: "director", operation: "ApplicationsForRuntime", delayMs, times: 1 }));
+    }
+    const mark = scenario.mark();
+    for (const [i, ruleIndex] of [0, 2].entries()) {
+      const rule = rules[ruleIndex] as { id: string };
+      await waitFor(
+        `page 1 of attempt ${i + 1}`,
+        async () => (scenario.requestsSince(mark).some((r) => r.fault?.startsWith(`${rule.id}:`)) ? true : undefined),
+        30_000,
+        10,
+      );
+      scenario.sim.deleteApplication(victims[i] as string);
+    }
+    const failed = await waitFor(
+      "SynchronizationFailed for inconsistent pages",
+      async () => {
+        const cc = await scenario.connection();
+        return cc?.status?.connectionState === "SynchronizationFailed" ? cc : undefined;
+      },
+      30_000,
+      50,
+    );
+    expect(failed.status?.synchronizationStatus?.error).toMatch(/did not fit together/);
+    // The next cycle lists consistently again and removes exactly the two applications.
+    await waitFor("the two removed", async () => ((await applicationUids()).size === COUNT - 2 ? true : undefined), 30_000);
+    await scenario.waitForState("Synchronized", 30_000);
+    const after = await applicationUids();
+    const expected = new Map([...uids].filter(([name]) => !victimNames.map((n) => `mp-${n.replace(/ /g, "-")}`).includes(name)));
+    expect(after).toEqual(expected);
+  });
+});
+
+describe("hygiene", () => {
+  test("no key, token or password in the logs, Events or the CR", async () => {
+    expect(await secrets.scan()).toEqual([]);
+  });
+});
