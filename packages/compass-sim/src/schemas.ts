@@ -1,6 +1,8 @@
 /**
- * The one place that finds the GraphQL schemas the simulator executes: the repository's `schemas/compass/*.graphql`,
- * located relative to this module file (works from both `src/` and `dist/`).
+ * The one place that finds the GraphQL schemas the simulator executes:
+ * - in this repository, `schemas/compass/*.graphql` at its root, located relative to this module file (works from
+ *   both `src/` and `dist/`); the single source, so it wins;
+ * - in a packed or installed package, `schemas/*.graphql` next to `dist/` (the `prepack` script copies them there).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -8,8 +10,17 @@ import { buildSchema, type GraphQLSchema } from "graphql";
 
 export type SchemaName = "connector" | "director";
 
+function candidates(name: SchemaName): string[] {
+  return [
+    fileURLToPath(new URL(`../../../schemas/compass/${name}.graphql`, import.meta.url)),
+    fileURLToPath(new URL(`../schemas/${name}.graphql`, import.meta.url)),
+  ];
+}
+
+/** The first schema file that exists; the repository location when none does (so errors name the expected path). */
 export function schemaPath(name: SchemaName): string {
-  return fileURLToPath(new URL(`../../../schemas/compass/${name}.graphql`, import.meta.url));
+  const all = candidates(name);
+  return all.find((path) => existsSync(path)) ?? (all[0] as string);
 }
 
 export function schemaExists(name: SchemaName): boolean {
