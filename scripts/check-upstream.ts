@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSchema, isObjectType, isInterfaceType, isInputObjectType, isUnionType, isEnumType, parse, validate } from "graphql";
 import type { GraphQLSchema } from "graphql";
+import { checkCrdFiles, checkObjectsAgainstKymaCrds, CRD_PAIRS } from "./check-upstream-crds.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const upstreamDir = process.env.UPSTREAM_DIR ?? join(root, "..", "shared", "upstream");
@@ -122,6 +123,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`check:upstream: skipped, ${upstreamDir} does not exist`);
   } else {
     const { checked, problems } = checkUpstream();
+    problems.push(...checkCrdFiles(root, upstreamDir));
+    checked.push(...CRD_PAIRS.map((p) => p.ours));
+    problems.push(...(await checkObjectsAgainstKymaCrds(upstreamDir)));
+    checked.push("Applications and a CompassConnection as the agent writes them, created against Kyma's CRDs");
     for (const item of checked) console.log(`checked ${item}`);
     if (problems.length > 0) {
       for (const problem of problems) console.error(`✗ ${problem}`);
