@@ -183,7 +183,8 @@ export class Reconciler {
         if (sync.failures.length > 0) {
           status.connectionState = STATE.ResourceApplicationFailed;
           syncStatus.lastSuccessfulApplication = null;
-          syncStatus.error = message = `Failed to apply configuration: ${sync.failures.length} of ${sync.fetched} applications failed: ${sync.failures
+          const failedApplications = new Set(sync.failures.map((f) => f.applicationId ?? f.name)).size;
+          syncStatus.error = message = `Failed to apply configuration: ${failedApplications} of ${sync.fetched} applications failed: ${sync.failures
             .slice(0, 10)
             .map((f) => `${f.name}: ${f.reason}`)
             .join("; ")}${sync.failures.length > 10 ? "; ..." : ""}`;

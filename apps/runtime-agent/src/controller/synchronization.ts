@@ -19,7 +19,10 @@ export interface SyncContext {
 }
 
 export interface ApplicationFailure {
+  /** The Application's name (also for a failure of one of its Secrets). */
   name: string;
+  /** The Compass application's id, when known (two Compass applications can share a name). */
+  applicationId?: string;
   reason: string;
 }
 
@@ -76,9 +79,18 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
     return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(error)}` };
   }
   const thePlan = plan(desired, actual);
+  // Failures are per application: a Secret's conflict is reported under its Application, and not at all when
+  // the Application itself is in conflict (its Secrets are never written then).
+  const ownerOfSecret = new Map(desired.secrets.map((d) => [`${d.secret.metadata.namespace}/${d.secret.metadata.name}`, d.ownerApplication]));
+  const appConflicts = new Set(thePlan.conflicts.filter((c) => c.kind === "Application").map((c) => c.name));
   const failures: ApplicationFailure[] = [
-    ...desired.conflicts.map((c) => ({ name: c.name, reason: c.reason })),
-    ...thePlan.conflicts.map((c) => ({ name: c.name, reason: c.reason })),
+    ...desired.conflicts.map((c) => ({ name: c.name, applicationId: c.applicationId, reason: c.reason })),
+    ...thePlan.conflicts.flatMap((c) => {
+      if (c.kind === "Application") return [{ name: c.name, reason: c.reason }];
+      const owner = ownerOfSecret.get(`${c.namespace}/${c.name}`);
+      if (owner !== undefined && appConflicts.has(owner)) return [];
+      return [{ name: owner ?? c.name, reason: `Secret ${c.namespace}/${c.name}: ${c.reason}` }];
+    }),
   ];
   const writes = await execute(ctx, thePlan, failures);
 
