@@ -40,3 +40,29 @@ test("base64 round trip", () => {
     }),
   );
 });
+
+function reference(value: unknown): string {
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map((item) => (item === undefined ? null : sortKeys(item)));
+    if (v !== null && typeof v === "object") {
+      const sorted: Record<string, unknown> = {};
+      for (const key of Object.keys(v).sort()) {
+        const member = (v as Record<string, unknown>)[key];
+        if (member !== undefined) sorted[key] = sortKeys(member);
+      }
+      return sorted;
+    }
+    return v;
+  };
+  return JSON.stringify(sortKeys(value));
+}
+
+test("stableStringify is exactly JSON.stringify of key-sorted copies (so stored hashes stay valid)", () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), (value) => {
+      expect(stableStringify(value)).toBe(reference(value));
+    }),
+    { numRuns: 500 },
+  );
+  expect(stableStringify({ b: undefined, a: [undefined, 1, "x\u2028"], c: { z: 1, y: null } })).toBe(reference({ b: undefined, a: [undefined, 1, "x\u2028"], c: { z: 1, y: null } }));
+});

@@ -1,22 +1,51 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 
-/** JSON with object keys sorted at every level (undefined members dropped, as JSON.stringify does). */
+/**
+ * JSON with object keys sorted at every level (undefined members dropped, as JSON.stringify does).
+ * Written out directly rather than by building sorted copies: plans hash thousands of objects every cycle.
+ */
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return write(value) ?? "null";
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : sortKeys(item)));
-  if (value !== null && typeof value === "object") {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const member = (value as Record<string, unknown>)[key];
-      if (member !== undefined) sorted[key] = sortKeys(member);
+const ARRAY_INDEX = /^(0|[1-9]\d{0,9})$/;
+
+/**
+ * The key order of JSON.stringify on a copy with sorted keys: JavaScript lists integer-like keys first, in
+ * numeric order, then the others in insertion (here: sorted) order.
+ */
+function orderedKeys(value: object): string[] {
+  const sorted = Object.keys(value).sort();
+  const indices = sorted.filter((key) => ARRAY_INDEX.test(key) && Number(key) < 4294967295);
+  if (indices.length === 0) return sorted;
+  const indexSet = new Set(indices);
+  return [...indices.sort((a, b) => Number(a) - Number(b)), ...sorted.filter((key) => !indexSet.has(key))];
+}
+
+function write(value: unknown): string | undefined {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (Array.isArray(value)) return `[${value.map((item) => write(item) ?? "null").join(",")}]`;
+      const keys = orderedKeys(value);
+      let out = "{";
+      for (const key of keys) {
+        const member = write((value as Record<string, unknown>)[key]);
+        if (member === undefined) continue;
+        out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${member}`;
+      }
+      return `${out}}`;
     }
-    return sorted;
+    default:
+      return undefined; // undefined, functions, symbols: absent, as in JSON.stringify
   }
-  return value;
 }
 
 export function sha256Hex(text: string): string {
