@@ -39,6 +39,7 @@ describe("logger redaction", () => {
   });
 
   test("redactValue keeps structure and harmless values", () => {
-    expect(redactValue({ a: [1, { secretName: "app-x" }], b: null })).toEqual({ a: [1, { secretName: REDACTED }], b: null });
+    expect(redactValue({ a: [1, { secretName: "app-x", clientSecret: "x" }], b: null })).toEqual({ a: [1, { secretName: "app-x", clientSecret: REDACTED }], b: null });
+    expect(redactValue({ APP_CA_CERTIFICATES_SECRET: "istio-system/ca", TOKEN: "t" })).toEqual({ APP_CA_CERTIFICATES_SECRET: "istio-system/ca", TOKEN: REDACTED });
   });
 });

@@ -4,6 +4,8 @@
  */
 const SECRET_KEY = /(token|password|passwd|secret|private|^key$|keypem|^crt$|crtchain|cacert|certificate|credential|authorization|cookie)/i;
 const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(-----END [A-Z0-9 ]+-----|$)/g;
+// Keys that name a Secret (APP_CA_CERTIFICATES_SECRET, secretName) rather than hold a secret value.
+const NAMES_A_SECRET = /(_SECRET|secretName|SecretName|SecretRef)$/;
 // Compass one-time tokens: 88 characters of URL-safe base64 ending in "==".
 const ONE_TIME_TOKEN = /[A-Za-z0-9_-]{86}==/g;
 
@@ -22,7 +24,7 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== null && item !== undefined && typeof item !== "boolean" && typeof item !== "number"
+    out[key] = SECRET_KEY.test(key) && !NAMES_A_SECRET.test(key) && item !== null && item !== undefined && typeof item !== "boolean" && typeof item !== "number"
       ? REDACTED
       : redactValue(item, depth + 1);
   }
