@@ -119,11 +119,12 @@ export async function bundle(options = {}) {
     metafile: true,
     logLevel: "silent",
   });
-  for (const warning of result.warnings) {
-    const text = warning.text + (warning.location ? ` (${warning.location.file}:${warning.location.line})` : "");
-    // esbuild warns about `require()` of optional add-ons inside try/catch; those are checked below.
-    if (!/bufferutil|utf-8-validate|supports-color/.test(text)) process.stderr.write(`bundle: warning: ${text}\n`);
-  }
+  // Any warning fails the bundle (e.g. a missing tsconfig would silently change class-field semantics), except
+  // esbuild's notes about `require()` of the optional add-ons inside try/catch, which are checked below.
+  const warnings = result.warnings
+    .map((w) => w.text + (w.location ? ` (${w.location.file}:${w.location.line})` : ""))
+    .filter((text) => !/bufferutil|utf-8-validate|supports-color/.test(text));
+  if (warnings.length > 0) throw new Error(`esbuild warnings:\n  ${warnings.join("\n  ")}`);
   const output = result.metafile.outputs[relative(appDir, outfile)] ?? Object.values(result.metafile.outputs)[0];
   const inputs = Object.keys(output.inputs);
   const forbidden = inputs.filter((input) => FORBIDDEN_INPUTS.some((re) => re.test(input)));

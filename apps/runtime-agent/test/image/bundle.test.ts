@@ -10,9 +10,9 @@ import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { isBuiltin } from "node:module";
-import { copyFile, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
@@ -254,4 +254,84 @@ describe("the Dockerfile", () => {
     const ignore = (await readFile(join(appDir, "Dockerfile.dockerignore"), "utf8")).split("\n");
     expect(ignore).toEqual(expect.arrayContaining(["**/node_modules", "**/dist", ".git"]));
   });
+});
+
+/**
+ * The Dockerfile's build stage without Docker: its COPY instructions (with Dockerfile.dockerignore applied) fill an
+ * empty directory, its RUN instructions run there (the global pnpm install is skipped: pnpm is here already; /out is
+ * a temp directory), and the bundle that comes out must be byte for byte the one the workspace builds. This catches
+ * a file the build needs but the Dockerfile does not copy, and a lockfile the filtered install rejects.
+ */
+describe("the Dockerfile's build stage, emulated", () => {
+  let stageDir: string;
+  afterAll(async () => {
+    if (stageDir && !process.env.KEEP_STAGE) await rm(stageDir, { recursive: true, force: true });
+  });
+
+  test("COPY + RUN produce the same bundle as the workspace", async () => {
+    const dockerfile = await readFile(join(appDir, "Dockerfile"), "utf8");
+    const instructions = dockerfile
+      .replace(/\\\n/g, " ")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
+    const stageStart = instructions.findIndex((l) => l.startsWith("FROM "));
+    const stageEnd = instructions.findIndex((l, i) => i > stageStart && l.startsWith("FROM "));
+    const stage = instructions.slice(stageStart + 1, stageEnd);
+    const ignore = (await readFile(join(appDir, "Dockerfile.dockerignore"), "utf8")).split("\n").filter((l) => l && !l.startsWith("#"));
+    const ignored = (path: string) =>
+      ignore.some((pattern) => {
+        const name = pattern.replace(/^\*\*\//, "");
+        const parts = path.split(sep);
+        if (name.startsWith("*.")) return path.endsWith(name.slice(1));
+        return pattern.startsWith("**/") ? parts.includes(name) : parts[0] === name;
+      });
+
+    stageDir = await mkdtemp(join(tmpdir(), "runtime-agent-docker-stage-"));
+    const root = join(stageDir, "src");
+    const out = join(stageDir, "out");
+    await mkdir(root, { recursive: true });
+    const ran: string[] = [];
+    // The reference is built from the workspace right after the last COPY, so both builds see the same sources even
+    // while people edit files (this repository is worked on concurrently).
+    const lastCopy = stage.map((l) => l.startsWith("COPY ")).lastIndexOf(true);
+    const reference = join(stageDir, "reference.mjs");
+    for (const [index, line] of stage.entries()) {
+      const [instruction, ...rest] = line.split(/\s+/);
+      if (instruction === "COPY") {
+        const args = rest.filter((a) => !a.startsWith("--"));
+        const dest = args.pop() as string;
+        for (const src of args) {
+          const from = join(repoRoot, src);
+          if ((await stat(from)).isDirectory()) {
+            // A directory's content goes into the destination directory.
+            await cp(from, join(root, dest), { recursive: true, filter: (path) => !ignored(relative(repoRoot, path)) });
+          } else {
+            const target = dest.endsWith("/") ? join(root, dest, basename(src)) : join(root, dest);
+            await mkdir(dirname(target), { recursive: true });
+            await copyFile(from, target);
+          }
+        }
+        if (index === lastCopy) await run(process.execPath, [join(appDir, "build", "bundle.mjs"), "--outfile", reference], { cwd: appDir, timeout: 120_000 });
+      } else if (instruction === "RUN") {
+        const command = rest
+          .filter((a) => !a.startsWith("--mount="))
+          .join(" ")
+          .replace(/ \/out\b/g, ` ${out}`);
+        if (/^npm install --global/.test(command)) continue;
+        ran.push(command);
+        await new Promise<void>((resolve, reject) => {
+          execFile("sh", ["-c", command], { cwd: root, env: { ...bareEnv(), CI: "true" }, timeout: 300_000 }, (error, _stdout, stderr) =>
+            error ? reject(new Error(`RUN ${command}\n${stderr}`, { cause: error })) : resolve(),
+          );
+        });
+      }
+    }
+    expect(ran.some((c) => c.includes("pnpm install --frozen-lockfile"))).toBe(true);
+    expect(ran.some((c) => c.includes("bundle"))).toBe(true);
+    const built = await readFile(join(out, "runtime-agent.mjs"));
+    const expected = await readFile(reference);
+    expect(built.length).toBe(expected.length);
+    expect(built.equals(expected)).toBe(true);
+  }, 600_000);
 });
