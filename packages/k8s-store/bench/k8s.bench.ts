@@ -1,8 +1,9 @@
 // pnpm bench (in packages/k8s-store) — the store against a real kube-apiserver + etcd (kube-testenv):
-//  1. raw limit: a plain keep-alive HTTPS create loop (node:https, no client library) at the same concurrency,
-//     before and after the store's first pass (fresh names each time; the mean is the reference);
-//  2. the store, first pass: applyAll of 1,000 Applications (5 services with entries each) and 2,500 Secrets
+//  1. the store, first pass: applyAll of 1,000 Applications (5 services with entries each) and 2,500 Secrets
 //     (owner references to their Application) as the agent's ServiceAccount;
+//  2. the raw limit: a plain keep-alive HTTPS create loop (node:https, no client library) of the same objects
+//     under fresh names at the same concurrency — interleaved with 1 in 10 slices (ABBA) so that other load on
+//     the machine hits both alike;
 //  3. the store, second pass with the same objects: must send 0 writes.
 // The API server, etcd and this process share the machine's CPUs, so the store's client CPU per object counts.
 // Prints a table, then one JSON record as the last line.
@@ -13,11 +14,22 @@ import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane } from "@runtime-agent/kube-testenv";
-import { createK8sStore, diffCounts, type ApplicationSpec, type DesiredApplication, type DesiredAppSecret, type RequestCounts } from "../src/index.js";
+import {
+  createK8sStore,
+  diffCounts,
+  type Application,
+  type ApplicationSpec,
+  type ApplyResult,
+  type DesiredApplication,
+  type DesiredAppSecret,
+  type RequestCounts,
+  type SecretObject,
+} from "../src/index.js";
 
 const APPS = Number(process.env["BENCH_K8S_APPS"] ?? 1000);
 const SECRETS = Number(process.env["BENCH_K8S_SECRETS"] ?? 2500);
 const CONCURRENCY = Number(process.env["BENCH_K8S_CONCURRENCY"] ?? 16);
+const SLICES = Number(process.env["BENCH_K8S_SLICES"] ?? 10);
 const NS = "kyma-system";
 
 const crdDir = fileURLToPath(new URL("../../../schemas/crds", import.meta.url));
@@ -149,34 +161,74 @@ try {
   const objects = APPS + secrets.length;
   // Warm-up (connections, JIT, API server caches) for both contestants, with throw-away names.
   await rawCreateLoop(cp.agentKubeconfigPath, rawBodies("warm").slice(0, 100), CONCURRENCY);
+  const warm = apps.slice(0, 50).map((a) => ({ ...a, metadata: { name: `warm-${a.metadata.name}` } }));
+  await store.applications.applyAll(warm, { concurrency: CONCURRENCY });
+  await Promise.all(warm.map((a) => store.applications.delete(a.metadata.name)));
 
-  // 1. Raw limit (measured again after the store's first pass; the mean of both evens out load drift and the
-  // growing etcd).
-  const cpuRaw0 = process.cpuUsage();
-  const rawSeconds1 = await rawCreateLoop(cp.agentKubeconfigPath, rawBodies("raw1"), CONCURRENCY);
-  const rawCpu1 = process.cpuUsage(cpuRaw0);
-
-  // 2. Store, first pass.
+  // 1 + 2. The store's first pass and the raw limit, interleaved in slices (ABBA order) so that load from other
+  // processes on the machine and the growing etcd affect both alike. The store lists the live objects once,
+  // as the agent does once per cycle, and applies each slice with them.
+  const appIndex = new Map(apps.map((a, i) => [a.metadata.name, i]));
+  const ownerIndex = (x: DesiredAppSecret): number => appIndex.get(x.owner ?? "") ?? 0;
+  const rawAll = rawBodies("raw");
+  const rawSecretBodies = new Map(secrets.map((x, i) => [x, rawAll[APPS + i] as { path: string; body: string }]));
   const c0 = store.counter.snapshot();
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  const appResults = await store.applications.applyAll(apps, { concurrency: CONCURRENCY });
-  const secretResults = await store.applications.applySecrets(secrets, { concurrency: CONCURRENCY });
-  const firstSeconds = (performance.now() - t0) / 1000;
-  const firstCpu = process.cpuUsage(cpu0);
+  let storeMs = 0;
+  let storeCpuUs = 0;
+  let rawMs = 0;
+  let rawCpuUs = 0;
+  const appResults: ApplyResult<unknown>[] = [];
+  const secretResults: ApplyResult<unknown>[] = [];
+  let liveApps: Application[] = [];
+  let liveSecrets: SecretObject[] = [];
+  {
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    liveApps = await store.applications.listManaged();
+    liveSecrets = await store.applications.listManagedSecrets();
+    storeMs += performance.now() - t;
+    const u = process.cpuUsage(cpu);
+    storeCpuUs += u.user + u.system;
+  }
+  for (let slice = 0; slice < SLICES; slice++) {
+    const from = Math.floor((slice * APPS) / SLICES);
+    const to = Math.floor(((slice + 1) * APPS) / SLICES);
+    const appSlice = apps.slice(from, to);
+    const secretSlice = secrets.filter((x) => ownerIndex(x) >= from && ownerIndex(x) < to);
+    const rawSlice = [...rawAll.slice(from, to), ...secretSlice.map((x) => rawSecretBodies.get(x) as { path: string; body: string })];
+    const runStore = async (): Promise<void> => {
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      appResults.push(...(await store.applications.applyAll(appSlice, { concurrency: CONCURRENCY, live: liveApps })));
+      secretResults.push(...(await store.applications.applySecrets(secretSlice, { concurrency: CONCURRENCY, live: liveSecrets })));
+      storeMs += performance.now() - t;
+      const u = process.cpuUsage(cpu);
+      storeCpuUs += u.user + u.system;
+    };
+    const runRaw = async (): Promise<void> => {
+      const cpu = process.cpuUsage();
+      rawMs += (await rawCreateLoop(cp.agentKubeconfigPath, rawSlice, CONCURRENCY)) * 1000;
+      const u = process.cpuUsage(cpu);
+      rawCpuUs += u.user + u.system;
+    };
+    if (slice % 2 === 0) {
+      await runRaw();
+      await runStore();
+    } else {
+      await runStore();
+      await runRaw();
+    }
+  }
+  const firstSeconds = storeMs / 1000;
+  const rawSeconds = rawMs / 1000;
   const firstRequests = diffCounts(store.counter.snapshot(), c0);
   const failed = [...appResults, ...secretResults].filter((r) => !r.ok);
   if (failed.length > 0) throw new Error(`first pass: ${failed.length} objects failed, e.g. ${failed[0] && !failed[0].ok ? failed[0].error.message : ""}`);
   const created = [...appResults, ...secretResults].filter((r) => r.ok && r.outcome === "created").length;
   const firstThroughput = objects / firstSeconds;
-
-  const cpuRaw2 = process.cpuUsage();
-  const rawSeconds2 = await rawCreateLoop(cp.agentKubeconfigPath, rawBodies("raw2"), CONCURRENCY);
-  const rawCpu2 = process.cpuUsage(cpuRaw2);
-  const rawSeconds = (rawSeconds1 + rawSeconds2) / 2;
   const rawThroughput = objects / rawSeconds;
-  const rawCpuMsPerObject = (rawCpu1.user + rawCpu1.system + rawCpu2.user + rawCpu2.system) / 1000 / (2 * objects);
-  const storeCpuMsPerObject = (firstCpu.user + firstCpu.system) / 1000 / objects;
+  const rawCpuMsPerObject = rawCpuUs / 1000 / objects;
+  const storeCpuMsPerObject = storeCpuUs / 1000 / objects;
 
   // 3. Store, second pass: nothing changed, so nothing may be written.
   const c1 = store.counter.snapshot();
@@ -195,7 +247,7 @@ try {
   const rows: [string, string][] = [
     ["objects", `${APPS} Applications (5 services, 15 entries each) + ${secrets.length} Secrets, concurrency ${CONCURRENCY}`],
     ["control plane start", `${fmt(controlPlaneSeconds)} s`],
-    ["raw create loop (node:https)", `${fmt(rawSeconds1, 2)} s before, ${fmt(rawSeconds2, 2)} s after → ${fmt(rawThroughput)} objects/s, client CPU ${fmt(rawCpuMsPerObject, 3)} ms/object`],
+    ["raw create loop (node:https)", `${fmt(rawSeconds, 2)} s, ${fmt(rawThroughput)} objects/s, client CPU ${fmt(rawCpuMsPerObject, 3)} ms/object`],
     ["store first pass", `${fmt(firstSeconds, 2)} s, ${fmt(firstThroughput)} objects/s (${fmt(fraction * 100)} % of raw), ${created} created, client CPU ${fmt(storeCpuMsPerObject, 3)} ms/object`],
     ["  requests", req(firstRequests)],
     ["store second pass", `${fmt(secondSeconds, 2)} s, ${unchanged}/${objects} unchanged, ${secondWrites} writes`],
@@ -212,7 +264,7 @@ try {
     secrets: secrets.length,
     concurrency: CONCURRENCY,
     rawSeconds: Number(fmt(rawSeconds, 3)),
-    rawSecondsBeforeAfter: [Number(fmt(rawSeconds1, 3)), Number(fmt(rawSeconds2, 3))],
+    slices: SLICES,
     rawClientCpuMsPerObject: Number(fmt(rawCpuMsPerObject, 3)),
     storeClientCpuMsPerObject: Number(fmt(storeCpuMsPerObject, 3)),
     loadAverage1m: Number(fmt(loadavg()[0] ?? 0, 2)),
