@@ -99,6 +99,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   let leading = !config.leaderElection;
   let stopping = false;
+  // Once leadership is lost the process ends (the CLI exits and Kubernetes restarts it as a candidate); the
+  // elector must not start the controllers again meanwhile, nor during a shutdown.
+  let lostLeadership = false;
   const startControllers = () => {
     for (const informer of informers) informer.start();
     loop.start();
@@ -117,18 +120,24 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       renewDeadlineMs: config.renewDeadline,
       retryPeriodMs: config.retryPeriod,
       onStartedLeading: () => {
+        if (stopping || lostLeadership) return;
         leading = true;
         log.info("became the leader; starting the controller");
         startControllers();
       },
       onStoppedLeading: () => {
         leading = false;
-        if (stopping) return;
+        if (stopping || lostLeadership) return;
+        lostLeadership = true;
         log.error("lost leadership; stopping the controller");
         void stopControllers().then(() => options.onLostLeadership?.());
       },
+      onNewLeader: (identity) => {
+        if (identity && identity !== elector?.identity) log.info({ leader: identity }, "another replica is the leader; this one is not leading and stands by");
+      },
       onError: (error) => log.warn({ reason: describe(error) }, "leader election attempt failed"),
     });
+    log.info({ identity: elector.identity, lease: `${config.leaderElectionLease.namespace}/${config.leaderElectionLease.name}` }, "leader election enabled; waiting for the lease");
     elector.start();
   } else {
     startControllers();

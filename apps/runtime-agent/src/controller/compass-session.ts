@@ -32,7 +32,8 @@ export class CompassSession {
 
   /** Use these credentials from now on (after pairing, renewal, or reading them from the Secrets). */
   use(credentials: AgentCredentials): void {
-    if (this.#credentials?.fingerprint === credentials.fingerprint) return;
+    // (After close() the certificate is known but the transport is gone: build a new one.)
+    if (this.#transport && this.#credentials?.fingerprint === credentials.fingerprint) return;
     this.#credentials = credentials;
     if (this.#transport) this.#transport.setClientCertificate(clientCertificate(credentials));
     else this.#transport = new CompassTransport({ tls: this.#options.tls, clientCertificate: clientCertificate(credentials) });

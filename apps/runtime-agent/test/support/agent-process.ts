@@ -119,6 +119,11 @@ export async function startAgentProcess(options: { kubeconfig: string; env: Reco
   return agent;
 }
 
+/** SIGTERM to every agent process of this file that still runs (they release the lease). */
+export async function stopAllAgents(): Promise<void> {
+  await Promise.all(startedAgents.map((a) => a.stop()));
+}
+
 /** Kills every agent process of this file that still runs (afterAll). */
 export async function killAllAgents(): Promise<void> {
   await Promise.all(startedAgents.map((a) => a.kill()));
