@@ -165,9 +165,17 @@ export class Reconciler {
         return this.#finish(started, "Skipped", { requeueAfterMs: connection.retryInMs });
     }
 
+    // A pairing is persisted at once: the certificate is in the Secrets and the token is spent. If the process dies
+    // during the (possibly long) first synchronization, the next start must find a Connected CR and use the
+    // certificate, not the spent token.
+    let current = existing;
+    if (connection.kind === "paired") {
+      current = await this.#persist(existing, spec, withConditions(structuredClone(status), "", now), { resetResync: false, resetRefresh: false });
+    }
+
     // ---- synchronization, in the same pass as the connection (also right after pairing) ----
     if ((connection.kind === "paired" || connection.kind === "maintained") && agentConfig) {
-      const ccForSync: CompassConnection = { ...(existing ?? placeholder()), spec };
+      const ccForSync: CompassConnection = { ...(current ?? placeholder()), spec };
       sync = await synchronize(ctx, ccForSync, agentConfig);
       const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
       status.synchronizationStatus = syncStatus;
@@ -204,11 +212,11 @@ export class Reconciler {
     }
 
     status = withConditions(status, message, now);
-    await this.#persist(existing, spec, status, {
+    await this.#persist(current, spec, status, {
       resetResync: resetResync && status.connectionState === STATE.Synchronized,
       resetRefresh: resetRefresh && connection.kind === "maintained" && connection.renewed !== undefined,
     });
-    await this.#events(existing, previousState, status.connectionState, message, sync);
+    await this.#events(current, previousState, status.connectionState, message, sync);
     this.#lastState = status.connectionState;
     metrics.setConnectionState(status.connectionState, ALL_STATES);
     return this.#finish(started, status.connectionState, { requeueAfterMs });
@@ -250,19 +258,19 @@ export class Reconciler {
     spec: CompassConnectionSpec,
     status: CompassConnectionStatus,
     reset: { resetResync: boolean; resetRefresh: boolean },
-  ): Promise<void> {
+  ): Promise<CompassConnection> {
     const { store } = this.#o;
     if (!existing) {
       const { resyncNow: _r, refreshCredentialsNow: _f, ...rest } = spec;
-      await store.compassConnections.create({ metadata: { name: DEFAULT_COMPASS_CONNECTION_NAME }, spec: rest, status });
-      return;
+      return store.compassConnections.create({ metadata: { name: DEFAULT_COMPASS_CONNECTION_NAME }, spec: rest, status });
     }
-    await store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (draft) => {
+    const result = await store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (draft) => {
       draft.spec.managementInfo = spec.managementInfo;
       if (reset.resetResync) draft.spec.resyncNow = false;
       if (reset.resetRefresh) draft.spec.refreshCredentialsNow = false;
       draft.status = status;
     });
+    return result.object;
   }
 
   async #events(existing: CompassConnection | undefined, previous: string | undefined, state: string, message: string, sync: SyncOutcome | undefined): Promise<void> {
