@@ -56,6 +56,24 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   store.counter.subscribe((request) =>
     metrics.kubernetesRequests.inc({ verb: request.verb, resource: request.resource, outcome: request.errorCode ?? "ok" }),
   );
+  if (config.queryLogging) {
+    // APP_QUERY_LOGGING: one line per Compass call (operation, duration, outcome). Every Compass call goes through
+    // timeCompass; request and response bodies (tokens, keys, credentials) are never logged.
+    const time = metrics.timeCompass.bind(metrics);
+    metrics.timeCompass = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const line = (outcome: string) => log.info({ operation, ms: Math.round(performance.now() - started), outcome }, "Compass call");
+      try {
+        const result = await time(operation, call);
+        line("ok");
+        return result;
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        line(typeof code === "string" ? code : "error");
+        throw error;
+      }
+    };
+  }
   const session = new CompassSession({ tls, metrics, keySize: options.keySize ?? 4096, now: () => new Date() });
   const reconciler = new Reconciler({ config, store, session, log, metrics });
   const loop = new ReconcileLoop(
