@@ -29,7 +29,12 @@ export const DEFAULT_OUTFILE = join(appDir, "dist", "bundle", "runtime-agent.mjs
 /** Packages a bundle may leave to run time: optional native add-ons, each required inside try/catch. */
 const OPTIONAL_EXTERNALS = new Set(["bufferutil", "utf-8-validate", "supports-color"]);
 /** Packages that must never end up in the image (test and demo tools). */
-const FORBIDDEN_INPUTS = [/packages\/compass-sim\//, /packages\/kube-testenv\//, /node_modules\/\.pnpm\/vitest@/, /node_modules\/\.pnpm\/fast-check@/];
+const FORBIDDEN_INPUTS = [
+  /packages\/compass-sim\//,
+  /packages\/kube-testenv\//,
+  /node_modules\/\.pnpm\/vitest@/,
+  /node_modules\/\.pnpm\/fast-check@/,
+];
 
 /** The global the agent may read its version from (smallest source change; see versionPlugin). */
 export const VERSION_GLOBAL = "RUNTIME_AGENT_VERSION";
@@ -57,12 +62,16 @@ function workspaceSourcePlugin() {
             pkg = JSON.parse(readFileSync(manifest, "utf8"));
           } catch {
             const parent = dirname(dir);
-            if (parent === dir) return { errors: [{ text: `cannot find workspace package ${args.path} from ${args.resolveDir}` }] };
+            if (parent === dir)
+              return {
+                errors: [{ text: `cannot find workspace package ${args.path} from ${args.resolveDir}` }],
+              };
             dir = parent;
             continue;
           }
           const entry = pkg.exports?.["."]?.development;
-          if (typeof entry !== "string") return { errors: [{ text: `${manifest}: exports["."].development is missing` }] };
+          if (typeof entry !== "string")
+            return { errors: [{ text: `${manifest}: exports["."].development is missing` }] };
           return { path: resolve(dirname(manifest), entry) };
         }
       });
@@ -86,9 +95,18 @@ function versionPlugin(version) {
         const pattern = /require\((["'])\.\.\/\.\.\/package\.json\1\)/g;
         if (source.includes(VERSION_GLOBAL)) return { contents: source, loader: "ts" };
         if (!pattern.test(source)) {
-          return { errors: [{ text: `${args.path}: found neither ${VERSION_GLOBAL} nor require("../../package.json"); cannot inject the version` }] };
+          return {
+            errors: [
+              {
+                text: `${args.path}: found neither ${VERSION_GLOBAL} nor require("../../package.json"); cannot inject the version`,
+              },
+            ],
+          };
         }
-        return { contents: source.replace(pattern, `({ version: ${JSON.stringify(version)} })`), loader: "ts" };
+        return {
+          contents: source.replace(pattern, `({ version: ${JSON.stringify(version)} })`),
+          loader: "ts",
+        };
       });
     },
   };
@@ -125,20 +143,28 @@ export async function bundle(options = {}) {
     .map((w) => w.text + (w.location ? ` (${w.location.file}:${w.location.line})` : ""))
     .filter((text) => !/bufferutil|utf-8-validate|supports-color/.test(text));
   if (warnings.length > 0) throw new Error(`esbuild warnings:\n  ${warnings.join("\n  ")}`);
-  const output = result.metafile.outputs[relative(appDir, outfile)] ?? Object.values(result.metafile.outputs)[0];
+  const output =
+    result.metafile.outputs[relative(appDir, outfile)] ?? Object.values(result.metafile.outputs)[0];
   const inputs = Object.keys(output.inputs);
   const forbidden = inputs.filter((input) => FORBIDDEN_INPUTS.some((re) => re.test(input)));
-  if (forbidden.length > 0) throw new Error(`the bundle contains test-only code: ${forbidden.slice(0, 5).join(", ")}`);
-  const externals = [...new Set(output.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path))].sort();
+  if (forbidden.length > 0)
+    throw new Error(`the bundle contains test-only code: ${forbidden.slice(0, 5).join(", ")}`);
+  const externals = [
+    ...new Set(output.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path)),
+  ].sort();
   const unexpected = externals.filter((e) => !OPTIONAL_EXTERNALS.has(e));
-  if (unexpected.length > 0) throw new Error(`the bundle would need these packages at run time: ${unexpected.join(", ")}`);
-  if (options.metafile) writeFileSync(outfile.replace(/\.mjs$/, ".meta.json"), JSON.stringify(result.metafile));
+  if (unexpected.length > 0)
+    throw new Error(`the bundle would need these packages at run time: ${unexpected.join(", ")}`);
+  if (options.metafile)
+    writeFileSync(outfile.replace(/\.mjs$/, ".meta.json"), JSON.stringify(result.metafile));
   const { size } = await stat(outfile);
   return { outfile, bytes: size, version, inputs: inputs.length, externals };
 }
 
 function formatSize(bytes) {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+  return bytes >= 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(2)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
@@ -146,7 +172,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   try {
     const r = await bundle(values);
     const shown = relative(process.cwd(), r.outfile);
-    process.stdout.write(`bundle: ${shown.startsWith("..") ? r.outfile : shown} ${formatSize(r.bytes)} (${r.bytes} bytes, version ${r.version}, ${r.inputs} inputs)\n`);
+    process.stdout.write(
+      `bundle: ${shown.startsWith("..") ? r.outfile : shown} ${formatSize(r.bytes)} (${r.bytes} bytes, version ${r.version}, ${r.inputs} inputs)\n`,
+    );
   } catch (error) {
     process.stderr.write(`bundle: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

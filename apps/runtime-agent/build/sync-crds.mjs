@@ -21,7 +21,9 @@ export function header(file) {
 /** The files deploy/base/crds/ must hold: name -> content. */
 export function expectedCopies() {
   const out = new Map();
-  for (const file of readdirSync(SOURCE_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(SOURCE_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     out.set(file, header(file) + readFileSync(join(SOURCE_DIR, file), "utf8"));
   }
   return out;
@@ -39,7 +41,8 @@ export function drift() {
   }
   for (const [file, content] of expected) {
     if (!present.includes(file)) problems.push(`${file}: missing`);
-    else if (readFileSync(join(TARGET_DIR, file), "utf8") !== content) problems.push(`${file}: differs from schemas/crds/${file}`);
+    else if (readFileSync(join(TARGET_DIR, file), "utf8") !== content)
+      problems.push(`${file}: differs from schemas/crds/${file}`);
   }
   for (const file of present) if (!expected.has(file)) problems.push(`${file}: not in schemas/crds/`);
   return problems;
@@ -49,12 +52,14 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   if (process.argv.includes("--check")) {
     const problems = drift();
     for (const p of problems) process.stderr.write(`deploy/base/crds/${p}\n`);
-    if (problems.length > 0) process.stderr.write("run: pnpm --filter @runtime-agent/runtime-agent deploy:crds\n");
+    if (problems.length > 0)
+      process.stderr.write("run: pnpm --filter @runtime-agent/runtime-agent deploy:crds\n");
     process.exitCode = problems.length > 0 ? 1 : 0;
   } else {
     mkdirSync(TARGET_DIR, { recursive: true });
     const expected = expectedCopies();
-    for (const file of readdirSync(TARGET_DIR)) if (/\.ya?ml$/.test(file) && !expected.has(file)) rmSync(join(TARGET_DIR, file));
+    for (const file of readdirSync(TARGET_DIR))
+      if (/\.ya?ml$/.test(file) && !expected.has(file)) rmSync(join(TARGET_DIR, file));
     for (const [file, content] of expected) writeFileSync(join(TARGET_DIR, file), content);
     process.stdout.write(`deploy/base/crds: ${expected.size} CRDs from schemas/crds\n`);
   }

@@ -22,7 +22,12 @@ const repoRoot = join(appDir, "..", "..");
 type Obj = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [key: string]: unknown;
 };
 type Rule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
@@ -52,11 +57,21 @@ type Deployment = Obj & {
   spec: {
     replicas?: number;
     selector: { matchLabels: Record<string, string> };
-    template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: PodSpec;
+    };
   };
 };
 
-const RBAC_KINDS = ["Namespace", "ServiceAccount", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding"];
+const RBAC_KINDS = [
+  "Namespace",
+  "ServiceAccount",
+  "ClusterRole",
+  "Role",
+  "ClusterRoleBinding",
+  "RoleBinding",
+];
 
 /** Kyma's Deployment environment as application-connector-manager ships it (upstream-agent §1.1 "Shipped manifest value"). */
 const KYMA_ENV: Record<string, string> = {
@@ -78,7 +93,11 @@ const KYMA_ENV: Record<string, string> = {
   APP_CENTRAL_GATEWAY_SERVICE_URL: "http://central-application-gateway.kyma-system.svc.cluster.local:8082",
 };
 
-function run(command: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -100,16 +119,27 @@ async function kubectl(args: string[], input?: string): Promise<string> {
 async function render(dir: string): Promise<{ text: string; objects: Obj[] }> {
   const r = await run("kubectl", ["kustomize", join(deployDir, dir)]);
   if (r.code !== 0) throw new Error(`kubectl kustomize ${dir} exited ${r.code}:\n${r.stderr}`);
-  return { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter((o) => o !== null) };
+  return {
+    text: r.stdout,
+    objects: parseAllDocuments(r.stdout)
+      .map((d) => d.toJS() as Obj)
+      .filter((o) => o !== null),
+  };
 }
 
 function find<T extends Obj = Obj>(objects: Obj[], kind: string, name: string, namespace?: string): T {
-  const o = objects.find((x) => x.kind === kind && x.metadata.name === name && (namespace === undefined || x.metadata.namespace === namespace));
+  const o = objects.find(
+    (x) =>
+      x.kind === kind &&
+      x.metadata.name === name &&
+      (namespace === undefined || x.metadata.namespace === namespace),
+  );
   if (!o) throw new Error(`${kind} ${namespace ?? ""}/${name} not rendered`);
   return o as T;
 }
 
-const envOf = (c: Container): Record<string, string | undefined> => Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+const envOf = (c: Container): Record<string, string | undefined> =>
+  Object.fromEntries(c.env.map((e) => [e.name, e.value]));
 const split = (ref: string): { namespace: string; name: string } => {
   const [namespace, name] = ref.split("/") as [string, string];
   return { namespace, name };
@@ -121,7 +151,13 @@ const rulesFor = (objects: Obj[], namespace: string, resource: string): Rule[] =
     .filter((r) => r.resources.includes(resource));
 /** The verbs the Roles of `namespace` grant on one named object of `resource` (rules without resourceNames count). */
 const verbsOn = (objects: Obj[], namespace: string, resource: string, name: string): string[] =>
-  [...new Set(rulesFor(objects, namespace, resource).filter((r) => !r.resourceNames || r.resourceNames.includes(name)).flatMap((r) => r.verbs))].sort();
+  [
+    ...new Set(
+      rulesFor(objects, namespace, resource)
+        .filter((r) => !r.resourceNames || r.resourceNames.includes(name))
+        .flatMap((r) => r.verbs),
+    ),
+  ].sort();
 
 let base: { text: string; objects: Obj[] };
 let kyma: { text: string; objects: Obj[] };
@@ -140,7 +176,9 @@ describe("the CRDs in deploy/base/crds", () => {
       const copy = await readFile(join(target, file), "utf8");
       const lines = copy.split("\n");
       expect(lines[0]).toContain(`GENERATED from schemas/crds/${file}`);
-      expect(lines.slice(2).join("\n"), `deploy/base/crds/${file} drifted from schemas/crds/${file}`).toBe(await readFile(join(source, file), "utf8"));
+      expect(lines.slice(2).join("\n"), `deploy/base/crds/${file} drifted from schemas/crds/${file}`).toBe(
+        await readFile(join(source, file), "utf8"),
+      );
     }
     const check = await run(process.execPath, [join(appDir, "build", "sync-crds.mjs"), "--check"]);
     expect(check).toMatchObject({ code: 0, stderr: "" });
@@ -148,7 +186,12 @@ describe("the CRDs in deploy/base/crds", () => {
 
   test("are rendered by the base and the overlay", () => {
     for (const { objects } of [base, kyma]) {
-      expect(objects.filter((o) => o.kind === "CustomResourceDefinition").map((o) => o.metadata.name).sort()).toEqual([
+      expect(
+        objects
+          .filter((o) => o.kind === "CustomResourceDefinition")
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual([
         "applications.applicationconnector.kyma-project.io",
         "compassconnections.compass.kyma-project.io",
       ]);
@@ -170,20 +213,35 @@ describe("RBAC objects under deploy/", () => {
     for (const file of files) {
       for (const doc of parseAllDocuments(await readFile(file, "utf8"))) {
         const o = doc.toJS() as Obj | null;
-        if (o && typeof o === "object" && RBAC_KINDS.includes(o.kind)) found.push({ file: relative(deployDir, file), kind: o.kind, namespace: o.metadata?.namespace });
+        if (o && typeof o === "object" && RBAC_KINDS.includes(o.kind))
+          found.push({ file: relative(deployDir, file), kind: o.kind, namespace: o.metadata?.namespace });
       }
     }
     expect(found.length).toBeGreaterThan(0);
     expect([...new Set(found.map((f) => f.file))]).toEqual(["base/rbac.yaml"]);
-    for (const f of found) if (f.namespace !== undefined) expect(["kyma-system", "istio-system", "default"]).toContain(f.namespace);
+    for (const f of found)
+      if (f.namespace !== undefined)
+        expect(["kyma-system", "istio-system", "default"]).toContain(f.namespace);
   });
 
   test("bind only the agent's ServiceAccount", () => {
     for (const { objects } of [base, kyma]) {
       for (const b of objects.filter((o) => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")) {
-        const { subjects, roleRef } = b as Obj & { subjects: unknown[]; roleRef: { kind: string; name: string } };
-        expect(subjects).toEqual([{ kind: "ServiceAccount", name: "compass-runtime-agent", namespace: "kyma-system" }]);
-        expect(objects.some((o) => o.kind === roleRef.kind && o.metadata.name === roleRef.name && (roleRef.kind === "ClusterRole" || o.metadata.namespace === b.metadata.namespace))).toBe(true);
+        const { subjects, roleRef } = b as Obj & {
+          subjects: unknown[];
+          roleRef: { kind: string; name: string };
+        };
+        expect(subjects).toEqual([
+          { kind: "ServiceAccount", name: "compass-runtime-agent", namespace: "kyma-system" },
+        ]);
+        expect(
+          objects.some(
+            (o) =>
+              o.kind === roleRef.kind &&
+              o.metadata.name === roleRef.name &&
+              (roleRef.kind === "ClusterRole" || o.metadata.namespace === b.metadata.namespace),
+          ),
+        ).toBe(true);
       }
     }
   });
@@ -195,26 +253,47 @@ describe("RBAC objects under deploy/", () => {
     const ca = d(SETTINGS.caCertificatesSecret);
     const lease = d(SETTINGS.leaderElectionLease);
     const o = base.objects;
-    expect(verbsOn(o, config.namespace, "secrets", config.name)).toEqual(expect.arrayContaining(["get", "list", "watch"]));
-    expect(verbsOn(o, client.namespace, "secrets", client.name)).toEqual(expect.arrayContaining(["create", "get", "list", "update", "watch"]));
-    expect(verbsOn(o, ca.namespace, "secrets", ca.name)).toEqual(["create", "get", "list", "update", "watch"]);
+    expect(verbsOn(o, config.namespace, "secrets", config.name)).toEqual(
+      expect.arrayContaining(["get", "list", "watch"]),
+    );
+    expect(verbsOn(o, client.namespace, "secrets", client.name)).toEqual(
+      expect.arrayContaining(["create", "get", "list", "update", "watch"]),
+    );
+    expect(verbsOn(o, ca.namespace, "secrets", ca.name)).toEqual([
+      "create",
+      "get",
+      "list",
+      "update",
+      "watch",
+    ]);
     expect(verbsOn(o, lease.namespace, "leases", lease.name)).toEqual(["create", "get", "update"]);
-    expect(verbsOn(o, SETTINGS.integrationNamespace.default as string, "secrets", "any-application-secret")).toEqual(["create", "delete", "list", "patch"]);
+    expect(
+      verbsOn(o, SETTINGS.integrationNamespace.default as string, "secrets", "any-application-secret"),
+    ).toEqual(["create", "delete", "list", "patch"]);
     // In the CA namespace only the CA Secret can be read.
     expect(verbsOn(o, ca.namespace, "secrets", "some-other-secret")).toEqual(["create"]);
     expect(verbsOn(o, "default", "events", "x")).toEqual(["create", "patch"]);
   });
 
   test("follow the overlay's environment (Kyma's CA Secret)", () => {
-    const c = find<Deployment>(kyma.objects, "Deployment", "compass-runtime-agent", "kyma-system").spec.template.spec.containers[0] as Container;
+    const c = find<Deployment>(kyma.objects, "Deployment", "compass-runtime-agent", "kyma-system").spec
+      .template.spec.containers[0] as Container;
     const env = envOf(c);
     const ca = split(env.APP_CA_CERTIFICATES_SECRET as string);
     expect(ca).toEqual({ namespace: "istio-system", name: "kyma-gateway-certs-cacert" });
-    expect(verbsOn(kyma.objects, ca.namespace, "secrets", ca.name)).toEqual(["create", "get", "list", "update", "watch"]);
+    expect(verbsOn(kyma.objects, ca.namespace, "secrets", ca.name)).toEqual([
+      "create",
+      "get",
+      "list",
+      "update",
+      "watch",
+    ]);
     expect(verbsOn(kyma.objects, ca.namespace, "secrets", "ca-certificates")).toEqual(["create"]);
     for (const ref of [env.APP_AGENT_CONFIGURATION_SECRET, env.APP_CLUSTER_CERTIFICATES_SECRET]) {
       const { namespace, name } = split(ref as string);
-      expect(verbsOn(kyma.objects, namespace, "secrets", name)).toEqual(expect.arrayContaining(["get", "list", "watch"]));
+      expect(verbsOn(kyma.objects, namespace, "secrets", name)).toEqual(
+        expect.arrayContaining(["get", "list", "watch"]),
+      );
     }
   });
 });
@@ -239,10 +318,16 @@ describe("the base", () => {
     expect(pod.serviceAccountName).toBe("compass-runtime-agent");
     const env = envOf(container);
     expect(env.APP_LEADER_ELECTION).toBe("true");
-    expect(container.env.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
+    expect(container.env.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe(
+      "metadata.name",
+    );
     expect(container.args ?? []).toEqual([]);
-    expect(deployment.spec.selector.matchLabels).toEqual({ app: "compass-runtime-agent", release: "compass-runtime-agent" });
-    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    expect(deployment.spec.selector.matchLabels).toEqual({
+      app: "compass-runtime-agent",
+      release: "compass-runtime-agent",
+    });
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels))
+      expect(deployment.spec.template.metadata.labels[k]).toBe(v);
   });
 
   test("probes: /healthz (liveness, startup) and /readyz (readiness) on APP_HEALTH_PORT 8090; metrics on 8080", () => {
@@ -250,7 +335,10 @@ describe("the base", () => {
     expect(env.APP_HEALTH_PORT).toBe("8090");
     expect(env.APP_METRICS_PORT).toBe("8080");
     expect(container.ports).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: "http-health", containerPort: 8090 }), expect.objectContaining({ name: "http-metrics", containerPort: 8080 })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: "http-health", containerPort: 8090 }),
+        expect.objectContaining({ name: "http-metrics", containerPort: 8080 }),
+      ]),
     );
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http-health" });
     expect(container.startupProbe?.httpGet).toEqual({ path: "/healthz", port: "http-health" });
@@ -258,7 +346,10 @@ describe("the base", () => {
   });
 
   test("restricted security context, read-only root filesystem with an emptyDir for /tmp, requests and limits", () => {
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(pod.securityContext.runAsUser).not.toBe(0);
     expect(container.securityContext).toMatchObject({
       runAsNonRoot: true,
@@ -276,12 +367,23 @@ describe("the base", () => {
   });
 
   test("PodDisruptionBudget minAvailable 1 and a metrics Service, both selecting the agent's pods", () => {
-    const pdb = find<Obj & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }>(base.objects, "PodDisruptionBudget", "compass-runtime-agent", "kyma-system");
+    const pdb = find<
+      Obj & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }
+    >(base.objects, "PodDisruptionBudget", "compass-runtime-agent", "kyma-system");
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
-    const svc = find<Obj & { spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] } }>(base.objects, "Service", "compass-runtime-agent-metrics", "kyma-system");
+    const svc = find<
+      Obj & {
+        spec: {
+          selector: Record<string, string>;
+          ports: { name: string; port: number; targetPort: string }[];
+        };
+      }
+    >(base.objects, "Service", "compass-runtime-agent-metrics", "kyma-system");
     expect(svc.spec.selector).toEqual(deployment.spec.selector.matchLabels);
-    expect(svc.spec.ports).toEqual([expect.objectContaining({ name: "http-metrics", port: 8080, targetPort: "http-metrics" })]);
+    expect(svc.spec.ports).toEqual([
+      expect.objectContaining({ name: "http-metrics", port: 8080, targetPort: "http-metrics" }),
+    ]);
   });
 });
 
@@ -303,11 +405,21 @@ describe("the Kyma overlay", () => {
   test("keeps Kyma's names: Deployment, ServiceAccount, container, selector, RBAC objects, PriorityClass", () => {
     expect(pod.serviceAccountName).toBe("compass-runtime-agent");
     expect(container.name).toBe("compass-runtime-agent");
-    expect(deployment.spec.selector.matchLabels).toEqual({ app: "compass-runtime-agent", release: "compass-runtime-agent" });
-    expect(deployment.spec.template.metadata.labels).toMatchObject({ app: "compass-runtime-agent", release: "compass-runtime-agent", "kyma-project.io/module": "application-connector" });
+    expect(deployment.spec.selector.matchLabels).toEqual({
+      app: "compass-runtime-agent",
+      release: "compass-runtime-agent",
+    });
+    expect(deployment.spec.template.metadata.labels).toMatchObject({
+      app: "compass-runtime-agent",
+      release: "compass-runtime-agent",
+      "kyma-project.io/module": "application-connector",
+    });
     expect(deployment.spec.template.metadata.annotations?.["sidecar.istio.io/inject"]).toBe("true");
     expect(pod.priorityClassName).toBe("compass-runtime-agent-priority-class");
-    expect(find<Obj & { value: number }>(kyma.objects, "PriorityClass", "compass-runtime-agent-priority-class").value).toBe(2000000);
+    expect(
+      find<Obj & { value: number }>(kyma.objects, "PriorityClass", "compass-runtime-agent-priority-class")
+        .value,
+    ).toBe(2000000);
     for (const [kind, name, namespace] of [
       ["ServiceAccount", "compass-runtime-agent", "kyma-system"],
       ["ClusterRole", "compass-runtime-agent", undefined],
@@ -327,16 +439,31 @@ describe("the Kyma overlay", () => {
     const env = envOf(container);
     for (const [name, value] of Object.entries(KYMA_ENV)) expect(env[name], name).toBe(value);
     // Added by this agent, nothing else.
-    expect(Object.keys(env).filter((k) => !(k in KYMA_ENV)).sort()).toEqual(["APP_LEADER_ELECTION", "APP_LOG_FORMAT", "APP_METRICS_PORT", "POD_NAME"]);
+    expect(
+      Object.keys(env)
+        .filter((k) => !(k in KYMA_ENV))
+        .sort(),
+    ).toEqual(["APP_LEADER_ELECTION", "APP_LOG_FORMAT", "APP_METRICS_PORT", "POD_NAME"]);
     expect(container.args).toEqual(["/app/compass-runtime-agent"]);
-    expect(container.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: "http-health", containerPort: 8090 })]));
+    expect(container.ports).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "http-health", containerPort: 8090 })]),
+    );
   });
 
   test("leaves the replica count to Kyma's operator, has no PodDisruptionBudget, runs as Kyma's UID 65535", () => {
     expect(deployment.spec.replicas).toBeUndefined();
     expect(kyma.objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: { type: "RuntimeDefault" } });
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65535,
+      runAsGroup: 65535,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http-health" });
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http-health" });
   });
@@ -345,8 +472,12 @@ describe("the Kyma overlay", () => {
     const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
     const baseKeys = base.objects.map(key);
     const kymaKeys = kyma.objects.map(key);
-    expect(baseKeys.filter((k) => !kymaKeys.includes(k))).toEqual(["PodDisruptionBudget/kyma-system/compass-runtime-agent"]);
-    expect(kymaKeys.filter((k) => !baseKeys.includes(k))).toEqual(["PriorityClass//compass-runtime-agent-priority-class"]);
+    expect(baseKeys.filter((k) => !kymaKeys.includes(k))).toEqual([
+      "PodDisruptionBudget/kyma-system/compass-runtime-agent",
+    ]);
+    expect(kymaKeys.filter((k) => !baseKeys.includes(k))).toEqual([
+      "PriorityClass//compass-runtime-agent-priority-class",
+    ]);
   });
 });
 
@@ -354,7 +485,13 @@ describe("the pod templates under PodSecurity 'restricted'", () => {
   const namespace = `deploy-test-${randomBytes(4).toString("hex")}`;
   beforeAll(async () => {
     await kubectl(["create", "namespace", namespace]);
-    await kubectl(["label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
+    await kubectl([
+      "label",
+      "namespace",
+      namespace,
+      "pod-security.kubernetes.io/enforce=restricted",
+      "pod-security.kubernetes.io/enforce-version=latest",
+    ]);
     await kubectl(["create", "serviceaccount", "compass-runtime-agent", "-n", namespace]);
   });
   afterAll(async () => {
@@ -362,21 +499,37 @@ describe("the pod templates under PodSecurity 'restricted'", () => {
     await kubectl(["delete", "namespace", namespace, "--wait=false"]).catch(() => undefined);
   });
 
-  test.each([["base"], ["overlays/kyma"]])("%s: a Pod from the Deployment's template is admitted", async (which) => {
-    const { objects } = which === "base" ? base : kyma;
-    const d = find<Deployment>(objects, "Deployment", "compass-runtime-agent", "kyma-system");
-    // The PriorityClass is resolved at admission; the overlay's PriorityClass is only dry-run applied above.
-    const { priorityClassName: _priority, ...spec } = d.spec.template.spec;
-    const podObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "agent", namespace, labels: d.spec.template.metadata.labels }, spec };
-    const out = await kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], JSON.stringify(podObject));
-    expect(out.trim()).toBe("pod/agent");
-  });
+  test.each([["base"], ["overlays/kyma"]])(
+    "%s: a Pod from the Deployment's template is admitted",
+    async (which) => {
+      const { objects } = which === "base" ? base : kyma;
+      const d = find<Deployment>(objects, "Deployment", "compass-runtime-agent", "kyma-system");
+      // The PriorityClass is resolved at admission; the overlay's PriorityClass is only dry-run applied above.
+      const { priorityClassName: _priority, ...spec } = d.spec.template.spec;
+      const podObject = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "agent", namespace, labels: d.spec.template.metadata.labels },
+        spec,
+      };
+      const out = await kubectl(
+        ["create", "--dry-run=server", "-o", "name", "-f", "-"],
+        JSON.stringify(podObject),
+      );
+      expect(out.trim()).toBe("pod/agent");
+    },
+  );
 
   test("a privileged variant is refused (the check is real)", async () => {
     const d = find<Deployment>(base.objects, "Deployment", "compass-runtime-agent", "kyma-system");
     const spec = structuredClone(d.spec.template.spec);
-    (spec.containers[0] as Container).securityContext = { ...(spec.containers[0] as Container).securityContext, allowPrivilegeEscalation: true };
+    (spec.containers[0] as Container).securityContext = {
+      ...(spec.containers[0] as Container).securityContext,
+      allowPrivilegeEscalation: true,
+    };
     const podObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "agent", namespace }, spec };
-    await expect(kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], JSON.stringify(podObject))).rejects.toThrow(/violates PodSecurity "restricted/);
+    await expect(
+      kubectl(["create", "--dry-run=server", "-o", "name", "-f", "-"], JSON.stringify(podObject)),
+    ).rejects.toThrow(/violates PodSecurity "restricted/);
   });
 });

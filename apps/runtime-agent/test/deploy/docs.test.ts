@@ -19,7 +19,11 @@ let operations: string;
 let compatibility: string;
 
 beforeAll(async () => {
-  [troubleshooting, operations, compatibility] = await Promise.all([read("docs/troubleshooting.md"), read("docs/operations.md"), read("docs/compatibility.md")]);
+  [troubleshooting, operations, compatibility] = await Promise.all([
+    read("docs/troubleshooting.md"),
+    read("docs/operations.md"),
+    read("docs/compatibility.md"),
+  ]);
 });
 
 describe("docs/troubleshooting.md", () => {
@@ -46,7 +50,14 @@ describe("docs/operations.md", () => {
   });
 
   test("uses the CR fields and names the agent uses", () => {
-    for (const text of ["refreshCredentialsNow", "resyncNow", "compass-connection", "compass-agent-configuration", "cluster-client-certificates", "compass-runtime-agent-leader"]) {
+    for (const text of [
+      "refreshCredentialsNow",
+      "resyncNow",
+      "compass-connection",
+      "compass-agent-configuration",
+      "cluster-client-certificates",
+      "compass-runtime-agent-leader",
+    ]) {
       expect(operations).toContain(text);
     }
   });
@@ -76,7 +87,13 @@ describe("docs/", () => {
         const anchor = m[2];
         if (anchor && path.endsWith(".md") && existsSync(path)) {
           const headings = (await readFile(path, "utf8")).split("\n").filter((l) => l.startsWith("#"));
-          const slugs = headings.map((h) => h.replace(/^#+\s*/, "").toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-"));
+          const slugs = headings.map((h) =>
+            h
+              .replace(/^#+\s*/, "")
+              .toLowerCase()
+              .replace(/[^a-z0-9 -]/g, "")
+              .replace(/ /g, "-"),
+          );
           if (!slugs.includes(anchor.slice(1))) broken.push(`${file}: ${target}${anchor}`);
         }
       }

@@ -28,7 +28,11 @@ const { version } = JSON.parse(await readFile(join(appDir, "package.json"), "utf
 
 /** An environment with nothing that could make Node find the workspace or change how the bundle loads. */
 function bareEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...extra };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/tmp",
+    ...extra,
+  };
   return env;
 }
 
@@ -37,9 +41,16 @@ let imageDir: string;
 let bundleLine: string;
 let bundleBytes: number;
 
-async function runBundle(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runBundle(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["runtime-agent.mjs", ...args], { cwd: imageDir, env: bareEnv(env), timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ["runtime-agent.mjs", ...args], {
+      cwd: imageDir,
+      env: bareEnv(env),
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -50,7 +61,11 @@ async function runBundle(args: string[], env: Record<string, string> = {}): Prom
 beforeAll(async () => {
   buildDir = await mkdtemp(join(tmpdir(), "runtime-agent-bundle-"));
   const outfile = join(buildDir, "runtime-agent.mjs");
-  const { stdout } = await run(process.execPath, [join(appDir, "build", "bundle.mjs"), "--outfile", outfile], { cwd: appDir, timeout: 120_000 });
+  const { stdout } = await run(
+    process.execPath,
+    [join(appDir, "build", "bundle.mjs"), "--outfile", outfile],
+    { cwd: appDir, timeout: 120_000 },
+  );
   bundleLine = stdout.trim();
   bundleBytes = (await stat(outfile)).size;
   // The "image": one file in an otherwise empty directory.
@@ -65,7 +80,9 @@ afterAll(async () => {
 
 describe("the bundle", () => {
   test("is one ES module, reported with its size", async () => {
-    expect(bundleLine).toMatch(/^bundle: .*runtime-agent\.mjs [\d.]+ (MiB|KiB) \(\d+ bytes, version \d+\.\d+\.\d+.*, \d+ inputs\)$/);
+    expect(bundleLine).toMatch(
+      /^bundle: .*runtime-agent\.mjs [\d.]+ (MiB|KiB) \(\d+ bytes, version \d+\.\d+\.\d+.*, \d+ inputs\)$/,
+    );
     expect(bundleLine).toContain(`(${bundleBytes} bytes`);
     console.log(`[image] ${bundleLine}`);
     expect(await readdir(imageDir)).toEqual(["runtime-agent.mjs"]);
@@ -95,7 +112,8 @@ describe("the bundle", () => {
   test("--help lists the commands", async () => {
     const r = await runBundle(["--help"]);
     expect(r.code).toBe(0);
-    for (const command of ["run", "status", "pair", "renew", "revoke", "sync"]) expect(r.stdout).toContain(`runtime-agent ${command}`);
+    for (const command of ["run", "status", "pair", "renew", "revoke", "sync"])
+      expect(r.stdout).toContain(`runtime-agent ${command}`);
     const sub = await runBundle(["status", "--help"]);
     expect(sub.code).toBe(0);
     expect(sub.stdout).toContain("--kubeconfig");
@@ -120,7 +138,9 @@ describe("the bundle", () => {
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
       const report = JSON.parse(r.stdout) as Record<string, unknown>;
-      expect(Object.keys(report)).toEqual(expect.arrayContaining(["compassConnection", "state", "credentialSecrets", "applicationsManaged"]));
+      expect(Object.keys(report)).toEqual(
+        expect.arrayContaining(["compassConnection", "state", "credentialSecrets", "applicationsManaged"]),
+      );
       expect(typeof report.applicationsManaged).toBe("number");
     }
     const text = await runBundle(["status", "--kubeconfig", inject("adminKubeconfig")]);
@@ -169,7 +189,17 @@ describe("the bundled controller", () => {
     // argument is the one Kyma's Deployment passes.
     child = spawn(
       process.execPath,
-      ["--permission", "--allow-fs-read=*", `--allow-fs-write=${imageDir}`, "runtime-agent.mjs", "/app/compass-runtime-agent", "--kubeconfig", inject("agentKubeconfig"), "--key-size", "2048"],
+      [
+        "--permission",
+        "--allow-fs-read=*",
+        `--allow-fs-write=${imageDir}`,
+        "runtime-agent.mjs",
+        "/app/compass-runtime-agent",
+        "--kubeconfig",
+        inject("agentKubeconfig"),
+        "--key-size",
+        "2048",
+      ],
       {
         cwd: imageDir,
         env: bareEnv({
@@ -195,7 +225,11 @@ describe("the bundled controller", () => {
     expect(apps).toEqual(["mp-image-check", "mp-image-check-2-7"]);
 
     expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
-    await waitFor("readyz", async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined), 30_000);
+    await waitFor(
+      "readyz",
+      async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined),
+      30_000,
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain("cra_reconcile_total");
     expect(metrics).toMatch(/cra_applications_managed 2/);
@@ -232,7 +266,9 @@ describe("the Dockerfile", () => {
     // The file the script writes by default is the one copied.
     expect(dockerfile).toContain("cp apps/runtime-agent/dist/bundle/runtime-agent.mjs /out/");
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-    expect([...finalStage.matchAll(/^COPY .*/gm)].map((m) => m[0])).toEqual(["COPY --from=build --chown=0:0 --chmod=0444 /out/runtime-agent.mjs /app/runtime-agent.mjs"]);
+    expect([...finalStage.matchAll(/^COPY .*/gm)].map((m) => m[0])).toEqual([
+      "COPY --from=build --chown=0:0 --chmod=0444 /out/runtime-agent.mjs /app/runtime-agent.mjs",
+    ]);
     expect(finalStage).toMatch(/^USER 65532:65532$/m);
     expect(finalStage).not.toMatch(/^RUN /m);
     expect(finalStage).toContain('ENTRYPOINT ["/nodejs/bin/node", "/app/runtime-agent.mjs"]');
@@ -243,11 +279,14 @@ describe("the Dockerfile", () => {
     const expected: string[] = [];
     for (const group of ["packages", "apps"]) {
       for (const name of await readdir(join(repoRoot, group))) {
-        if (existsSync(join(repoRoot, group, name, "package.json"))) expected.push(`${group}/${name}/package.json`);
+        if (existsSync(join(repoRoot, group, name, "package.json")))
+          expected.push(`${group}/${name}/package.json`);
       }
     }
     expect(manifests).toEqual(expected.sort());
-    expect(dockerfile.indexOf("pnpm install --frozen-lockfile")).toBeGreaterThan(dockerfile.lastIndexOf("/package.json packages/"));
+    expect(dockerfile.indexOf("pnpm install --frozen-lockfile")).toBeGreaterThan(
+      dockerfile.lastIndexOf("/package.json packages/"),
+    );
   });
 
   test("the build context leaves out node_modules, dist and .git", async () => {
@@ -278,7 +317,9 @@ describe("the Dockerfile's build stage, emulated", () => {
     const stageStart = instructions.findIndex((l) => l.startsWith("FROM "));
     const stageEnd = instructions.findIndex((l, i) => i > stageStart && l.startsWith("FROM "));
     const stage = instructions.slice(stageStart + 1, stageEnd);
-    const ignore = (await readFile(join(appDir, "Dockerfile.dockerignore"), "utf8")).split("\n").filter((l) => l && !l.startsWith("#"));
+    const ignore = (await readFile(join(appDir, "Dockerfile.dockerignore"), "utf8"))
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     const ignored = (path: string) =>
       ignore.some((pattern) => {
         const name = pattern.replace(/^\*\*\//, "");
@@ -305,14 +346,21 @@ describe("the Dockerfile's build stage, emulated", () => {
           const from = join(repoRoot, src);
           if ((await stat(from)).isDirectory()) {
             // A directory's content goes into the destination directory.
-            await cp(from, join(root, dest), { recursive: true, filter: (path) => !ignored(relative(repoRoot, path)) });
+            await cp(from, join(root, dest), {
+              recursive: true,
+              filter: (path) => !ignored(relative(repoRoot, path)),
+            });
           } else {
             const target = dest.endsWith("/") ? join(root, dest, basename(src)) : join(root, dest);
             await mkdir(dirname(target), { recursive: true });
             await copyFile(from, target);
           }
         }
-        if (index === lastCopy) await run(process.execPath, [join(appDir, "build", "bundle.mjs"), "--outfile", reference], { cwd: appDir, timeout: 120_000 });
+        if (index === lastCopy)
+          await run(process.execPath, [join(appDir, "build", "bundle.mjs"), "--outfile", reference], {
+            cwd: appDir,
+            timeout: 120_000,
+          });
       } else if (instruction === "RUN") {
         const command = rest
           .filter((a) => !a.startsWith("--mount="))
@@ -321,8 +369,12 @@ describe("the Dockerfile's build stage, emulated", () => {
         if (/^npm install --global/.test(command)) continue;
         ran.push(command);
         await new Promise<void>((resolve, reject) => {
-          execFile("sh", ["-c", command], { cwd: root, env: { ...bareEnv(), CI: "true" }, timeout: 300_000 }, (error, _stdout, stderr) =>
-            error ? reject(new Error(`RUN ${command}\n${stderr}`, { cause: error })) : resolve(),
+          execFile(
+            "sh",
+            ["-c", command],
+            { cwd: root, env: { ...bareEnv(), CI: "true" }, timeout: 300_000 },
+            (error, _stdout, stderr) =>
+              error ? reject(new Error(`RUN ${command}\n${stderr}`, { cause: error })) : resolve(),
           );
         });
       }

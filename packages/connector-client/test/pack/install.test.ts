@@ -20,7 +20,15 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
-const LIBRARIES = ["cert-manager", "connector-client", "director-client", "app-sync", "k8s-store", "compass-sim", "kube-testenv"];
+const LIBRARIES = [
+  "cert-manager",
+  "connector-client",
+  "director-client",
+  "app-sync",
+  "k8s-store",
+  "compass-sim",
+  "kube-testenv",
+];
 /** What the scratch project installs: the clients, what they need, and the simulator (to prove its CLI runs). */
 const INSTALLED = ["cert-manager", "connector-client", "director-client", "compass-sim"];
 const NPM_CACHE = join(tmpdir(), "runtime-agent-pack-npm-cache");
@@ -31,9 +39,17 @@ interface Run {
   stderr: string;
 }
 
-function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -49,25 +65,39 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
 
 async function mustRun(command: string, args: string[], options: Parameters<typeof run>[2]): Promise<string> {
   const r = await run(command, args, options);
-  if (r.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${r.code}\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${command} ${args.join(" ")} exited ${r.code}\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`,
+    );
   return r.stdout;
 }
 
 /** An environment for the scratch project: no pnpm/npm workspace settings leak into npm or node. */
 function scratchEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|pnpm_|NODE_OPTIONS$|NODE_PATH$|VITEST)/i.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^(npm_|pnpm_|NODE_OPTIONS$|NODE_PATH$|VITEST)/i.test(k)) env[k] = v;
   return { ...env, npm_config_cache: NPM_CACHE, npm_config_update_notifier: "false", ...extra };
 }
 
 /** Starts a CLI that prints one JSON ready line on stdout. */
-async function startReady(command: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+async function startReady(
+  command: string,
+  args: string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
   const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(" ")}: no ready line within 60 s\n${stderr}`)), 60_000);
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code} before its ready line\n${stderr}`)));
+    const timer = setTimeout(
+      () => reject(new Error(`${args.join(" ")}: no ready line within 60 s\n${stderr}`)),
+      60_000,
+    );
+    child.once("exit", (code) =>
+      reject(new Error(`${args.join(" ")} exited ${code} before its ready line\n${stderr}`)),
+    );
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", (line) => {
       clearTimeout(timer);
       try {
@@ -108,7 +138,9 @@ beforeAll(async () => {
   const packDir = join(work, "tarballs");
   await mkdir(packDir);
   // `prepack` builds each package (and the workspace packages it compiles against) with turbo first.
-  await mustRun("pnpm", ["--filter", "./packages/*", "pack", "--pack-destination", packDir], { cwd: repoRoot });
+  await mustRun("pnpm", ["--filter", "./packages/*", "pack", "--pack-destination", packDir], {
+    cwd: repoRoot,
+  });
   tarballs = new Map();
   for (const file of await readdir(packDir)) {
     const m = /^runtime-agent-(.+)-\d+\.\d+\.\d+\.tgz$/.exec(file);
@@ -116,11 +148,22 @@ beforeAll(async () => {
   }
   consumer = join(work, "consumer");
   await mkdir(consumer);
-  await writeFile(join(consumer, "package.json"), JSON.stringify({ name: "pack-consumer", private: true, type: "module" }, null, 2));
+  await writeFile(
+    join(consumer, "package.json"),
+    JSON.stringify({ name: "pack-consumer", private: true, type: "module" }, null, 2),
+  );
   const wanted = INSTALLED.map((name) => tarballs.get(name) ?? `missing tarball for ${name}`);
-  await mustRun("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...wanted], { cwd: consumer, env: scratchEnv(), timeoutMs: 300_000 });
+  await mustRun(
+    "npm",
+    ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...wanted],
+    { cwd: consumer, env: scratchEnv(), timeoutMs: 300_000 },
+  );
   // The Compass simulator from the workspace, with a generated runtime and three applications.
-  const started = await startReady(process.execPath, ["--conditions=development", "--import", "tsx", "src/cli.ts", "--quiet", "--generate-apps", "3"], join(repoRoot, "packages", "compass-sim"));
+  const started = await startReady(
+    process.execPath,
+    ["--conditions=development", "--import", "tsx", "src/cli.ts", "--quiet", "--generate-apps", "3"],
+    join(repoRoot, "packages", "compass-sim"),
+  );
   simulator = started.child;
   sim = started.ready as typeof sim;
 }, 600_000);
@@ -135,25 +178,39 @@ describe("pnpm pack", () => {
     expect([...tarballs.keys()].sort()).toEqual([...LIBRARIES].sort());
     for (const name of LIBRARIES) {
       const tarball = tarballs.get(name) as string;
-      const files = (await mustRun("tar", ["tzf", tarball], { cwd: work })).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+      const files = (await mustRun("tar", ["tzf", tarball], { cwd: work }))
+        .split("\n")
+        .filter(Boolean)
+        .map((f) => f.replace(/^package\//, ""));
       expect(files, name).toContain("README.md");
-      expect(files.some((f) => f.startsWith("dist/")), name).toBe(true);
-      expect(files.some((f) => f.startsWith("src/") || f.endsWith(".test.js")), name).toBe(false);
-      const manifest = JSON.parse(await mustRun("tar", ["xzfO", tarball, "package/package.json"], { cwd: work })) as {
+      expect(
+        files.some((f) => f.startsWith("dist/")),
+        name,
+      ).toBe(true);
+      expect(
+        files.some((f) => f.startsWith("src/") || f.endsWith(".test.js")),
+        name,
+      ).toBe(false);
+      const manifest = JSON.parse(
+        await mustRun("tar", ["xzfO", tarball, "package/package.json"], { cwd: work }),
+      ) as {
         exports: Record<string, string | Record<string, string>>;
         dependencies?: Record<string, string>;
         bin?: Record<string, string>;
       };
-      for (const spec of Object.values(manifest.dependencies ?? {})) expect(spec, name).not.toMatch(/^workspace:/);
+      for (const spec of Object.values(manifest.dependencies ?? {}))
+        expect(spec, name).not.toMatch(/^workspace:/);
       for (const [subpath, target] of Object.entries(manifest.exports)) {
         const targets = typeof target === "string" ? { default: target } : target;
         expect(targets.types ?? subpath === "./package.json", `${name} ${subpath} has types`).toBeTruthy();
         // "development" points at the TypeScript sources, which are not published: the monorepo's own condition.
         for (const [condition, path] of Object.entries(targets)) {
-          if (condition !== "development") expect(files, `${name} exports ${subpath} ${condition}`).toContain(path.replace(/^\.\//, ""));
+          if (condition !== "development")
+            expect(files, `${name} exports ${subpath} ${condition}`).toContain(path.replace(/^\.\//, ""));
         }
       }
-      for (const path of Object.values(manifest.bin ?? {})) expect(files, `${name} bin`).toContain(path.replace(/^\.\//, ""));
+      for (const path of Object.values(manifest.bin ?? {}))
+        expect(files, `${name} bin`).toContain(path.replace(/^\.\//, ""));
     }
   });
 
@@ -170,10 +227,15 @@ describe("the installed packages, outside the workspace", () => {
     expect(relative(repoRoot, consumer).startsWith("..")).toBe(true);
     const out = await mustRun(
       process.execPath,
-      ["--input-type=module", "-e", `for (const p of ${JSON.stringify(INSTALLED.map((n) => `@runtime-agent/${n}`))}) console.log(import.meta.resolve(p))`],
+      [
+        "--input-type=module",
+        "-e",
+        `for (const p of ${JSON.stringify(INSTALLED.map((n) => `@runtime-agent/${n}`))}) console.log(import.meta.resolve(p))`,
+      ],
       { cwd: consumer, env: scratchEnv() },
     );
-    for (const url of out.trim().split("\n")) expect(fileURLToPath(url).startsWith(join(consumer, "node_modules"))).toBe(true);
+    for (const url of out.trim().split("\n"))
+      expect(fileURLToPath(url).startsWith(join(consumer, "node_modules"))).toBe(true);
   });
 
   test("pair with the simulator and list the runtime's applications", async () => {
@@ -220,10 +282,19 @@ try {
     );
     const out = await mustRun(process.execPath, ["pair-and-list.mjs"], {
       cwd: consumer,
-      env: scratchEnv({ CONNECTOR_URL: issued.connectorURL, TOKEN: issued.token, TENANT: sim.tenant, RUNTIME_ID: sim.runtimeId, CA_FILE: sim.serverCaFile }),
+      env: scratchEnv({
+        CONNECTOR_URL: issued.connectorURL,
+        TOKEN: issued.token,
+        TENANT: sim.tenant,
+        RUNTIME_ID: sim.runtimeId,
+        CA_FILE: sim.serverCaFile,
+      }),
       timeoutMs: 120_000,
     });
-    const [result, reuse] = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [result, reuse] = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(result).toMatchObject({
       key: "-----BEGIN RSA PRIVATE KEY-----",
       renew: false,
@@ -250,7 +321,11 @@ try {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^paired: .*CN=/);
-    expect(lines.slice(1)).toEqual([expect.stringMatching(/^director: https:\/\/127\.0\.0\.1:\d+\/director\/graphql$/), "renewed: true", "revoked first: true"]);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^director: https:\/\/127\.0\.0\.1:\d+\/director\/graphql$/),
+      "renewed: true",
+      "revoked first: true",
+    ]);
   }, 180_000);
 
   test("TypeScript compiles a consumer against the installed declarations", async () => {
@@ -297,10 +372,17 @@ void pairWithToken("https://example.com");
 
   test("the installed compass-sim CLI starts (schemas found next to dist/)", async () => {
     const bin = join(consumer, "node_modules", ".bin", "compass-sim");
-    const { child, ready } = await startReady(bin, ["--quiet", "--generate-apps", "1"], consumer, scratchEnv());
+    const { child, ready } = await startReady(
+      bin,
+      ["--quiet", "--generate-apps", "1"],
+      consumer,
+      scratchEnv(),
+    );
     try {
       expect(ready).toMatchObject({ event: "ready", generated: { applications: 1 } });
-      const state = (await (await fetch(`${String(ready.adminUrl)}/admin/healthz`)).json()) as { status: string };
+      const state = (await (await fetch(`${String(ready.adminUrl)}/admin/healthz`)).json()) as {
+        status: string;
+      };
       expect(state.status).toBe("ok");
     } finally {
       await stop(child);
