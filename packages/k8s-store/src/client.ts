@@ -219,7 +219,7 @@ export class K8sClient {
     const options: ConfigurationOptions = {
       middleware: [
         middleware((ctx) => {
-          ctx.setSignal(AbortSignal.timeout(timeoutMs));
+          ctx.setSignal(AbortSignal.timeout(Math.ceil(timeoutMs)));
           if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
         }),
       ],

@@ -18,7 +18,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   sync: { run: syncCommand, usage: SYNC_USAGE },
 };
 
+/** Defined by the bundle (build/bundle.mjs), where package.json is not beside the code. */
+declare const RUNTIME_AGENT_VERSION: string | undefined;
+
 export function version(): string {
+  if (typeof RUNTIME_AGENT_VERSION === "string") return RUNTIME_AGENT_VERSION;
   const require = createRequire(import.meta.url);
   return (require("../../package.json") as { version: string }).version;
 }
