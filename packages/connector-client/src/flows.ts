@@ -25,6 +25,12 @@ export interface FlowOptions extends CallOptions {
   timeoutMs?: number | undefined;
   /** Validity of the returned certificate is checked against this instant (default: now). */
   now?: () => Date;
+  /**
+   * pairWithToken: called with the one-time token `configuration` returned, before it is used for signing. The
+   * token passed in is spent from then on; when signing then fails for a reason a retry can fix (5xx, reset,
+   * timeout), this token is the one to retry the flow with.
+   */
+  onSigningToken?: ((token: string) => void) | undefined;
 }
 
 export function clientCertificateOf(credentials: Pick<RuntimeCredentials, "privateKeyPem" | "certificateChainPem">): ClientCertificate {
@@ -58,6 +64,7 @@ export async function pairWithToken(
         { operation: "configuration" },
       );
     }
+    options.onSigningToken?.(configuration.token);
     return await signAndCheck(client.withToken(configuration.token), configuration, await keyPromise, options);
   } finally {
     await client.close();

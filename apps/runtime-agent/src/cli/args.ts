@@ -44,7 +44,14 @@ export const TLS_FLAGS = {
   "insecure-skip-tls-verify": { type: "boolean" },
 } as const;
 
-export async function tlsTrustFrom(values: { "ca-file"?: string | undefined; "insecure-skip-tls-verify"?: boolean | undefined }): Promise<TlsTrust> {
+/**
+ * The trust for Compass's server certificate from --ca-file / --insecure-skip-tls-verify. Turning verification off
+ * is said on stderr (through `warn`) every time, before anything is sent.
+ */
+export async function tlsTrustFrom(
+  values: { "ca-file"?: string | undefined; "insecure-skip-tls-verify"?: boolean | undefined },
+  warn: (line: string) => void,
+): Promise<TlsTrust> {
   const trust: TlsTrust = {};
   if (values["ca-file"] !== undefined) {
     try {
@@ -54,6 +61,9 @@ export async function tlsTrustFrom(values: { "ca-file"?: string | undefined; "in
     }
     if (!trust.caPem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--ca-file ${values["ca-file"]} holds no PEM certificate`);
   }
-  if (values["insecure-skip-tls-verify"] === true) trust.insecureSkipTlsVerify = true;
+  if (values["insecure-skip-tls-verify"] === true) {
+    trust.insecureSkipTlsVerify = true;
+    warn("warning: --insecure-skip-tls-verify: Compass's server certificate is NOT verified\n");
+  }
   return trust;
 }

@@ -23,7 +23,7 @@ export async function pairCommand(argv: string[], io: CommandIo): Promise<number
   if (/[\s\p{Cc}]/u.test(token)) throw new UsageError("--token contains whitespace or control characters");
   const out = requireFlag(flags.out, "out");
   const keySize = positiveIntFlag(flags["key-size"], "key-size", 4096, 2048, 8192);
-  const tls = await tlsTrustFrom(flags);
+  const tls = await tlsTrustFrom(flags, (line) => io.err(line));
 
   const credentials = await pairWithToken(connectorUrl, token, { tls, keySize });
   await writeCertDir(out, certDirContent(credentials));

@@ -28,7 +28,7 @@ export async function renewCommand(argv: string[], io: CommandIo): Promise<numbe
     ...TLS_FLAGS,
   });
   const dir = requireFlag(flags["cert-dir"], "cert-dir");
-  const tls = await tlsTrustFrom(flags);
+  const tls = await tlsTrustFrom(flags, (line) => io.err(line));
   const current = await loadCertDir(dir);
   const url = httpsUrlFlag(flags["connector-url"] ?? current.connection.connectorUrl, "connector-url");
   const keySize = positiveIntFlag(flags["key-size"], "key-size", 4096, 2048, 8192);
@@ -46,7 +46,7 @@ export async function revokeCommand(argv: string[], io: CommandIo): Promise<numb
     ...TLS_FLAGS,
   });
   const dir = requireFlag(flags["cert-dir"], "cert-dir");
-  const tls = await tlsTrustFrom(flags);
+  const tls = await tlsTrustFrom(flags, (line) => io.err(line));
   const current = await loadCertDir(dir);
   const url = httpsUrlFlag(flags["connector-url"] ?? current.connection.connectorUrl, "connector-url");
   const revoked = await revokeCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls });

@@ -1,6 +1,8 @@
 import { startAgent } from "../agent.js";
 import { createLogger } from "../observability/logger.js";
+import { positiveIntFlag } from "./args.js";
 import { configFromArgs, configUsage } from "./config-flags.js";
+import { warnAboutInsecureKubeconfig } from "./kubeconfig-check.js";
 import type { CommandIo } from "./io.js";
 
 export const RUN_USAGE = `runtime-agent run [--kubeconfig FILE] [--key-size N] [settings...]
@@ -10,14 +12,17 @@ ${configUsage()}`;
 /** Runs until SIGTERM or SIGINT; stops within 10 s. */
 export async function runCommand(argv: string[], _io: CommandIo): Promise<number> {
   const { config, values } = configFromArgs(argv, { kubeconfig: { type: "string" }, "key-size": { type: "string" } });
+  // Checked before anything starts: a bad size would otherwise surface only at the next pairing or renewal.
+  const keySize = positiveIntFlag(typeof values["key-size"] === "string" ? values["key-size"] : undefined, "key-size", 4096, 2048, 8192);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
-  const keySize = typeof values["key-size"] === "string" ? Number(values["key-size"]) : 4096;
+  const kubeconfigPath = typeof values.kubeconfig === "string" ? values.kubeconfig : undefined;
+  warnAboutInsecureKubeconfig(log, kubeconfigPath);
   let lostLeadership = false;
   const agent = await startAgent({
     config,
     log,
     keySize,
-    kubeconfigPath: typeof values.kubeconfig === "string" ? values.kubeconfig : undefined,
+    kubeconfigPath,
     onLostLeadership: () => {
       lostLeadership = true;
       process.kill(process.pid, "SIGTERM");

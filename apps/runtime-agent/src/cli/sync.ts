@@ -35,7 +35,8 @@ export async function syncCommand(argv: string[], io: CommandIo): Promise<number
   const dir = requireFlag(flags["cert-dir"], "cert-dir");
   const runtimeId = requireFlag(flags["runtime-id"], "runtime-id");
   const pageSize = positiveIntFlag(flags["page-size"], "page-size", 100, 1, 200);
-  const tls = await tlsTrustFrom(flags);
+  const tls = await tlsTrustFrom(flags, (line) => io.err(line));
+  if (flags["skip-apps-tls-verify"] === true) io.err("warning: --skip-apps-tls-verify: the Applications are written with spec.skipVerify=true\n");
   let credentials;
   try {
     credentials = await readCertDir(dir);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { CompassTransport, ConnectorClient, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
 import type { ConnectorConfiguration, TlsTrust } from "@runtime-agent/connector-client";
 import { DirectorClient } from "@runtime-agent/director-client";
@@ -21,6 +22,12 @@ export class CompassSession {
   readonly #options: CompassSessionOptions;
   #credentials: AgentCredentials | undefined;
   #transport: CompassTransport | undefined;
+  /**
+   * The one-time token the last failed pairing's `configuration` returned, for the token it started from: that
+   * `configuration` spent the configured token, so a retry after a transient failure of the signing step uses
+   * this one instead (in memory only; a restart needs a new token then).
+   */
+  #nextToken: { for: string; token: string } | undefined;
 
   constructor(options: CompassSessionOptions) {
     this.#options = options;
@@ -47,12 +54,38 @@ export class CompassSession {
     void transport?.close().catch(() => undefined);
   }
 
-  /** The token flow: configuration with the token, CSR, signing with the token configuration returned. */
+  /**
+   * The token flow: configuration with the token, CSR, signing with the token configuration returned. When an
+   * earlier attempt with the same token got as far as `configuration`, the token that call returned is used.
+   */
   async pair(connectorUrl: string, token: string, requestId: string, signal: AbortSignal): Promise<{ credentials: AgentCredentials; configuration: ConnectorConfiguration }> {
-    const result = await this.#options.metrics.timeCompass("pair", () =>
-      pairWithToken(connectorUrl, token, { tls: this.#options.tls, keySize: this.#options.keySize, requestId, signal, now: this.#options.now }),
-    );
-    return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
+    const origin = createHash("sha256").update(`${connectorUrl}\n${token}`).digest("hex");
+    const next = this.#nextToken?.for === origin ? this.#nextToken.token : undefined;
+    try {
+      const result = await this.#options.metrics.timeCompass("pair", () =>
+        pairWithToken(connectorUrl, next ?? token, {
+          tls: this.#options.tls,
+          keySize: this.#options.keySize,
+          requestId,
+          signal,
+          now: this.#options.now,
+          onSigningToken: (issued) => {
+            this.#nextToken = { for: origin, token: issued };
+          },
+        }),
+      );
+      this.#nextToken = undefined;
+      return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
+    } catch (error) {
+      // Refused or unacceptable: a retry cannot help, and the token Compass returned is spent or useless too.
+      if ((error as { retryable?: unknown }).retryable !== true) this.#nextToken = undefined;
+      throw error;
+    }
+  }
+
+  /** Whether a failed pairing left a token from Compass to retry with (for the configured token). */
+  hasRetryToken(connectorUrl: string, token: string): boolean {
+    return this.#nextToken?.for === createHash("sha256").update(`${connectorUrl}\n${token}`).digest("hex");
   }
 
   /** `configuration` over mTLS: proves the certificate works and returns the current management-plane URLs. */

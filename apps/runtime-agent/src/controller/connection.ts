@@ -25,8 +25,14 @@ export type ConnectionOutcome =
   | { kind: "paired"; credentials: AgentCredentials; configuration: ConnectorConfiguration }
   | { kind: "maintained"; configuration: ConnectorConfiguration; renewed: AgentCredentials | undefined }
   | { kind: "skipped"; retryInMs: number }
-  | { kind: "connection-failed"; message: string; tokenRefused: boolean; waitForNewToken: boolean }
-  | { kind: "maintenance-failed"; message: string };
+  | { kind: "connection-failed"; message: string; tokenRefused: boolean; waitForNewToken: boolean; retryAfterMs?: number | undefined }
+  | { kind: "maintenance-failed"; message: string; retryAfterMs?: number | undefined };
+
+/** How long Compass asked to wait (HTTP 429 or 503 with Retry-After), when it did. */
+export function retryAfterOf(error: unknown): number | undefined {
+  const value = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
+}
 
 export function credentialLocations(config: AgentConfig): CredentialLocations {
   return { clientCertificate: config.clusterCertificatesSecret, caCertificate: config.caCertificatesSecret };
@@ -73,6 +79,9 @@ export async function establish(
       waitForNewToken: true,
     };
   }
+  if (ctx.session.hasRetryToken(connectorUrl, token)) {
+    ctx.log.info("retrying the pairing with the one-time token Compass returned last time (the configured one was spent by that attempt)");
+  }
   try {
     const { credentials, configuration } = await ctx.session.pair(connectorUrl, token, ctx.requestId, ctx.signal);
     await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials));
@@ -88,6 +97,7 @@ export async function establish(
       message: `Failed to establish connection with the one-time token: ${describe(error)}`,
       tokenRefused: refused,
       waitForNewToken: refused,
+      retryAfterMs: retryAfterOf(error),
     };
   }
 }
@@ -172,7 +182,7 @@ function certificateFailure(ctx: ConnectionContext, error: unknown, prefix: stri
     ctx.session.forget();
     return { kind: "connection-failed", message: `${prefix}: ${why}: ${describe(error)}; falling back to the one-time token`, tokenRefused: false, waitForNewToken: false };
   }
-  return { kind: "maintenance-failed", message: `${prefix}: ${describe(error)}` };
+  return { kind: "maintenance-failed", message: `${prefix}: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
 }
 
 function isHttpsUrl(value: string): boolean {

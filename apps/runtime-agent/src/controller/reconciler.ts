@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
+import { agentConfigurationFromData, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
 import type { AgentConfiguration, CompassConnection, CompassConnectionSpec, CompassConnectionStatus, K8sStore } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
@@ -27,6 +27,10 @@ export interface ReconcilerOptions {
 
 /** After a refused token the agent waits for a new one; the config Secret is watched, so this is only a fallback. */
 const WAIT_FOR_TOKEN_MS = 5 * 60_000;
+/** The keys of the agent configuration Secret (as in Kyma). */
+const CONFIG_KEYS = new Set(["CONNECTOR_URL", "TOKEN", "RUNTIME_ID", "TENANT"]);
+/** A Retry-After longer than this is shortened to it (a broken or hostile gateway must not park the agent for days). */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /**
  * Reconciles the CompassConnection `compass-connection`: connection (pairing, checks, renewal), then
@@ -39,6 +43,9 @@ export class Reconciler {
   #refusedToken: string | undefined;
   #connectionFailures = 0;
   #lastState: string | undefined;
+  #unknownConfigKeys = "";
+  /** No call to Compass before this time (epoch ms): Compass answered with a Retry-After. */
+  #retryNotBefore = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -65,6 +72,12 @@ export class Reconciler {
       existing?.status ?? { connectionState: STATE.ConnectionFailed, connectionStatus: null, synchronizationStatus: null },
     );
     const previousState = existing?.status?.connectionState;
+    // Compass asked to wait (429/503 with Retry-After): nothing is sent before then, whatever triggered this cycle,
+    // unless an operator asks for it on the CR.
+    const retryInMs = this.#retryNotBefore - now.getTime();
+    if (retryInMs > 0 && existing?.spec.resyncNow !== true && existing?.spec.refreshCredentialsNow !== true) {
+      return this.#finish(started, "Skipped", { requeueAfterMs: retryInMs });
+    }
     const resetResync = spec.resyncNow === true;
     const resetRefresh = spec.refreshCredentialsNow === true;
 
@@ -211,6 +224,19 @@ export class Reconciler {
       message = "Failed to read Runtime config: the configuration Secret cannot be read";
     }
 
+    const retryAfterMs = Math.min(
+      MAX_RETRY_AFTER_MS,
+      Math.max(
+        connection.kind === "connection-failed" || connection.kind === "maintenance-failed" ? (connection.retryAfterMs ?? 0) : 0,
+        sync?.kind === "fetch-failed" ? (sync.retryAfterMs ?? 0) : 0,
+      ),
+    );
+    if (retryAfterMs > 0) {
+      this.#retryNotBefore = now.getTime() + retryAfterMs;
+      requeueAfterMs = Math.max(requeueAfterMs, retryAfterMs);
+      log.warn({ retryAfterMs }, "Compass asked to wait (Retry-After); no call to Compass before then");
+    }
+
     status = withConditions(status, message, now);
     await this.#persist(current, spec, status, {
       resetResync: resetResync && status.connectionState === STATE.Synchronized,
@@ -224,7 +250,18 @@ export class Reconciler {
 
   async #readAgentConfiguration(): Promise<AgentConfiguration | undefined> {
     try {
-      return await this.#o.store.secrets.readAgentConfiguration(this.#o.config.agentConfigurationSecret);
+      const secret = await this.#o.store.secrets.get(this.#o.config.agentConfigurationSecret.namespace, this.#o.config.agentConfigurationSecret.name);
+      // Keys the agent does not know are ignored; a typo (TOKENN) would otherwise look like a missing key. Said once
+      // per set of keys, by name only (values may be secret).
+      const unknown = Object.keys(secret.data).filter((key) => !CONFIG_KEYS.has(key)).sort();
+      const signature = unknown.join(",");
+      if (signature !== this.#unknownConfigKeys) {
+        this.#unknownConfigKeys = signature;
+        if (unknown.length > 0) {
+          this.#o.log.warn({ keys: unknown, known: [...CONFIG_KEYS] }, "the agent configuration Secret has keys the agent does not use; they are ignored");
+        }
+      }
+      return agentConfigurationFromData(secret.data);
     } catch (error) {
       this.#o.log.warn({ reason: describe(error) }, "cannot read the agent configuration Secret");
       return undefined;

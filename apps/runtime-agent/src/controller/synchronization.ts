@@ -6,6 +6,7 @@ import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
 import type { CompassSession } from "./compass-session.js";
+import { retryAfterOf } from "./connection.js";
 import { describe } from "./describe-error.js";
 
 export interface SyncContext {
@@ -27,7 +28,7 @@ export interface ApplicationFailure {
 }
 
 export type SyncOutcome =
-  | { kind: "fetch-failed"; message: string }
+  | { kind: "fetch-failed"; message: string; retryAfterMs?: number | undefined }
   | {
       kind: "applied";
       /** Applications in Compass for this runtime. */
@@ -62,7 +63,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
       ctx.metrics.timeCompass("applicationsForRuntime", async () => (await director.listApplicationsForRuntime(runtimeId, call)).applications),
     ]);
   } catch (error) {
-    return { kind: "fetch-failed", message: `Failed to fetch configuration: ${describe(error)}` };
+    return { kind: "fetch-failed", message: `Failed to fetch configuration: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
   }
 
   const desired = buildDesiredState(applications, labels, {
