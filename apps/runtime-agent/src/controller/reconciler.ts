@@ -43,6 +43,8 @@ export class Reconciler {
   #refusedToken: string | undefined;
   #connectionFailures = 0;
   #lastState: string | undefined;
+  /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
+  #configSeen: string | undefined;
   #unknownConfigKeys = "";
   /** No call to Compass before this time (epoch ms): Compass answered with a Retry-After. */
   #retryNotBefore = 0;
@@ -84,6 +86,8 @@ export class Reconciler {
     // ---- connection ----
     let connection: ConnectionOutcome;
     let repair: string | undefined;
+    const configKey = tokenDigest(JSON.stringify(agentConfig ?? null));
+    const configChanged = this.#configSeen !== undefined && this.#configSeen !== configKey;
     const needsToken = !existing || existing.status?.connectionState === STATE.ConnectionFailed;
     if (!needsToken) {
       const loaded = await loadCredentials(ctx);
@@ -94,7 +98,8 @@ export class Reconciler {
       } else if (this.#rateLimited(existing, repair)) {
         // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
         // next cycle stays where the last one put it, a sync period after it.
-        return this.#finish(started, "Skipped", { requeueAfterMs: this.#untilScheduled(existing) });
+        // A changed config Secret (RUNTIME_ID, TENANT, ...) is taken up as soon as the minimal sync time allows.
+        return this.#finish(started, "Skipped", { requeueAfterMs: configChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) });
       } else {
         connection = await maintain(ctx, existing, repair);
         if (connection.kind === "connection-failed") {
@@ -107,6 +112,7 @@ export class Reconciler {
       connection = await establish(ctx, agentConfig, this.#refusedToken);
     }
 
+    this.#configSeen = configKey;
     const connectionStatus = status.connectionStatus ?? {
       established: null,
       lastSync: null,

@@ -3,7 +3,7 @@ import { MANAGED_BY_LABEL } from "@runtime-agent/k8s-store";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
-import { Scenario } from "../support/scenario.js";
+import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Failures of single applications: a foreign Application with a wanted name, two Compass applications with the
 // same name after normalization. Those are reported; every other application is still synchronized.
@@ -103,6 +103,11 @@ describe("per-application failures", () => {
     expect(after).toEqual(uids);
     const error = (await scenario.connection())?.status?.synchronizationStatus?.error ?? "";
     expect(error).toContain("mp-foo-bar");
+
+    // No isNormalized label at all: the Director normalizes, and so does the agent (idempotent): same names again.
+    scenario.sim.state.runtimes.get(scenario.runtimeId)?.labels.delete("isNormalized");
+    for (let i = 0; i < 2; i++) await scenario.waitForNextCycle("ResourceApplicationFailed", 30_000);
+    expect(new Map((await scenario.store.applications.listManaged()).map((a) => [a.metadata.name, a.metadata.uid]))).toEqual(uids);
   });
 
   test("once the foreign Application is gone and the names differ, everything is synchronized", async () => {
@@ -115,6 +120,59 @@ describe("per-application failures", () => {
     expect(crmSecrets).toHaveLength(1);
     expect(crmSecrets[0]?.metadata.ownerReferences?.[0]?.name).toBe("mp-crm");
     expect((await scenario.kube.events("default")).some((e) => e.reason === "Synchronized" && e.type === "Normal")).toBe(true);
+  });
+});
+
+describe("failures of a whole phase (counterparts of the Go agent's controller tests)", () => {
+  const uids = async () => new Map((await scenario.store.applications.listManaged()).map((a) => [a.metadata.name, a.metadata.uid]));
+
+  test("the runtime labels cannot be set → MetadataUpdateFailed (applications still applied), then Synchronized", async () => {
+    const before = await uids();
+    scenario.sim.state.runtimes.get(scenario.runtimeId)?.labels.set("runtime_consoleUrl", "https://stale.example.com");
+    await scenario.admin.call("POST", "/admin/faults", { target: "director", operation: "SetRuntimeLabel", status: 503, times: 2 });
+    const cc = await scenario.waitForState("MetadataUpdateFailed", 30_000);
+    expect(cc.status?.synchronizationStatus?.error).toMatch(/Failed to reconcile Runtime labels with proper URLs: runtime_consoleUrl/);
+    expect(cc.status?.synchronizationStatus?.lastSuccessfulFetch).toBeTruthy();
+    await scenario.waitForState("Synchronized", 30_000);
+    expect(scenario.sim.state.runtimes.get(scenario.runtimeId)?.labels.get("runtime_consoleUrl")).toBe("https://console.e2e.example.com");
+    expect(await uids()).toEqual(before);
+  });
+
+  for (const [what, fault] of [
+    ["answers 503", { status: 503 }],
+    ["answers 200 {} (no managementPlaneInfo)", { emptyJson: true }],
+    ["resets the connection", { reset: true }],
+  ] as const) {
+    test(`the Connector check ${what} → ConnectionMaintenanceFailed on the certificate (no token), then Synchronized`, async () => {
+      const before = await uids();
+      const mark = scenario.mark();
+      await scenario.admin.call("POST", "/admin/faults", { target: "connector", operation: "configuration", ...fault, times: 1 });
+      const cc = await scenario.waitForState("ConnectionMaintenanceFailed", 30_000);
+      expect(cc.status?.connectionStatus?.error).toMatch(/Error while trying to maintain connection/);
+      await scenario.waitForState("Synchronized", 30_000);
+      expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(0);
+      expect(await uids()).toEqual(before);
+    });
+  }
+
+  test("RUNTIME_ID empty in the config Secret → SynchronizationFailed; restored → Synchronized", async () => {
+    const before = await uids();
+    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { RUNTIME_ID: "" });
+    const cc = await scenario.waitForState("SynchronizationFailed", 30_000);
+    expect(cc.status?.synchronizationStatus?.error).toMatch(/Failed to read Runtime config: RUNTIME_ID .* is empty/);
+    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { RUNTIME_ID: scenario.runtimeId });
+    await scenario.waitForState("Synchronized", 30_000);
+    expect(await uids()).toEqual(before);
+  });
+
+  test("config Secret deleted → SynchronizationFailed on the certificate; recreated → Synchronized", async () => {
+    const before = await uids();
+    await scenario.store.secrets.delete(CONFIG_SECRET.namespace, CONFIG_SECRET.name);
+    const cc = await scenario.waitForState("SynchronizationFailed", 30_000);
+    expect(cc.status?.connectionStatus?.error).toBeUndefined();
+    await scenario.writeConfigSecret();
+    await scenario.waitForState("Synchronized", 30_000);
+    expect(await uids()).toEqual(before);
   });
 });
 

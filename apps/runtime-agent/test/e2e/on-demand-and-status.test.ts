@@ -4,7 +4,7 @@ import { DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
-import { CLIENT_SECRET, Scenario } from "../support/scenario.js";
+import { CLIENT_SECRET, CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // A long sync period (60 s) and a short minimal sync time (1 s): whatever happens within seconds can only have been
 // caused by the watches, not by the periodic resync.
@@ -82,6 +82,20 @@ describe("spec.resyncNow", () => {
     const mark = scenario.mark();
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     expect(scenario.requestsSince(mark)).toHaveLength(0);
+  });
+});
+
+describe("config Secret", () => {
+  test("a change (RUNTIME_ID) takes effect within seconds, and so does the fix", async () => {
+    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { RUNTIME_ID: "" });
+    let started = Date.now();
+    const failed = await scenario.waitForState("SynchronizationFailed", 20_000);
+    expect(Date.now() - started).toBeLessThan(5_000); // minimal sync time 1 s; the period (60 s) cannot explain it
+    expect(failed.status?.synchronizationStatus?.error).toMatch(/RUNTIME_ID/);
+    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { RUNTIME_ID: scenario.runtimeId });
+    started = Date.now();
+    await scenario.waitForState("Synchronized", 20_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
+import { SecretWatch } from "../support/leaks.js";
+import { CA_SECRET, CLIENT_SECRET, FORMATION, Scenario } from "../support/scenario.js";
 
 // The agent process against the Compass simulator and a real kube-apiserver, on its own ServiceAccount's RBAC.
 let scenario: Scenario;
@@ -24,9 +25,11 @@ const oauthBundle = {
   },
 };
 
+let commerceId: string;
+
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  await scenario.addApplication({ name: "Commerce Mock", description: "Commerce", bundles: [basicBundle, oauthBundle] });
+  commerceId = await scenario.addApplication({ name: "Commerce Mock", description: "Commerce", bundles: [basicBundle, oauthBundle] });
   await scenario.addApplication({ name: "erp", systemNumber: "42", bundles: [] });
   await scenario.addApplication({ name: "crm", bundles: [basicBundle] });
   agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
@@ -52,6 +55,43 @@ describe("first start", () => {
     expect(apps).toEqual(["mp-commerce-mock", "mp-crm", "mp-erp-42"]);
     const credentials = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
     expect(credentials.state).toBe("complete");
+    // The token flow (configuration with the token, then signing with the token it returned), then the mTLS check;
+    // no renewal in the first pass.
+    const requests = scenario.requestsSince(0);
+    expect(requests.filter((r) => r.listener === "token").map((r) => r.operations[0])).toEqual(["configuration", "signCertificateSigningRequest"]);
+    expect(requests.filter((r) => r.listener === "mtls" && r.operations.includes("signCertificateSigningRequest"))).toHaveLength(0);
+  });
+
+  test("writes the Application CRs and Secrets as Kyma expects them", async () => {
+    const app = await scenario.store.applications.get("mp-commerce-mock");
+    const spec = app.spec as unknown as {
+      description: string;
+      labels: Record<string, string>;
+      compassMetadata: { applicationId: string; authentication: { clientIds: string[] } };
+      services: { displayName: string; entries: { type: string; targetUrl?: string; centralGatewayUrl?: string; credentials?: { type: string; secretName: string; authenticationUrl?: string; csrfInfo?: { tokenEndpointURL: string } }; requestParametersSecretName?: string }[] }[];
+    };
+    expect(spec.description).toBe("Commerce");
+    expect(spec.labels["connected-app"]).toBe("mp-commerce-mock");
+    expect(spec.compassMetadata.applicationId).toBe(commerceId);
+    const byName = new Map(spec.services.map((s) => [s.displayName, s]));
+    const orders = byName.get("orders")!;
+    const ordersApi = orders.entries.find((e) => e.type === "API")!;
+    expect(ordersApi.targetUrl).toBe("https://commerce.example.com/orders");
+    expect(ordersApi.credentials?.type).toBe("Basic");
+    expect(orders.entries.some((e) => e.type === "Events")).toBe(true);
+    const customersApi = byName.get("customers")!.entries.find((e) => e.type === "API")!;
+    expect(customersApi.credentials).toMatchObject({ type: "OAuth", authenticationUrl: "https://commerce.example.com/oauth/token", csrfInfo: { tokenEndpointURL: "https://commerce.example.com/csrf" } });
+    expect(customersApi.requestParametersSecretName).toBeTruthy();
+
+    const basic = await scenario.store.secrets.get("kyma-system", ordersApi.credentials!.secretName);
+    expect(basic.data).toMatchObject({ username: "svc-user", password: "p4ss-w0rd-e2e" });
+    const oauth = await scenario.store.secrets.get("kyma-system", customersApi.credentials!.secretName);
+    expect(oauth.data).toMatchObject({ clientId: "client-e2e", clientSecret: "s3cr3t-e2e-value" });
+    const params = await scenario.store.secrets.get("kyma-system", customersApi.requestParametersSecretName!);
+    expect(JSON.parse(params.data["headers"] ?? "{}")).toEqual({ "X-Tenant": ["t1"] });
+    for (const secret of [basic, oauth, params]) {
+      expect(secret.metadata.ownerReferences?.[0]).toMatchObject({ kind: "Application", name: "mp-commerce-mock", uid: app.metadata.uid });
+    }
   });
 
   test("reports the runtime URLs as labels", async () => {
@@ -73,10 +113,13 @@ describe("first start", () => {
 describe("steady state", () => {
   test("a cycle with no change in Compass writes no Application", async () => {
     const before = await scenario.managedApplications();
+    const secretsBefore = (await scenario.appSecrets()).map((s) => `${s.metadata.name}@${s.metadata.resourceVersion}`);
     const cc = await scenario.connection();
     await scenario.waitForState("Synchronized", 30_000, cc?.status?.synchronizationStatus?.lastAttempt ?? undefined);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
     const after = await scenario.managedApplications();
     expect(after.map((a) => a.resourceVersion)).toEqual(before.map((a) => a.resourceVersion));
+    expect((await scenario.appSecrets()).map((s) => `${s.metadata.name}@${s.metadata.resourceVersion}`)).toEqual(secretsBefore);
   });
 
   test("applications added, changed and removed in Compass are reflected", async () => {
@@ -90,9 +133,21 @@ describe("steady state", () => {
     await waitFor("removed application", async () => ((await scenario.managedApplications()).some((a) => a.name === "mp-new-app") ? undefined : true));
   });
 
-  test("no secret value reaches the agent's logs", async () => {
+  test("an application unassigned from the runtime's formation is removed with its Secrets", async () => {
+    const crm = (await scenario.admin.call<{ applications: { id: string; name: string }[] }>("GET", "/admin/applications")).applications.find((a) => a.name === "crm")!;
+    expect((await scenario.appSecrets()).some((s) => s.metadata.labels?.["app"] === "mp-crm")).toBe(true);
+    await scenario.admin.call("POST", "/admin/formations/unassign", { formation: FORMATION, applicationId: crm.id });
+    await waitFor("crm removed", async () => ((await scenario.managedApplications()).some((a) => a.name === "mp-crm") ? undefined : true));
+    expect((await scenario.appSecrets()).some((s) => s.metadata.labels?.["app"] === "mp-crm")).toBe(false);
+    expect((await scenario.managedApplications()).map((a) => a.name).sort()).toEqual(["mp-commerce-mock", "mp-erp-42"]);
+  });
+
+  test("no secret value reaches the agent's logs, the Events or the CR", async () => {
     const logs = agent.output();
     for (const secret of ["p4ss-w0rd-e2e", "s3cr3t-e2e-value", "BEGIN RSA PRIVATE KEY", "BEGIN PRIVATE KEY"]) expect(logs).not.toContain(secret);
+    const watch = new SecretWatch(scenario);
+    watch.add("p4ss-w0rd-e2e", "s3cr3t-e2e-value");
+    expect(await watch.scan()).toEqual([]);
   });
 });
 

@@ -41,12 +41,37 @@ afterAll(async () => {
   await scenario?.close();
 });
 
+describe("before the first connection", () => {
+  test("no config Secret → ConnectionFailed naming the Secret; the process stays up", async () => {
+    await scenario.store.secrets.delete(CONFIG_SECRET.namespace, CONFIG_SECRET.name);
+    agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
+    const cc = await scenario.waitForState("ConnectionFailed");
+    expect(cc.status?.connectionStatus?.error).toBe(`Failed to read the configuration Secret ${CONFIG_SECRET.namespace}/${CONFIG_SECRET.name}`);
+    await sleep(2_000);
+    expect(agent.exitStatus()).toBeUndefined();
+    expect(scenario.requestsSince(0).filter((r) => r.api !== undefined)).toHaveLength(0);
+  });
+
+  test("CONNECTOR_URL empty → ConnectionFailed naming it (the Secret is watched: at once)", async () => {
+    await scenario.writeConfigSecret({ CONNECTOR_URL: "" });
+    const cc = await waitFor("CONNECTOR_URL error", async () => {
+      const current = await scenario.connection();
+      return current?.status?.connectionStatus?.error?.includes("CONNECTOR_URL") ? current : undefined;
+    });
+    expect(cc.status?.connectionStatus?.error).toMatch(/CONNECTOR_URL in Secret kyma-system\/compass-agent-configuration is empty/);
+    expect(scenario.requestsSince(0).filter((r) => r.api !== undefined)).toHaveLength(0);
+  });
+});
+
 describe("Connector unavailable", () => {
   test("ConnectionFailed with the cause, retried with a growing backoff, then connects once the Connector is back", async () => {
     await scenario.admin.call("POST", "/admin/faults", { target: "connector", status: 503, times: 1000 });
     const mark = scenario.mark();
-    agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
-    const cc = await scenario.waitForState("ConnectionFailed");
+    await scenario.writeConfigSecret();
+    const cc = await waitFor("503 reported", async () => {
+      const current = await scenario.connection();
+      return current?.status?.connectionStatus?.error?.match(/503|no healthy upstream|unavailable/i) ? current : undefined;
+    });
     expect(cc.status?.connectionStatus?.error).toMatch(/503|no healthy upstream|unavailable/i);
     await sleep(8_000);
     const times = connectorCalls(scenario.requestsSince(mark)).map((r) => r.time.getTime());
@@ -110,7 +135,7 @@ describe("refused one-time tokens", () => {
     expect(cc.status?.connectionStatus?.error).toMatch(/did not accept|refused/);
     await sleep(5_000);
     // One attempt (configuration with the token), nothing after it: the refused token is not sent again.
-    expect(connectorCalls(scenario.requestsSince(mark))).toHaveLength(1);
+    expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(1);
     await expectQuiet(2_000);
     expect(agent.exitStatus()).toBeUndefined();
   });
@@ -129,7 +154,23 @@ describe("refused one-time tokens", () => {
     const cc = await scenario.waitForState("ConnectionFailed", 20_000);
     expect(cc.status?.connectionStatus?.error).toMatch(/one-time token/);
     await sleep(4_000);
-    expect(connectorCalls(scenario.requestsSince(mark))).toHaveLength(1);
+    expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(1);
+  });
+});
+
+describe("pairing interrupted", () => {
+  test("signing the CSR fails after configuration spent the token → ConnectionFailed, then the retry pairs with the token configuration returned", async () => {
+    await scenario.admin.call("POST", "/admin/faults", { target: "connector", operation: "signCertificateSigningRequest", status: 503, times: 1 });
+    const mark = scenario.mark();
+    const started = Date.now();
+    await scenario.writeConfigSecret();
+    await agent.waitForLog((l) => Date.parse(String(l.time)) >= started && l.msg === "connection to Compass failed" && /503|unavailable|no healthy upstream/i.test(String(l.reason)), 20_000);
+    await scenario.waitForState("Synchronized", 30_000);
+    const tokenCalls = scenario.requestsSince(mark).filter((r) => r.listener === "token");
+    // configuration (spends the written token, returns a new one), signing (503), then configuration and signing
+    // with the returned token: no operator needed.
+    expect(tokenCalls.map((r) => (r.fault ? "fault" : r.operations[0]))).toEqual(["configuration", "fault", "configuration", "signCertificateSigningRequest"]);
+    expect(new Set(tokenCalls.map((r) => r.identity?.systemAuthId).filter(Boolean)).size).toBe(1);
   });
 });
 

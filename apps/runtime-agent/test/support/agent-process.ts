@@ -40,7 +40,8 @@ export interface AgentProcess {
 /** Starts `runtime-agent run` as its own process, the way the container runs it. */
 export interface AgentLogLine {
   level?: number;
-  time?: number;
+  /** ISO 8601 (the agent's pino timestamp). */
+  time?: string;
   msg?: string;
   [key: string]: unknown;
 }
