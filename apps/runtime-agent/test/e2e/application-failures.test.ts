@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { MANAGED_BY_LABEL } from "@runtime-agent/k8s-store";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
-import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Failures of single applications: a foreign Application with a wanted name, two Compass applications with the
 // same name after normalization. Those are reported; every other application is still synchronized.
 let scenario: Scenario;
-let agent: AgentProcess;
 let secrets: SecretWatch;
 let fooBarId: string;
 
@@ -49,7 +47,7 @@ beforeAll(async () => {
     metadata: { name: FOREIGN, labels: { owner: "somebody-else" } },
     spec: { description: "not the agent's", services: [] },
   });
-  agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
+  await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
 });
 
 afterAll(async () => {

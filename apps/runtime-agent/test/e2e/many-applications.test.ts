@@ -79,7 +79,7 @@ beforeAll(async () => {
   try {
     await scenario.waitForState("Synchronized", 120_000);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${agent.tail(30)}`);
+    throw new Error(`${(error as Error).message}\n${agent.tail(30)}`, { cause: error });
   }
 }, 180_000);
 
