@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { MANAGED_BY_LABEL, type ContentHash } from "./types.js";
 
 /**
  * JSON with object keys sorted at every level (undefined members dropped, as JSON.stringify does).
@@ -11,12 +12,38 @@ export function stableStringify(value: unknown): string {
 
 const ARRAY_INDEX = /^(0|[1-9]\d{0,9})$/;
 
+/** The serialization order of an object's own keys, and the keys as JSON strings. */
+interface Shape {
+  own: readonly string[];
+  ordered: readonly string[];
+  quoted: readonly string[];
+}
+
+/**
+ * Shapes seen so far, by their own keys in insertion order: objects of one kind (entries, services, labels)
+ * share a shape, so the sort and the key quoting run once per shape instead of once per object. Bounded.
+ */
+const shapes = new Map<string, Shape>();
+const MAX_SHAPES = 10_000;
+
+function shapeOf(value: object): Shape {
+  const own = Object.keys(value);
+  const id = own.join("\u0000");
+  const cached = shapes.get(id);
+  // The id is ambiguous only for keys containing U+0000: a hit is checked key by key.
+  if (cached !== undefined && cached.own.length === own.length && cached.own.every((key, i) => key === own[i])) return cached;
+  const ordered = orderedKeys(own);
+  const shape: Shape = { own, ordered, quoted: ordered.map((key) => JSON.stringify(key)) };
+  if (cached === undefined && shapes.size < MAX_SHAPES) shapes.set(id, shape);
+  return shape;
+}
+
 /**
  * The key order of JSON.stringify on a copy with sorted keys: JavaScript lists integer-like keys first, in
  * numeric order, then the others in insertion (here: sorted) order.
  */
-function orderedKeys(value: object): string[] {
-  const sorted = Object.keys(value).sort();
+function orderedKeys(own: readonly string[]): string[] {
+  const sorted = [...own].sort();
   const indices = sorted.filter((key) => ARRAY_INDEX.test(key) && Number(key) < 4294967295);
   if (indices.length === 0) return sorted;
   const indexSet = new Set(indices);
@@ -33,13 +60,17 @@ function write(value: unknown): string | undefined {
     case "boolean":
       return value ? "true" : "false";
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((item) => write(item) ?? "null").join(",")}]`;
-      const keys = orderedKeys(value);
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) out += `${i > 0 ? "," : ""}${write(value[i]) ?? "null"}`;
+        return `${out}]`;
+      }
+      const { ordered, quoted } = shapeOf(value);
       let out = "{";
-      for (const key of keys) {
-        const member = write((value as Record<string, unknown>)[key]);
+      for (let i = 0; i < ordered.length; i++) {
+        const member = write((value as Record<string, unknown>)[ordered[i] as string]);
         if (member === undefined) continue;
-        out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${member}`;
+        out += `${out.length > 1 ? "," : ""}${quoted[i] as string}:${member}`;
       }
       return `${out}}`;
     }
@@ -60,6 +91,38 @@ export function pickLabels(labels: Readonly<Record<string, string>> | undefined,
     if (value !== undefined) picked[key] = value;
   }
   return picked;
+}
+
+/** The label keys an object's content hash covers: sorted, joined with ",". */
+export function labelKeysOf(labels: Readonly<Record<string, string>>): string {
+  return joinKeys(Object.keys(labels));
+}
+
+function joinKeys(keys: readonly string[]): string {
+  return keys.length === 1 ? (keys[0] as string) : [...keys].sort().join(",");
+}
+
+/** The agent's own label keys of an Application (what `buildDesiredState` sets). */
+export const APPLICATION_LABEL_KEYS: readonly string[] = [MANAGED_BY_LABEL];
+/** The agent's own label keys of a credential or request-parameter Secret (what `buildDesiredState` sets). */
+export const SECRET_LABEL_KEYS: readonly string[] = ["app", "bundleId", MANAGED_BY_LABEL];
+
+/** The content hash of an Application as read, for `ActualApplication.contentHash` (default: the agent's label keys). */
+export function applicationContentHashOf(
+  app: { metadata?: { labels?: Record<string, string> | undefined } | undefined; spec?: unknown },
+  labelKeys: readonly string[] = APPLICATION_LABEL_KEYS,
+): ContentHash {
+  const labels = pickLabels(app.metadata?.labels, labelKeys);
+  return { labelKeys: joinKeys(labelKeys), value: applicationContentHash(labels, app.spec) };
+}
+
+/** The content hash of a Secret as read (`data` base64, as the API returns it), for `ActualSecret.contentHash`. */
+export function secretContentHashOf(
+  secret: { metadata?: { labels?: Record<string, string> | undefined } | undefined; data?: unknown },
+  labelKeys: readonly string[] = SECRET_LABEL_KEYS,
+): ContentHash {
+  const labels = pickLabels(secret.metadata?.labels, labelKeys);
+  return { labelKeys: joinKeys(labelKeys), value: secretContentHash(labels, secret.data) };
 }
 
 /** Hash of what the agent manages in an Application: its own labels and the whole spec. */

@@ -1,6 +1,6 @@
 export { buildDesiredState } from "./desired.js";
 export type { DesiredStateOptions } from "./desired.js";
-export { plan, withOwnerReference } from "./plan.js";
+export { mergeApplication, mergeSecret, plan, withOwnerReference } from "./plan.js";
 export type {
   ApplicationUpdate,
   KeptObject,
@@ -22,7 +22,19 @@ export {
   serviceName,
   shouldNormalize,
 } from "./names.js";
-export { applicationContentHash, fromBase64, goJsonMultiMap, secretContentHash, stableStringify, toBase64 } from "./hash.js";
+export {
+  APPLICATION_LABEL_KEYS,
+  SECRET_LABEL_KEYS,
+  applicationContentHash,
+  applicationContentHashOf,
+  fromBase64,
+  goJsonMultiMap,
+  labelKeysOf,
+  secretContentHash,
+  secretContentHashOf,
+  stableStringify,
+  toBase64,
+} from "./hash.js";
 export {
   APPLICATION_API_VERSION,
   APPLICATION_KIND,
@@ -41,6 +53,7 @@ export type {
   ApplicationService,
   ApplicationSpec,
   Conflict,
+  ContentHash,
   CsrfInfo,
   DesiredApplication,
   DesiredSecret,

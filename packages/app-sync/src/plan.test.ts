@@ -1,8 +1,9 @@
 import type { DirectorApplication } from "@runtime-agent/director-client";
 import { describe, expect, test } from "vitest";
 import { buildDesiredState } from "./desired.js";
-import { toBase64 } from "./hash.js";
-import { plan, withOwnerReference } from "./plan.js";
+import { applicationContentHashOf, secretContentHashOf, toBase64 } from "./hash.js";
+import { mergeApplication, plan, withOwnerReference } from "./plan.js";
+import type { Plan } from "./plan.js";
 import { DESIRED_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "./types.js";
 import type { ActualApplication, ActualSecret, DesiredApplication, DesiredSecret, DesiredState } from "./types.js";
 
@@ -222,5 +223,82 @@ describe("plan", () => {
     ]);
     const again = withOwnerReference(owned, "mp-app-1", "uid-2");
     expect((again.metadata as { ownerReferences?: { uid: string }[] }).ownerReferences?.map((o) => o.uid)).toEqual(["uid-2"]);
+  });
+
+  describe("actual objects kept as metadata plus a precomputed content hash", () => {
+    /** What a caller that keeps only metadata and the content hash of what it read hands to plan. */
+    function compact(state: { applications: ActualApplication[]; secrets: ActualSecret[] }) {
+      return {
+        applications: state.applications.map((a) => ({ metadata: structuredClone(a.metadata), contentHash: applicationContentHashOf(a) })),
+        secrets: state.secrets.map((x) => ({ metadata: structuredClone(x.metadata), type: x.type, contentHash: secretContentHashOf(x) })),
+      };
+    }
+    const decisions = (p: Plan) => ({
+      applications: {
+        create: p.applications.create.map((a) => a.metadata.name),
+        update: p.applications.update.map((u) => [u.desired.metadata.name, u.reason]),
+        delete: p.applications.delete,
+        unchanged: p.applications.unchanged,
+        kept: p.applications.kept,
+      },
+      secrets: {
+        create: p.secrets.create.map((x) => x.secret.metadata.name),
+        update: p.secrets.update.map((u) => [u.desired.secret.metadata.name, u.reason, u.object]),
+        delete: p.secrets.delete,
+        unchanged: p.secrets.unchanged,
+        kept: p.secrets.kept,
+      },
+      conflicts: p.conflicts,
+    });
+    const scenarios: [string, () => { want: DesiredState; actual: { applications: ActualApplication[]; secrets: ActualSecret[] } }][] = [
+      ["no change", () => ({ want: desired([directorApp(1), directorApp(2)]), actual: storedState(desired([directorApp(1), directorApp(2)])) })],
+      ["a change in Compass", () => ({ want: desired([directorApp(1, { description: "new" })]), actual: storedState(desired([directorApp(1)])) })],
+      [
+        "hand edits",
+        () => {
+          const want = desired([directorApp(1)]);
+          const actual = storedState(want);
+          (actual.applications[0]?.spec as { skipVerify: boolean }).skipVerify = true;
+          actual.secrets[0]!.data = { ...actual.secrets[0]!.data, extra: toBase64("x") };
+          return { want, actual };
+        },
+      ],
+      [
+        "written by the Go agent",
+        () => {
+          const want = desired([directorApp(1)]);
+          const actual = storedState(want);
+          for (const object of [...actual.applications, ...actual.secrets]) if (object.metadata) delete object.metadata.annotations;
+          delete actual.secrets[0]!.metadata!.labels![MANAGED_BY_LABEL];
+          return { want, actual };
+        },
+      ],
+      ["deletions", () => ({ want: desired([directorApp(1)]), actual: storedState(desired([directorApp(1), directorApp(2)])) })],
+      ["stale owner", () => ({ want: desired([directorApp(1)]), actual: { ...storedState(desired([directorApp(1)])), secrets: desired([directorApp(1)]).secrets.map((x) => storedSecret(x, "old")) } })],
+    ];
+    for (const [name, scenario] of scenarios) {
+      test(`plans like full objects: ${name}`, () => {
+        const { want, actual } = scenario();
+        expect(decisions(plan(want, compact(actual)))).toEqual(decisions(plan(want, actual)));
+      });
+    }
+
+    test("a hash over other label keys is not used", () => {
+      const want = desired([directorApp(1)]);
+      const actual = storedState(want);
+      const app = { metadata: actual.applications[0]!.metadata, contentHash: applicationContentHashOf(actual.applications[0]!, ["other"]) };
+      const result = plan(want, { applications: [app], secrets: actual.secrets });
+      // Without a usable hash and without a spec the content cannot be shown equal: rewritten, never skipped.
+      expect(result.applications.unchanged).toEqual([]);
+      expect(result.applications.update).toHaveLength(1);
+    });
+
+    test("mergeApplication builds the update from a full object read later, without the content hash", () => {
+      const want = desired([directorApp(1, { description: "new" })]);
+      const live = { ...stored(desired([directorApp(1)]).applications[0]!), contentHash: { labelKeys: "x", value: "y" } };
+      const merged = mergeApplication(live, want.applications[0]!);
+      expect(merged).not.toHaveProperty("contentHash");
+      expect(merged).toMatchObject({ spec: want.applications[0]!.spec, status: live.status, metadata: { resourceVersion: "7", uid: "uid-mp-app-1" } });
+    });
   });
 });

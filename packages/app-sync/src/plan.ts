@@ -6,12 +6,13 @@
  * The store applies a plan in this order: create/update Applications; then create/update Secrets with an owner
  * reference to their Application's UID (`withOwnerReference`); then delete Secrets; then delete Applications.
  */
-import { applicationContentHash, pickLabels, secretContentHash } from "./hash.js";
+import { applicationContentHash, labelKeysOf, pickLabels, secretContentHash } from "./hash.js";
 import { APPLICATION_API_VERSION, APPLICATION_KIND, DESIRED_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "./types.js";
 import type {
   ActualApplication,
   ActualSecret,
   ActualState,
+  ContentHash,
   DesiredApplication,
   DesiredSecret,
   DesiredState,
@@ -123,7 +124,8 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       continue;
     }
     const wantHash = want.metadata.annotations[DESIRED_HASH_ANNOTATION] ?? "";
-    const haveHash = applicationContentHash(pickLabels(have.metadata?.labels, Object.keys(want.metadata.labels)), have.spec);
+    const haveHash =
+      precomputed(have.contentHash, want.metadata.labels) ?? applicationContentHash(pickLabels(have.metadata?.labels, Object.keys(want.metadata.labels)), have.spec);
     if (haveHash === wantHash) {
       apps.unchanged.push(name);
       continue;
@@ -185,7 +187,9 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       continue;
     }
     const wantHash = want.secret.metadata.annotations[DESIRED_HASH_ANNOTATION] ?? "";
-    const haveHash = secretContentHash(pickLabels(have.metadata?.labels, Object.keys(want.secret.metadata.labels)), have.data);
+    const haveHash =
+      precomputed(have.contentHash, want.secret.metadata.labels) ??
+      secretContentHash(pickLabels(have.metadata?.labels, Object.keys(want.secret.metadata.labels)), have.data);
     const owner = actualApps.get(want.ownerApplication);
     const ownerUid = owner?.metadata?.uid;
     const ownerOk =
@@ -214,6 +218,11 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   return { applications: apps, secrets, conflicts };
 }
 
+/** The precomputed hash of an actual object, when it covers exactly the desired object's label keys. */
+function precomputed(hash: ContentHash | undefined, wantLabels: Readonly<Record<string, string>>): string | undefined {
+  return hash !== undefined && hash.labelKeys === labelKeysOf(wantLabels) ? hash.value : undefined;
+}
+
 function reasonFor(annotations: Record<string, string> | undefined, wantHash: string, haveHash: string): UpdateReason {
   const recorded = annotations?.[DESIRED_HASH_ANNOTATION];
   if (recorded === wantHash) return "edited";
@@ -234,9 +243,14 @@ function ref(object: { metadata?: { name?: string | undefined; namespace?: strin
   return result;
 }
 
-function mergeApplication(have: ActualApplication, want: DesiredApplication): ActualApplication {
+/**
+ * What to PUT to bring `have` to `want`: the actual object (resourceVersion, status, foreign labels and annotations
+ * kept) with the desired labels and annotations merged in and the desired spec.
+ */
+export function mergeApplication(have: ActualApplication, want: DesiredApplication): ActualApplication {
+  const { contentHash: _hash, ...rest } = have;
   return {
-    ...have,
+    ...rest,
     apiVersion: want.apiVersion,
     kind: want.kind,
     metadata: {
@@ -249,9 +263,11 @@ function mergeApplication(have: ActualApplication, want: DesiredApplication): Ac
   };
 }
 
-function mergeSecret(have: ActualSecret, want: SecretManifest): ActualSecret {
+/** What to write to bring `have` to `want`: the actual Secret with the desired labels, annotations and data. */
+export function mergeSecret(have: ActualSecret, want: SecretManifest): ActualSecret {
+  const { contentHash: _hash, ...rest } = have;
   return {
-    ...have,
+    ...rest,
     apiVersion: "v1",
     kind: "Secret",
     metadata: {

@@ -150,12 +150,25 @@ export interface ObjectMetaLike {
   ownerReferences?: OwnerReference[] | undefined;
 }
 
+/**
+ * The content hash of an actual object, computed when it was read (`applicationContentHashOf`,
+ * `secretContentHashOf`), so that a caller may keep only the metadata of what it read and still plan.
+ */
+export interface ContentHash {
+  /** The managed label keys the hash covers, sorted and joined with "," (see `labelKeysOf`). */
+  labelKeys: string;
+  /** `applicationContentHash` / `secretContentHash` of those labels and the spec / data. */
+  value: string;
+}
+
 export interface ActualApplication {
   apiVersion?: string | undefined;
   kind?: string | undefined;
   metadata?: ObjectMetaLike | undefined;
   spec?: unknown;
   status?: unknown;
+  /** Used instead of hashing `spec` when it covers the desired object's label keys. */
+  contentHash?: ContentHash | undefined;
 }
 
 export interface ActualSecret {
@@ -164,6 +177,8 @@ export interface ActualSecret {
   metadata?: ObjectMetaLike | undefined;
   type?: string | undefined;
   data?: Record<string, string> | undefined;
+  /** Used instead of hashing `data` when it covers the desired object's label keys. */
+  contentHash?: ContentHash | undefined;
 }
 
 export interface ActualState {

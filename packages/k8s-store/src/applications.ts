@@ -1,5 +1,5 @@
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
-import type { K8sClient } from "./client.js";
+import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
@@ -92,6 +92,8 @@ export interface DesiredAppSecret extends Omit<DesiredSecret, "namespace" | "own
   namespace?: string;
   /** Name of the owning Application; the store adds the owner reference with its uid. */
   owner?: string;
+  /** The owner's uid when the caller knows it (e.g. from the create answer): no lookup is made. */
+  ownerUid?: string;
 }
 
 /** Reads an Application from API JSON (validated by the CRD schema); keeps spec and metadata as they are. */
@@ -150,8 +152,9 @@ export class ApplicationStore {
     this.integrationNamespace = options.integrationNamespace ?? "kyma-system";
   }
 
-  private params(name: string): { group: string; version: string; plural: string; name: string } {
-    return { group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, name };
+  private path(name?: string): string {
+    const base = `/apis/${APPLICATION_GROUP}/${APPLICATION_VERSION}/${APPLICATION_PLURAL}`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
   }
 
   /** Whether the object carries the managed labels. */
@@ -180,9 +183,31 @@ export class ApplicationStore {
     return out;
   }
 
+  /**
+   * Lists the metadata of Applications (all pages) matching `labelSelector` (default: the managed ones), without
+   * spec and status: names, uids, resourceVersions, labels, annotations, at a fraction of the cost of a full list.
+   */
+  async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<{ metadata: ObjectMeta }[]> {
+    const out: { metadata: ObjectMeta }[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await listCustomObjectPage(
+        this.client,
+        APPLICATION_GROUP,
+        APPLICATION_VERSION,
+        APPLICATION_PLURAL,
+        { labelSelector: options.labelSelector ?? this.managedSelector, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) },
+        ACCEPT_METADATA_LIST,
+      );
+      for (const item of page.items) out.push({ metadata: parseObjectMeta(isRecord(item) ? item["metadata"] : undefined) });
+      cont = page.continue;
+    } while (cont !== undefined);
+    return out;
+  }
+
   /** Reads any Application by name (managed or not); K8S_NOT_FOUND when absent. */
   async get(name: string): Promise<Application> {
-    const raw: unknown = await this.client.call("get", APPLICATION_PLURAL, `get ${APPLICATION_PLURAL} ${name}`, (o) => this.client.custom.getClusterCustomObject(this.params(name), o));
+    const raw: unknown = await this.client.json("get", APPLICATION_PLURAL, `get ${APPLICATION_PLURAL} ${name}`, { method: "GET", path: this.path(name) });
     return this.remember(parseApplication(raw));
   }
 
@@ -204,9 +229,12 @@ export class ApplicationStore {
       metadata: { ...stripServerMeta(app.metadata), name: app.metadata.name, labels: { ...(app.metadata.labels ?? {}), ...this.managedLabels } },
       spec: app.spec,
     };
-    const raw: unknown = await this.client.call("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${app.metadata.name}`, (o) =>
-      this.client.custom.createClusterCustomObject({ group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, body, fieldManager: FIELD_MANAGER }, o),
-    );
+    const raw: unknown = await this.client.json("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${app.metadata.name}`, {
+      method: "POST",
+      path: this.path(),
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+    });
     return this.remember(parseApplication(raw));
   }
 
@@ -216,9 +244,12 @@ export class ApplicationStore {
     if (app.metadata.resourceVersion === undefined || app.metadata.resourceVersion === "") {
       throw new K8sStoreError("K8S_INVALID", `update ${APPLICATION_PLURAL} ${name}: metadata.resourceVersion is required (read the object first)`);
     }
-    const raw: unknown = await this.client.call("update", APPLICATION_PLURAL, `update ${APPLICATION_PLURAL} ${name}`, (o) =>
-      this.client.custom.replaceClusterCustomObject({ ...this.params(name), body: { ...app, apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND }, fieldManager: FIELD_MANAGER }, o),
-    );
+    const raw: unknown = await this.client.json("update", APPLICATION_PLURAL, `update ${APPLICATION_PLURAL} ${name}`, {
+      method: "PUT",
+      path: this.path(name),
+      query: { fieldManager: FIELD_MANAGER },
+      body: { ...app, apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND },
+    });
     return this.remember(parseApplication(raw));
   }
 
@@ -227,9 +258,12 @@ export class ApplicationStore {
     const hasPre = preconditions.uid !== undefined || preconditions.resourceVersion !== undefined;
     this.uidCache.delete(name);
     try {
-      await this.client.call("delete", APPLICATION_PLURAL, `delete ${APPLICATION_PLURAL} ${name}`, (o) =>
-        this.client.custom.deleteClusterCustomObject({ ...this.params(name), propagationPolicy: "Background", ...(hasPre ? { body: { preconditions } } : {}) }, o),
-      );
+      await this.client.json("delete", APPLICATION_PLURAL, `delete ${APPLICATION_PLURAL} ${name}`, {
+        method: "DELETE",
+        path: this.path(name),
+        query: { propagationPolicy: "Background" },
+        ...(hasPre ? { body: { preconditions } } : {}),
+      });
       return true;
     } catch (err) {
       if (isK8sStoreError(err, "K8S_NOT_FOUND")) return false;
@@ -249,20 +283,23 @@ export class ApplicationStore {
 
   private async sendApply(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
     const name = body.metadata.name;
-    const raw: unknown = await this.client.call(
-      "patch",
-      APPLICATION_PLURAL,
-      `apply ${APPLICATION_PLURAL} ${name}`,
-      (o) => this.client.custom.patchClusterCustomObject({ ...this.params(name), body, fieldManager: FIELD_MANAGER, force: true }, o),
-      { contentType: "application/apply-patch+yaml" },
-    );
+    const raw: unknown = await this.client.json("patch", APPLICATION_PLURAL, `apply ${APPLICATION_PLURAL} ${name}`, {
+      method: "PATCH",
+      path: this.path(name),
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body,
+      contentType: "application/apply-patch+yaml",
+    });
     return this.remember(parseApplication(raw));
   }
 
   private async sendCreate(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
-    const raw: unknown = await this.client.call("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${body.metadata.name}`, (o) =>
-      this.client.custom.createClusterCustomObject({ group: APPLICATION_GROUP, version: APPLICATION_VERSION, plural: APPLICATION_PLURAL, body, fieldManager: FIELD_MANAGER }, o),
-    );
+    const raw: unknown = await this.client.json("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${body.metadata.name}`, {
+      method: "POST",
+      path: this.path(),
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+    });
     return this.remember(parseApplication(raw));
   }
 
@@ -338,15 +375,27 @@ export class ApplicationStore {
   }
 
   private async toDesiredSecret(s: DesiredAppSecret): Promise<DesiredSecret> {
-    const { owner, namespace, ...rest } = s;
+    const { owner, ownerUid, namespace, ...rest } = s;
     const out: DesiredSecret = { ...rest, namespace: namespace ?? this.integrationNamespace, labels: { ...(s.labels ?? {}), ...this.managedLabels } };
-    if (owner !== undefined) out.ownerReferences = [await this.ownerReference(owner)];
+    if (owner !== undefined) {
+      out.ownerReferences = [
+        ownerUid !== undefined && ownerUid !== "" ? { apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND, name: owner, uid: ownerUid } : await this.ownerReference(owner),
+      ];
+    }
     return out;
   }
 
   /** Lists the agent-managed app Secrets of the integration namespace. */
   async listManagedSecrets(namespace: string = this.integrationNamespace): Promise<SecretObject[]> {
     return this.secrets.list(namespace, { labelSelector: this.managedSelector });
+  }
+
+  /**
+   * Creates one app Secret (POST; managed labels and the owner reference added, the same body as applySecret).
+   * K8S_ALREADY_EXISTS when the name is taken: nothing is taken over.
+   */
+  async createSecret(secret: DesiredAppSecret): Promise<SecretObject> {
+    return this.secrets.create(await this.toDesiredSecret(secret));
   }
 
   /** Server-side apply of one app Secret (managed labels and the owner reference added). */

@@ -338,28 +338,26 @@ export function stripServerMeta(meta: Partial<ObjectMeta>): Partial<ObjectMeta> 
   return rest;
 }
 
-/** One page of a cluster-scoped custom resource list, raw JSON. */
+/** One page of a cluster-scoped custom resource list, raw JSON (`accept`: e.g. metadata only). */
 export async function listCustomObjectPage(
   client: K8sClient,
   group: string,
   version: string,
   plural: string,
   q: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string },
+  accept?: string,
 ): Promise<{ items: unknown[]; resourceVersion: string; continue?: string }> {
-  const raw: unknown = await client.call("list", plural, `list ${plural}`, (o) =>
-    client.custom.listClusterCustomObject(
-      {
-        group,
-        version,
-        plural,
-        ...(q.labelSelector !== undefined ? { labelSelector: q.labelSelector } : {}),
-        ...(q.fieldSelector !== undefined ? { fieldSelector: q.fieldSelector } : {}),
-        ...(q.limit !== undefined ? { limit: q.limit } : {}),
-        ...(q.continue !== undefined ? { _continue: q.continue } : {}),
-      },
-      o,
-    ),
-  );
+  const raw: unknown = await client.json("list", plural, `list ${plural}`, {
+    method: "GET",
+    path: `/apis/${group}/${version}/${plural}`,
+    query: { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector, limit: q.limit, continue: q.continue },
+    ...(accept !== undefined ? { accept } : {}),
+  });
+  return listPageOf(raw);
+}
+
+/** items, resourceVersion and continue token of a list answer (raw JSON). */
+export function listPageOf(raw: unknown): { items: unknown[]; resourceVersion: string; continue?: string } {
   const list = isRecord(raw) ? raw : {};
   const meta = isRecord(list["metadata"]) ? list["metadata"] : {};
   const out: { items: unknown[]; resourceVersion: string; continue?: string } = {

@@ -63,6 +63,7 @@ export {
 } from "./secrets.js";
 export type {
   SecretObject,
+  SecretMetadata,
   SecretRef,
   AgentConfiguration,
   ClientCertificateData,

@@ -143,4 +143,31 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     await store.applications.deleteSecret(`params-${appName}-b1`);
     await store.applications.delete(appName);
   });
+
+  it("metadata-only lists, createSecret (POST) with a known owner uid, and the lean path's errors", async () => {
+    const appName = uniqueName("meta");
+    const created = await store.applications.create(desired(appName, 6));
+    const listed = (await store.applications.listMetadata({ labelSelector: "" })).find((a) => a.metadata.name === appName);
+    expect(listed?.metadata).toMatchObject({ name: appName, uid: created.metadata.uid, resourceVersion: created.metadata.resourceVersion, labels: { [MANAGED_BY_LABEL]: "compass-runtime-agent" } });
+    expect(listed).not.toHaveProperty("spec");
+
+    const secret: DesiredAppSecret = { name: `${appName}-cred`, owner: appName, ownerUid: created.metadata.uid ?? "", labels: { app: appName, bundleId: "b1" }, data: { username: "u" } };
+    const gets = store.counter.snapshot().get;
+    const written = await store.applications.createSecret(secret);
+    expect(store.counter.snapshot().get).toBe(gets); // the uid was given: no lookup
+    expect(written.metadata.ownerReferences).toEqual([{ apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: appName, uid: created.metadata.uid }]);
+    expect(written.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
+    expect(written.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toBeTruthy();
+    await expect(store.applications.createSecret(secret)).rejects.toMatchObject({ code: "K8S_ALREADY_EXISTS", statusCode: 409, reason: "AlreadyExists" });
+
+    const metas = await store.secrets.listMetadata("kyma-system", { labelSelector: `app=${appName}` });
+    expect(metas.map((m) => [m.metadata.name, m.metadata.namespace, m.metadata.resourceVersion])).toEqual([[`${appName}-cred`, "kyma-system", written.metadata.resourceVersion]]);
+    expect(metas[0]).not.toHaveProperty("data");
+    const full = await store.secrets.listWhere("kyma-system", { labelSelector: "app", fieldSelector: `metadata.name=${appName}-cred` });
+    expect(full.map((x) => x.data)).toEqual([{ username: "u" }]);
+
+    await expect(store.applications.get(uniqueName("missing"))).rejects.toMatchObject({ code: "K8S_NOT_FOUND", statusCode: 404, reason: "NotFound" });
+    await store.applications.deleteSecret(`${appName}-cred`);
+    await store.applications.delete(appName);
+  });
 });
