@@ -74,10 +74,10 @@ export class Reconciler {
       existing?.status ?? { connectionState: STATE.ConnectionFailed, connectionStatus: null, synchronizationStatus: null },
     );
     const previousState = existing?.status?.connectionState;
-    // Compass asked to wait (429/503 with Retry-After): nothing is sent before then, whatever triggered this cycle,
-    // unless an operator asks for it on the CR.
+    // Compass asked to wait (429/503 with Retry-After): nothing is sent before then, whatever triggered this cycle
+    // (also spec.resyncNow, which stays set until a cycle succeeds and is served after the wait).
     const retryInMs = this.#retryNotBefore - now.getTime();
-    if (retryInMs > 0 && existing?.spec.resyncNow !== true && existing?.spec.refreshCredentialsNow !== true) {
+    if (retryInMs > 0) {
       return this.#finish(started, "Skipped", { requeueAfterMs: retryInMs });
     }
     const resetResync = spec.resyncNow === true;
