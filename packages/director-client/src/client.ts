@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, type Hash } from "node:crypto";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { CompassTransport } from "@runtime-agent/connector-client";
 import type { ClientCertificate, TlsTrust } from "@runtime-agent/connector-client";
@@ -66,6 +66,8 @@ interface CallContext {
   requestId: string;
   signal: AbortSignal | undefined;
   stats: { requests: number; bytesReceived: number };
+  /** Receives every response body of the call, in order (the listing's digest). */
+  digest?: Hash | undefined;
 }
 
 /** Where an application was found: the page to ask again for its nested lists. */
@@ -195,9 +197,10 @@ export class DirectorClient {
     call.stats = stats;
     for (let attempt = 1; ; attempt++) {
       stats.attempts = attempt;
+      call.digest = createHash("sha256");
       try {
         const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats);
-        return { applications, totalCount, stats };
+        return { applications, totalCount, stats, digest: call.digest.digest("hex") };
       } catch (error) {
         if (!(error instanceof PagingInconsistency)) throw error;
         if (attempt === 1) {
@@ -397,6 +400,7 @@ export class DirectorClient {
       const response = await transportFetch(input, init);
       const body = await readBody(response, maxBytes, operation, requestId);
       call.stats.bytesReceived += body.byteLength;
+      call.digest?.update(body);
       // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
       const responseHeaders = new Headers(response.headers as unknown as Headers);
       if (!responseHeaders.has("content-type")) responseHeaders.set("content-type", "application/json");

@@ -126,4 +126,9 @@ export interface ApplicationListing {
   /** `totalCount` Compass reported; always equal to `applications.length`. */
   totalCount: number;
   stats: ListingStats;
+  /**
+   * SHA-256 (hex) of the Director's answers that make up this listing, in the order they were read: an equal
+   * digest means byte-identical answers, hence the same applications (a cheap "nothing changed in Compass").
+   */
+  digest: string;
 }

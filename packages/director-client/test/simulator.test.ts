@@ -103,6 +103,17 @@ describe("paging over 450 applications", { timeout: SLOW }, () => {
     expect(listing.applications.every((a) => /^mp-paging-app-\d+$/.test(a.name))).toBe(true);
   });
 
+  test("digest: equal for unchanged answers (any client), different once an application changed", async () => {
+    const first = await rt.client().listApplicationsForRuntime(rt.runtimeId);
+    const again = await rt.client().listApplicationsForRuntime(rt.runtimeId);
+    expect(first.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(again.digest).toBe(first.digest);
+    sim.updateApplication(ids[3]!, { description: "changed for the digest" });
+    const changed = await rt.client().listApplicationsForRuntime(rt.runtimeId);
+    expect(changed.digest).not.toBe(first.digest);
+    expect(changed.applications.find((a) => a.id === ids[3])?.description).toBe("changed for the digest");
+  });
+
   test("an application inserted while paging (smaller UUID) is noticed: the listing starts over once and succeeds", async () => {
     const formation = "INSERT-ONCE";
     const runtime = await pairedRuntime(formation);
