@@ -4,6 +4,7 @@ import { listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, isRecord, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { parseSecret } from "./secrets.js";
 import type { DesiredSecret, SecretObject, SecretStore } from "./secrets.js";
 import { mapConcurrent } from "./util.js";
 
@@ -401,6 +402,22 @@ export class ApplicationStore {
   /** Server-side apply of one app Secret (managed labels and the owner reference added). */
   async applySecret(secret: DesiredAppSecret): Promise<SecretObject> {
     return this.secrets.apply(await this.toDesiredSecret(secret));
+  }
+
+  /**
+   * Removes data keys from an app Secret with a JSON merge patch (verb patch). Server-side apply cannot remove a
+   * key another field manager wrote (e.g. one added by hand with kubectl edit), so after applySecret a Secret with
+   * such a key would still differ from the wanted one, and be applied again every cycle.
+   */
+  async removeSecretKeys(namespace: string, name: string, keys: readonly string[]): Promise<SecretObject> {
+    const raw: unknown = await this.client.json("patch", "secrets", `patch secrets ${namespace}/${name}`, {
+      method: "PATCH",
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      query: { fieldManager: FIELD_MANAGER },
+      body: { data: Object.fromEntries(keys.map((key) => [key, null])) },
+      contentType: "application/merge-patch+json",
+    });
+    return parseSecret(raw);
   }
 
   /**

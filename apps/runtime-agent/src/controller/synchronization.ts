@@ -164,6 +164,11 @@ async function execute(ctx: SyncContext, thePlan: Plan, failures: ApplicationFai
   });
 
   const secretWrites: DesiredSecret[] = [...thePlan.secrets.create, ...thePlan.secrets.update.map((u) => u.desired)];
+  // Keys somebody else added to a Secret the agent owns: apply keeps them (another field manager wrote them), so
+  // they are removed with a patch, or the Secret would differ from the wanted one, and be written, every cycle.
+  const foreignKeys = new Map(
+    thePlan.secrets.update.map((u) => [u.desired, Object.keys(u.actual.data ?? {}).filter((key) => !(key in u.desired.secret.data))]),
+  );
   await forEachLimited(secretWrites, async (desired) => {
     // A Secret needs its Application's UID; when the Application could not be written, neither is its Secret.
     if (failedApps.has(desired.ownerApplication)) return;
@@ -179,6 +184,11 @@ async function execute(ctx: SyncContext, thePlan: Plan, failures: ApplicationFai
         owner: desired.ownerApplication,
       });
       count("Secret", "apply");
+      const extra = foreignKeys.get(desired) ?? [];
+      if (extra.length > 0) {
+        await ctx.store.applications.removeSecretKeys(s.metadata.namespace, s.metadata.name, extra);
+        count("Secret", "patch");
+      }
     } catch (error) {
       record(desired.ownerApplication, "apply", `Secret ${s.metadata.namespace}/${s.metadata.name}`, error);
     }

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { FINGERPRINT_ANNOTATION } from "@runtime-agent/k8s-store";
+import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
+import type { AgentProcess } from "../support/agent-process.js";
+import { ApiServerProxy, LeakScan, metricSum, sleep } from "../support/reliability.js";
+import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
+
+// Reliability matrix, Kubernetes faults (docs/reliability.md): the API server unreachable (a TCP proxy in front of
+// the real kube-apiserver cuts every connection and refuses new ones, as a stopped API server does), objects edited
+// or deleted by hand, a crash between the two credential Secret writes, a concurrent writer on an Application.
+let scenario: Scenario;
+let agent: AgentProcess;
+let proxy: ApiServerProxy;
+let leaks: LeakScan;
+let crmId: string;
+
+const PASSWORD = "rel-k8s-p4ssw0rd";
+const APPS = "/apis/applicationconnector.kyma-project.io/v1alpha1/applications";
+
+function startAgent(): Promise<AgentProcess> {
+  // The agent reaches the API server only through the proxy.
+  return startAgentProcess({ kubeconfig: proxy.kubeconfigPath, env: scenario.agentEnv() });
+}
+
+async function applicationUids(): Promise<Map<string, string>> {
+  return new Map((await scenario.store.applications.listManaged()).map((a) => [a.metadata.name, a.metadata.uid ?? ""]));
+}
+
+async function description(name: string): Promise<string | undefined> {
+  const res = await scenario.kube.request<{ spec: { description: string } }>("GET", `${APPS}/${name}`);
+  return res.status === 200 ? res.body.spec.description : undefined;
+}
+
+async function crmSecret() {
+  const secrets = await scenario.appSecrets();
+  expect(secrets).toHaveLength(1);
+  return secrets[0]!;
+}
+
+beforeAll(async () => {
+  scenario = await Scenario.start(inject("adminKubeconfig"));
+  leaks = new LeakScan(scenario);
+  leaks.add(PASSWORD);
+  proxy = await ApiServerProxy.start(inject("agentKubeconfig"));
+  await scenario.addApplication({ name: "erp", description: "ERP" });
+  crmId = await scenario.addApplication({
+    name: "crm",
+    description: "CRM",
+    bundles: [{ name: "b", apiDefinitions: [{ name: "a", targetURL: "https://crm.example.com" }], defaultInstanceAuth: { credential: { username: "u", password: PASSWORD } } }],
+  });
+  agent = await startAgent();
+  await scenario.waitForState("Synchronized");
+  await leaks.remember();
+});
+
+afterAll(async () => {
+  await killAllAgents();
+  await proxy?.down();
+  await scenario?.close();
+});
+
+describe("API server unreachable", () => {
+  test("stopped for 10 s while the agent runs: it stays up, reports K8S_UNAVAILABLE, deletes nothing, and applies what changed in Compass once it is back", async () => {
+    const uids = await applicationUids();
+    await proxy.down();
+    // Meanwhile in Compass: a new application and a changed description.
+    await scenario.addApplication({ name: "newcomer" });
+    await scenario.admin.call("PATCH", `/admin/applications/${crmId}`, { description: "CRM, changed during the outage" });
+    await sleep(10_000);
+    expect(agent.exitStatus()).toBeUndefined();
+    expect((await fetch(`http://127.0.0.1:${agent.healthPort}/healthz`)).status).toBe(200);
+    expect(agent.output()).toMatch(/K8S_UNAVAILABLE/);
+    // Nothing was deleted while the agent could not see the cluster.
+    for (const [name, uid] of uids) expect((await applicationUids()).get(name)).toBe(uid);
+
+    await proxy.up();
+    await waitFor("caught up", async () => ((await description("mp-crm")) === "CRM, changed during the outage" && (await applicationUids()).has("mp-newcomer") ? true : undefined), 60_000);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+    const after = await applicationUids();
+    for (const [name, uid] of uids) expect(after.get(name)).toBe(uid);
+    expect([...after.keys()].sort()).toEqual(["mp-crm", "mp-erp", "mp-newcomer"]);
+  });
+
+  test("unreachable when the agent starts: it starts anyway, retries, and synchronizes once the API server is there", async () => {
+    await leaks.captureMetrics();
+    await agent.stop();
+    await proxy.down();
+    await scenario.addApplication({ name: "latecomer" });
+    agent = await startAgent();
+    await agent.waitForLog((l) => /K8S_UNAVAILABLE/.test(JSON.stringify(l)), 30_000);
+    await sleep(3_000);
+    expect(agent.exitStatus()).toBeUndefined();
+    await proxy.up();
+    await waitFor("latecomer", async () => ((await applicationUids()).has("mp-latecomer") ? true : undefined), 60_000);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+  });
+});
+
+describe("objects changed by hand", () => {
+  test("an Application edited by hand is restored by the next cycle; labels somebody else added stay", async () => {
+    await scenario.kube.ok(
+      "PATCH",
+      `${APPS}/mp-erp`,
+      { metadata: { labels: { "example.com/team": "ops" } }, spec: { description: "edited by hand" } },
+      "application/merge-patch+json",
+    );
+    await waitFor("restored", async () => ((await description("mp-erp")) === "ERP" ? true : undefined), 30_000);
+    const app = await scenario.store.applications.get("mp-erp");
+    expect(app.metadata.labels?.["example.com/team"]).toBe("ops");
+  });
+
+  test("an Application deleted by hand is recreated, and its credential Secret is owned by the new one", async () => {
+    const before = await crmSecret();
+    await scenario.kube.ok("DELETE", `${APPS}/mp-crm`);
+    const recreated = await waitFor(
+      "recreated",
+      async () => {
+        const app = (await scenario.store.applications.listManaged()).find((a) => a.metadata.name === "mp-crm");
+        if (!app) return undefined;
+        const secret = (await scenario.appSecrets())[0];
+        return secret?.metadata.ownerReferences?.[0]?.uid === app.metadata.uid ? app : undefined;
+      },
+      30_000,
+    );
+    expect(recreated.metadata.uid).not.toBe(before.metadata.ownerReferences?.[0]?.uid);
+    expect((await crmSecret()).data["password"]).toBe(PASSWORD);
+  });
+
+  test("an application's credential Secret deleted by hand is recreated; one corrupted by hand is restored", async () => {
+    const secret = await crmSecret();
+    await scenario.store.secrets.delete(secret.metadata.namespace ?? "kyma-system", secret.metadata.name);
+    await waitFor("recreated", async () => ((await scenario.appSecrets())[0]?.data["password"] === PASSWORD ? true : undefined), 30_000);
+
+    await scenario.store.secrets.upsertSecretKeys(secret.metadata.namespace ?? "kyma-system", secret.metadata.name, { password: "tampered", extra: "x" });
+    await waitFor(
+      "restored",
+      async () => {
+        const current = await crmSecret();
+        return current.data["password"] === PASSWORD && current.data["extra"] === undefined ? true : undefined;
+      },
+      30_000,
+    );
+    // Restored for good: the next cycles write no Secret (the added key does not make the agent apply it every cycle).
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+    const secretWrites = async () => metricSum(await agent.metrics(), "cra_kubernetes_writes_total", { kind: "Secret" });
+    const before = await secretWrites();
+    for (let i = 0; i < 2; i++) await scenario.waitForNextCycle("Synchronized", 30_000);
+    expect(await secretWrites()).toBe(before);
+  });
+
+  test("the agent killed between writing the client certificate Secret and the CA Secret (the CA Secret still belongs to the previous certificate): the next start renews over mTLS and rewrites both, without a token", async () => {
+    await leaks.captureMetrics();
+    await agent.kill();
+    // What writeCredentials leaves when the process dies between its two writes: the client certificate Secret
+    // (written first) carries the new fingerprint, the CA Secret still the previous one.
+    await scenario.kube.ok(
+      "PATCH",
+      `/api/v1/namespaces/${CA_SECRET.namespace}/secrets/${CA_SECRET.name}`,
+      { metadata: { annotations: { [FINGERPRINT_ANNOTATION]: "0".repeat(64) } } },
+      "application/merge-patch+json",
+    );
+    const read = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
+    expect(read.state).toBe("mismatched");
+    const before = await scenario.clientCertificateFingerprint();
+    const mark = scenario.mark();
+    agent = await startAgent();
+    const after = await waitFor("both Secrets consistent again", async () => {
+      const now = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
+      return now.state === "complete" && now.fingerprint !== before ? now.fingerprint : undefined;
+    });
+    expect(after).toBeTruthy();
+    expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(0);
+    expect(scenario.requestsSince(mark).filter((r) => r.operations.includes("signCertificateSigningRequest") && r.identity?.via === "certificate")).toHaveLength(1);
+    await scenario.waitForState("Synchronized");
+    await leaks.remember();
+  });
+});
+
+describe("conflicts", () => {
+  test("another writer patching a managed Application as fast as it can: the agent's change still lands (a conflict is retried), the writer's label stays", async () => {
+    let stop = false;
+    let writes = 0;
+    const writer = (async () => {
+      while (!stop) {
+        writes++;
+        await scenario.kube.request("PATCH", `${APPS}/mp-crm`, { metadata: { labels: { "example.com/writer": String(writes) } } }, "application/merge-patch+json");
+      }
+    })();
+    const conflictsBefore = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" });
+    try {
+      await sleep(500);
+      await scenario.admin.call("PATCH", `/admin/applications/${crmId}`, { description: "CRM, changed under a concurrent writer" });
+      await waitFor("the change landed", async () => ((await description("mp-crm")) === "CRM, changed under a concurrent writer" ? true : undefined), 60_000);
+      await sleep(1_000);
+    } finally {
+      stop = true;
+      await writer;
+    }
+    const app = await scenario.store.applications.get("mp-crm");
+    expect(app.metadata.labels?.["example.com/writer"]).toBe(String(writes));
+    expect(writes).toBeGreaterThan(50);
+    const conflicts = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" }) - conflictsBefore;
+    console.log(`concurrent writer: ${writes} patches, ${conflicts} conflicts seen by the agent`);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+  });
+});
+
+describe("hygiene", () => {
+  test("the agent never crashed; no key, token or password in the logs, Events, the CR or /metrics", async () => {
+    expect(agent.exitStatus()).toBeUndefined();
+    expect(await leaks.scan()).toEqual([]);
+  });
+});
