@@ -227,7 +227,11 @@ export class Reconciler {
       }
     } else if (!agentConfig && connection.kind !== "connection-failed") {
       status.connectionState = STATE.SynchronizationFailed;
-      message = "Failed to read Runtime config: the configuration Secret cannot be read";
+      const secret = `${config.agentConfigurationSecret.namespace}/${config.agentConfigurationSecret.name}`;
+      message = `Failed to read Runtime config: the configuration Secret ${secret} cannot be read`;
+      // In synchronizationStatus too, where every other synchronization failure is reported.
+      const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
+      status.synchronizationStatus = { ...syncStatus, lastAttempt: stamp, error: message };
     }
 
     const retryAfterMs = Math.min(
