@@ -311,8 +311,11 @@ export class Reconciler {
       const { resyncNow: _r, refreshCredentialsNow: _f, ...rest } = spec;
       return store.compassConnections.create({ metadata: { name: DEFAULT_COMPASS_CONNECTION_NAME }, spec: rest, status });
     }
+    // Only what this cycle changed: an operator's edit of the spec made while the cycle ran must survive.
+    const before = existing.spec.managementInfo;
+    const newUrls = spec.managementInfo.connectorUrl !== before?.connectorUrl || spec.managementInfo.directorUrl !== before?.directorUrl;
     const result = await store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (draft) => {
-      draft.spec.managementInfo = spec.managementInfo;
+      if (newUrls) draft.spec.managementInfo = spec.managementInfo;
       if (reset.resetResync) draft.spec.resyncNow = false;
       if (reset.resetRefresh) draft.spec.refreshCredentialsNow = false;
       draft.status = status;

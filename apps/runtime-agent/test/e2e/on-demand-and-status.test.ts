@@ -199,16 +199,22 @@ describe("status persistence under concurrent writers", () => {
 });
 
 describe("management-plane URLs", () => {
-  test("URLs the Connector returns that differ from spec.managementInfo are written to the spec", async () => {
-    // The CR points at the same simulator under another name (localhost; its server certificate covers it). The
-    // Connector answers with its own URLs (127.0.0.1): those must replace the spec's.
-    const stale = {
+  test("an operator's edit of spec.managementInfo during a cycle is not overwritten by it; the Connector's URLs then replace it", async () => {
+    // The CR is pointed at the same simulator under another name (localhost; its server certificate covers it)
+    // while a cycle hangs in the Director. That cycle must not write its stale copy of the URLs back; the next one
+    // checks the connection at the edited URL, and the Connector answers with its own URLs (127.0.0.1), which
+    // then replace the spec's.
+    const edited = {
       connectorUrl: scenario.sim.certSecuredConnectorUrl.replace("127.0.0.1", "localhost"),
       directorUrl: scenario.sim.directorUrl.replace("127.0.0.1", "localhost"),
     };
-    expect(stale.connectorUrl).not.toBe(scenario.sim.certSecuredConnectorUrl);
-    await scenario.patchSpec({ managementInfo: stale });
+    expect(edited.connectorUrl).not.toBe(scenario.sim.certSecuredConnectorUrl);
+    await scenario.admin.call("POST", "/admin/faults", { target: "director", delayMs: 3_000, times: 2 });
+    const mark = scenario.mark();
     await scenario.patchSpec({ resyncNow: true });
+    await waitFor("the cycle's Connector check", async () => (scenario.countOperation(mark, "configuration", "connector") > 0 ? true : undefined), 10_000, 20);
+    const editedAt = Date.now();
+    await scenario.patchSpec({ managementInfo: edited });
     const cc = await waitFor(
       "managementInfo taken from the Connector",
       async () => {
@@ -219,8 +225,10 @@ describe("management-plane URLs", () => {
       50,
     );
     expect(cc.spec.managementInfo).toEqual({ connectorUrl: scenario.sim.certSecuredConnectorUrl, directorUrl: scenario.sim.directorUrl });
-    expect(cc.status?.connectionState).toBe("Synchronized");
-    await agent.waitForLog(/Compass returned new management-plane URLs/);
+    // Restored because the agent saw the edit and the Connector's answer, not because the slow cycle wrote its copy.
+    const line = await agent.waitForLog((l) => l.msg === "Compass returned new management-plane URLs" && Date.parse(String(l.time)) >= editedAt, 10_000);
+    expect(line["connectorUrl"]).toBe(scenario.sim.certSecuredConnectorUrl);
+    await scenario.waitForState("Synchronized", 10_000);
   });
 });
 
