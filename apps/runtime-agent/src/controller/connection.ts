@@ -50,6 +50,8 @@ export async function establish(
   ctx: ConnectionContext,
   agentConfig: AgentConfiguration | undefined,
   refusedTokenDigest: string | undefined,
+  /** Why that token failed, repeated in the status (the first failure's message is overwritten by the next cycle). */
+  refusedReason?: string,
 ): Promise<ConnectionOutcome> {
   const secret = `${ctx.config.agentConfigurationSecret.namespace}/${ctx.config.agentConfigurationSecret.name}`;
   if (!agentConfig) {
@@ -74,7 +76,7 @@ export async function establish(
   if (refusedTokenDigest !== undefined && tokenDigest(token) === refusedTokenDigest) {
     return {
       kind: "connection-failed",
-      message: `The one-time token in Secret ${secret} was refused by Compass (used or expired); write a new TOKEN into the Secret`,
+      message: `The one-time token in Secret ${secret} was refused by Compass (used or expired); write a new TOKEN into the Secret${refusedReason ? `. Last attempt: ${refusedReason}` : ""}`,
       tokenRefused: true,
       waitForNewToken: true,
     };

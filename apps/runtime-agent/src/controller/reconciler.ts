@@ -41,6 +41,8 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #now: () => Date;
   #refusedToken: string | undefined;
+  /** The message of the failure that spent #refusedToken (kept in the status while waiting for a new token). */
+  #refusedReason: string | undefined;
   #connectionFailures = 0;
   #lastState: string | undefined;
   /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
@@ -94,7 +96,7 @@ export class Reconciler {
       repair = loaded.repair;
       if (!loaded.usable) {
         log.warn({ reason: repair }, "no usable client certificate; falling back to the one-time token");
-        connection = await establish(ctx, agentConfig, this.#refusedToken);
+        connection = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
       } else if (this.#rateLimited(existing, repair)) {
         // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
         // next cycle stays where the last one put it, a sync period after it.
@@ -104,12 +106,12 @@ export class Reconciler {
         connection = await maintain(ctx, existing, repair);
         if (connection.kind === "connection-failed") {
           log.warn({ reason: connection.message }, "client certificate refused; trying the one-time token");
-          const retry = await establish(ctx, agentConfig, this.#refusedToken);
+          const retry = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
           connection = retry.kind === "connection-failed" ? { ...retry, message: `${connection.message}. ${retry.message}` } : retry;
         }
       }
     } else {
-      connection = await establish(ctx, agentConfig, this.#refusedToken);
+      connection = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
     }
 
     this.#configSeen = configKey;
@@ -129,6 +131,7 @@ export class Reconciler {
       case "paired": {
         this.#connectionFailures = 0;
         this.#refusedToken = undefined;
+        this.#refusedReason = undefined;
         spec = { ...spec, managementInfo: managementInfo(connection.configuration) };
         status = { ...status, connectionState: STATE.Connected };
         Object.assign(connectionStatus, { established: stamp, lastSync: stamp, lastSuccess: stamp });
@@ -161,7 +164,12 @@ export class Reconciler {
       }
       case "connection-failed": {
         this.#connectionFailures++;
-        if (connection.tokenRefused && agentConfig) this.#refusedToken = tokenDigest(agentConfig.token.trim());
+        if (connection.tokenRefused && agentConfig) {
+          const digest = tokenDigest(agentConfig.token.trim());
+          // The first refusal says why; the cycles after it (watch events) only find the same token again.
+          if (digest !== this.#refusedToken) this.#refusedReason = connection.message;
+          this.#refusedToken = digest;
+        }
         status = { ...status, connectionState: STATE.ConnectionFailed };
         connectionStatus.lastSync = stamp;
         connectionStatus.error = connection.message;
