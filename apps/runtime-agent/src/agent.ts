@@ -100,8 +100,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   // Only spec changes (resyncNow, refreshCredentialsNow, managementInfo) ask for a cycle. The agent writes the
   // status every cycle; reacting to that write would start the next cycle right away, so Compass would be called
   // every APP_MINIMAL_COMPASS_SYNC_TIME instead of every APP_CONTROLLER_SYNC_PERIOD.
+  // Nor the agent's own reset of resyncNow / refreshCredentialsNow to false: that would start a second full cycle
+  // right after the one asked for (timestamps have whole seconds, so the minimal sync time does not hold it back).
   ccInformer.on("update", (cc, old) => {
-    if (JSON.stringify(cc.spec) !== JSON.stringify(old.spec)) onCc(cc);
+    const asked =
+      (cc.spec.resyncNow === true && old.spec.resyncNow !== true) || (cc.spec.refreshCredentialsNow === true && old.spec.refreshCredentialsNow !== true);
+    const urls =
+      cc.spec.managementInfo?.connectorUrl !== old.spec.managementInfo?.connectorUrl || cc.spec.managementInfo?.directorUrl !== old.spec.managementInfo?.directorUrl;
+    if (asked || urls) onCc(cc);
   });
   ccInformer.on("delete", onCc);
   ccInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
