@@ -31,7 +31,7 @@ const WARNINGS = {
   kubeconfig: "the kubeconfig sets insecure-skip-tls-verify: the API server's certificate is NOT verified",
 };
 
-const startupWarnings = (agent: AgentProcess) => agent.logs().filter((l) => l.level === "warn").map((l) => String(l.msg));
+const startupWarnings = (agent: AgentProcess) => agent.logs().filter((l) => String(l.level) === "warn").map((l) => String(l.msg));
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
