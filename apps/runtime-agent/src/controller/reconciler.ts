@@ -211,6 +211,8 @@ export class Reconciler {
       if (sync.kind === "fetch-failed") {
         status.connectionState = STATE.SynchronizationFailed;
         syncStatus.error = message = sync.message;
+        // Like the connection failures, a failed fetch is in the log too, not only in the status and an Event.
+        log.error({ reason: sync.message }, "synchronization failed");
       } else {
         syncStatus.lastSuccessfulFetch = stamp;
         metrics.applicationsManaged.set(sync.managed);
