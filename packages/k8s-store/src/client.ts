@@ -1,18 +1,4 @@
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  KubeConfig,
-  Observable,
-  Watch,
-  type ConfigurationOptions,
-  type HttpLibrary,
-  type ObservableMiddleware,
-  RequestContext,
-  type ResponseContext,
-} from "@kubernetes/client-node";
+import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, Watch, type HttpLibrary } from "@kubernetes/client-node";
 import type { Agent as HttpsAgent } from "node:https";
 import { RequestCounter, type K8sVerb } from "./counter.js";
 import { toK8sStoreError } from "./errors.js";
@@ -31,14 +17,6 @@ export interface K8sClientOptions extends KubeConfigOptions {
   transport?: "node-https" | "undici";
   /** Allow HTTP/2 for undici requests and watches (one multiplexed connection). Default false (HTTP/1.1). */
   http2?: boolean;
-}
-
-/** Extra per-request settings. */
-export interface CallOptions {
-  /** Content-Type override (patch strategies). */
-  contentType?: string;
-  /** Request timeout override. */
-  timeoutMs?: number;
 }
 
 /** A request of the lean JSON path (see K8sClient.json). */
@@ -87,16 +65,6 @@ interface Closable {
 }
 
 type CreateDispatcher = (cluster: unknown, agentOptions: unknown) => unknown;
-
-function middleware(pre: (ctx: RequestContext) => void): ObservableMiddleware {
-  return {
-    pre: (ctx: RequestContext) => {
-      pre(ctx);
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
-  };
-}
 
 /** Deep equality for dispatcher options: Buffers by content (certificates are re-read for every request). */
 function sameOptions(a: unknown, b: unknown): boolean {
@@ -214,16 +182,15 @@ function memoizeAuthentication(kc: KubeConfig, ttlMs: number): void {
 }
 
 /**
- * The store's single connection to the API server: the typed client-node APIs plus request counting, error
- * mapping and per-request timeouts. Internal: the public surface is K8sStore.
+ * The store's single connection to the API server: JSON requests over client-node's kubeconfig handling
+ * (authentication, TLS) with connection pooling, request counting, error mapping and per-request timeouts, and
+ * client-node's Watch. Internal: the public surface is K8sStore. client-node's generated API classes and
+ * ObjectSerializer are not used (they copy every object field by field, and they are most of its code).
  */
 export class K8sClient {
   readonly kubeConfig: KubeConfig;
   readonly source: KubeConfigSource | "object";
   readonly server: string;
-  readonly core: CoreV1Api;
-  readonly custom: CustomObjectsApi;
-  readonly coordination: CoordinationV1Api;
   readonly counter: RequestCounter;
   readonly requestTimeoutMs: number;
   private readonly closePool: () => Promise<void>;
@@ -249,38 +216,14 @@ export class K8sClient {
     this.httpApi = (options.transport ?? "node-https") === "node-https" ? new NodeHttpsLibrary(pool.agentFor) : undefined;
     this.jsonHttp = this.httpApi ?? new IsomorphicFetchHttpLibrary();
     this.baseUrl = this.server.replace(/\/+$/, "");
-    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = this.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.coordination = this.kubeConfig.makeApiClient(CoordinationV1Api);
     this.counter = options.counter ?? new RequestCounter();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
   /**
-   * Runs one API request: counts it under `verb`/`resource`, applies the timeout and content type, and maps
-   * any failure to a K8sStoreError whose message starts with `operation`.
-   */
-  async call<T>(verb: K8sVerb, resource: string, operation: string, fn: (options: ConfigurationOptions) => Promise<T>, callOptions: CallOptions = {}): Promise<T> {
-    const timeoutMs = callOptions.timeoutMs ?? this.requestTimeoutMs;
-    const contentType = callOptions.contentType;
-    const options: ConfigurationOptions = {
-      middleware: [
-        middleware((ctx) => {
-          ctx.setSignal(AbortSignal.timeout(Math.ceil(timeoutMs)));
-          if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
-        }),
-      ],
-      middlewareMergeStrategy: "append",
-      ...(this.httpApi !== undefined ? { httpApi: this.httpApi } : {}),
-    };
-    return this.measure(verb, resource, operation, () => fn(options));
-  }
-
-  /**
-   * The lean path for hot requests: the same authentication, connection pool, counting, timeout and error
-   * mapping as `call`, but the body is sent and read as plain JSON, without client-node's generated API classes
-   * and ObjectSerializer (which copy every object field by field: most of the client's CPU on large lists).
-   * Returns the parsed answer (undefined for an empty body).
+   * Runs one API request: authentication from the kubeconfig, the pooled connection, the timeout; the body is sent
+   * and read as plain JSON. Counts it under `verb`/`resource` and maps any failure to a K8sStoreError whose
+   * message starts with `operation`. Returns the parsed answer (undefined for an empty body).
    */
   async json<T = unknown>(verb: K8sVerb, resource: string, operation: string, request: JsonRequest): Promise<T> {
     return this.measure(verb, resource, operation, async () => {

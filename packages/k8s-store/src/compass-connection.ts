@@ -215,13 +215,14 @@ export class CompassConnectionStore {
     private readonly options: CompassConnectionStoreOptions = {},
   ) {}
 
-  private params(name: string): { group: string; version: string; plural: string; name: string } {
-    return { group: COMPASS_GROUP, version: COMPASS_VERSION, plural: COMPASS_PLURAL, name };
+  private path(name?: string): string {
+    const base = `/apis/${COMPASS_GROUP}/${COMPASS_VERSION}/${COMPASS_PLURAL}`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
   }
 
   /** Reads the CR; K8S_NOT_FOUND when it does not exist. */
   async get(name: string = DEFAULT_COMPASS_CONNECTION_NAME): Promise<CompassConnection> {
-    const raw: unknown = await this.client.call("get", COMPASS_PLURAL, `get ${COMPASS_PLURAL} ${name}`, (o) => this.client.custom.getClusterCustomObject(this.params(name), o));
+    const raw: unknown = await this.client.json("get", COMPASS_PLURAL, `get ${COMPASS_PLURAL} ${name}`, { method: "GET", path: this.path(name) });
     return parseCompassConnection(raw);
   }
 
@@ -236,9 +237,7 @@ export class CompassConnectionStore {
   }
 
   async list(): Promise<CompassConnection[]> {
-    const raw: unknown = await this.client.call("list", COMPASS_PLURAL, `list ${COMPASS_PLURAL}`, (o) =>
-      this.client.custom.listClusterCustomObject({ group: COMPASS_GROUP, version: COMPASS_VERSION, plural: COMPASS_PLURAL }, o),
-    );
+    const raw: unknown = await this.client.json("list", COMPASS_PLURAL, `list ${COMPASS_PLURAL}`, { method: "GET", path: this.path() });
     const items = isRecord(raw) && Array.isArray(raw["items"]) ? raw["items"] : [];
     return items.map(parseCompassConnection);
   }
@@ -253,9 +252,12 @@ export class CompassConnectionStore {
       spec: input.spec,
     };
     if (input.status !== undefined) body["status"] = input.status;
-    const raw: unknown = await this.client.call("create", COMPASS_PLURAL, `create ${COMPASS_PLURAL} ${name}`, (o) =>
-      this.client.custom.createClusterCustomObject({ group: COMPASS_GROUP, version: COMPASS_VERSION, plural: COMPASS_PLURAL, body, fieldManager: FIELD_MANAGER }, o),
-    );
+    const raw: unknown = await this.client.json("create", COMPASS_PLURAL, `create ${COMPASS_PLURAL} ${name}`, {
+      method: "POST",
+      path: this.path(),
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+    });
     return parseCompassConnection(raw);
   }
 
@@ -269,9 +271,12 @@ export class CompassConnectionStore {
       throw new K8sStoreError("K8S_INVALID", `update ${COMPASS_PLURAL} ${name}: metadata.resourceVersion is required (read the object first)`);
     }
     const body = { ...cc, apiVersion: COMPASS_API_VERSION, kind: COMPASS_KIND };
-    const raw: unknown = await this.client.call("update", COMPASS_PLURAL, `update ${COMPASS_PLURAL} ${name}`, (o) =>
-      this.client.custom.replaceClusterCustomObject({ ...this.params(name), body, fieldManager: FIELD_MANAGER }, o),
-    );
+    const raw: unknown = await this.client.json("update", COMPASS_PLURAL, `update ${COMPASS_PLURAL} ${name}`, {
+      method: "PUT",
+      path: this.path(name),
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+    });
     return parseCompassConnection(raw);
   }
 
@@ -307,9 +312,7 @@ export class CompassConnectionStore {
   async delete(name: string = DEFAULT_COMPASS_CONNECTION_NAME, preconditions: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
     const body = preconditions.uid !== undefined || preconditions.resourceVersion !== undefined ? { preconditions } : undefined;
     try {
-      await this.client.call("delete", COMPASS_PLURAL, `delete ${COMPASS_PLURAL} ${name}`, (o) =>
-        this.client.custom.deleteClusterCustomObject({ ...this.params(name), ...(body !== undefined ? { body } : {}) }, o),
-      );
+      await this.client.json("delete", COMPASS_PLURAL, `delete ${COMPASS_PLURAL} ${name}`, { method: "DELETE", path: this.path(name), ...(body !== undefined ? { body } : {}) });
       return true;
     } catch (err) {
       if (err instanceof K8sStoreError && err.code === "K8S_NOT_FOUND") return false;

@@ -1,5 +1,4 @@
 import { hostname } from "node:os";
-import type { CoreV1Event } from "@kubernetes/client-node";
 import type { K8sClient } from "./client.js";
 import { isK8sStoreError } from "./errors.js";
 import type { ObjectReference } from "./meta.js";
@@ -65,13 +64,12 @@ export class EventRecorder {
     if (prev !== undefined) {
       const count = prev.count + 1;
       try {
-        await this.client.call(
-          "patch",
-          "events",
-          `patch events ${prev.namespace}/${prev.name}`,
-          (o) => this.client.core.patchNamespacedEvent({ name: prev.name, namespace: prev.namespace, body: { count, lastTimestamp: now.toISOString() } }, o),
-          { contentType: "application/merge-patch+json" },
-        );
+        await this.client.json("patch", "events", `patch events ${prev.namespace}/${prev.name}`, {
+          method: "PATCH",
+          path: `/api/v1/namespaces/${encodeURIComponent(prev.namespace)}/events/${encodeURIComponent(prev.name)}`,
+          body: { count, lastTimestamp: now.toISOString() },
+          contentType: "application/merge-patch+json",
+        });
         prev.count = count;
         this.touch(key, prev);
         return { namespace: prev.namespace, name: prev.name, count };
@@ -82,7 +80,7 @@ export class EventRecorder {
       }
     }
     const name = `${involvedObject.name}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(this.counter++ % 1_000_000)).toString(16)}`;
-    const body: CoreV1Event = {
+    const body = {
       metadata: { name, namespace },
       involvedObject: {
         apiVersion: involvedObject.apiVersion,
@@ -96,13 +94,17 @@ export class EventRecorder {
       reason,
       message: msg,
       count: 1,
-      firstTimestamp: now,
-      lastTimestamp: now,
+      firstTimestamp: now.toISOString(),
+      lastTimestamp: now.toISOString(),
       source: { component: this.component },
       reportingComponent: this.component,
       reportingInstance: this.instance,
     };
-    await this.client.call("create", "events", `create events ${namespace}/${name}`, (o) => this.client.core.createNamespacedEvent({ namespace, body }, o));
+    await this.client.json("create", "events", `create events ${namespace}/${name}`, {
+      method: "POST",
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+      body: { apiVersion: "v1", kind: "Event", ...body },
+    });
     this.touch(key, { namespace, name, count: 1 });
     return { namespace, name, count: 1 };
   }

@@ -1,10 +1,31 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { V1MicroTime, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import type { K8sClient } from "./client.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { FIELD_MANAGER } from "./meta.js";
 import { sleep } from "./util.js";
+
+/** coordination.k8s.io/v1 LeaseSpec as JSON (times are MicroTime strings). */
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  [field: string]: unknown;
+}
+
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: Record<string, unknown>;
+  spec?: LeaseSpec;
+}
+
+/** A metav1.MicroTime: RFC 3339 with exactly six fractional digits, as the API server requires. */
+export function microTime(date: Date): string {
+  return `${date.toISOString().slice(0, -1)}000Z`;
+}
 
 export interface LeaderElectionOptions {
   /** Namespace of the Lease, e.g. kyma-system. */
@@ -153,9 +174,14 @@ export class LeaderElector {
     }
   }
 
-  private observe(spec: V1LeaseSpec | undefined): void {
+  private leasePath(name?: string): string {
+    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+  }
+
+  private observe(spec: LeaseSpec | undefined): void {
     const holder = spec?.holderIdentity ?? "";
-    const key = JSON.stringify([holder, spec?.renewTime instanceof Date ? spec.renewTime.getTime() : String(spec?.renewTime), spec?.leaseTransitions ?? 0]);
+    const key = JSON.stringify([holder, String(spec?.renewTime), spec?.leaseTransitions ?? 0]);
     if (key !== this.observedKey) {
       this.observedKey = key;
       this.observedAt = performance.now();
@@ -181,20 +207,26 @@ export class LeaderElector {
     const { namespace, name } = this.options;
     const call = { timeoutMs };
     try {
-      const now = new V1MicroTime();
-      let lease: V1Lease;
+      const now = microTime(new Date());
+      let lease: Lease;
       try {
-        lease = await this.client.call("get", "leases", `get leases ${namespace}/${name}`, (o) => this.client.coordination.readNamespacedLease({ name, namespace }, o), call);
+        lease = await this.client.json<Lease>("get", "leases", `get leases ${namespace}/${name}`, { method: "GET", path: this.leasePath(name), ...call });
       } catch (err) {
         if (!isK8sStoreError(err, "K8S_NOT_FOUND")) throw err;
-        const body: V1Lease = {
+        const body: Lease = {
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name, namespace },
           spec: { holderIdentity: this.identity, leaseDurationSeconds: this.leaseSeconds(), acquireTime: now, renewTime: now, leaseTransitions: 0 },
         };
         try {
-          const created = await this.client.call("create", "leases", `create leases ${namespace}/${name}`, (o) => this.client.coordination.createNamespacedLease({ namespace, body, fieldManager: FIELD_MANAGER }, o), call);
+          const created = await this.client.json<Lease>("create", "leases", `create leases ${namespace}/${name}`, {
+            method: "POST",
+            path: this.leasePath(),
+            query: { fieldManager: FIELD_MANAGER },
+            body,
+            ...call,
+          });
           this.observe(created.spec);
           return true;
         } catch (createErr) {
@@ -207,7 +239,7 @@ export class LeaderElector {
       const durationMs = (lease.spec?.leaseDurationSeconds ?? this.leaseSeconds()) * 1000;
       if (holder !== "" && holder !== this.identity && this.observedAt + durationMs > performance.now()) return false;
       const mine = holder === this.identity;
-      const spec: V1LeaseSpec = {
+      const spec: LeaseSpec = {
         ...lease.spec,
         holderIdentity: this.identity,
         leaseDurationSeconds: this.leaseSeconds(),
@@ -215,13 +247,13 @@ export class LeaderElector {
         acquireTime: mine && lease.spec?.acquireTime !== undefined ? lease.spec.acquireTime : now,
         leaseTransitions: mine ? (lease.spec?.leaseTransitions ?? 0) : (lease.spec?.leaseTransitions ?? 0) + 1,
       };
-      const updated = await this.client.call(
-        "update",
-        "leases",
-        `update leases ${namespace}/${name}`,
-        (o) => this.client.coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec }, fieldManager: FIELD_MANAGER }, o),
-        call,
-      );
+      const updated = await this.client.json<Lease>("update", "leases", `update leases ${namespace}/${name}`, {
+        method: "PUT",
+        path: this.leasePath(name),
+        query: { fieldManager: FIELD_MANAGER },
+        body: { ...lease, spec },
+        ...call,
+      });
       this.observe(updated.spec);
       return true;
     } catch (err) {
@@ -233,18 +265,16 @@ export class LeaderElector {
   /** Hands the lease back: empty holder, 1 s duration, so the next candidate acquires on its next attempt. */
   private async release(): Promise<void> {
     const { namespace, name } = this.options;
-    const lease = await this.client.call("get", "leases", `get leases ${namespace}/${name}`, (o) => this.client.coordination.readNamespacedLease({ name, namespace }, o), {
+    const lease = await this.client.json<Lease>("get", "leases", `get leases ${namespace}/${name}`, { method: "GET", path: this.leasePath(name), timeoutMs: this.renewDeadlineMs });
+    if ((lease.spec?.holderIdentity ?? "") !== this.identity) return;
+    const now = microTime(new Date());
+    const spec: LeaseSpec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+    await this.client.json("update", "leases", `update leases ${namespace}/${name}`, {
+      method: "PUT",
+      path: this.leasePath(name),
+      query: { fieldManager: FIELD_MANAGER },
+      body: { ...lease, spec },
       timeoutMs: this.renewDeadlineMs,
     });
-    if ((lease.spec?.holderIdentity ?? "") !== this.identity) return;
-    const now = new V1MicroTime();
-    const spec: V1LeaseSpec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
-    await this.client.call(
-      "update",
-      "leases",
-      `update leases ${namespace}/${name}`,
-      (o) => this.client.coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec }, fieldManager: FIELD_MANAGER }, o),
-      { timeoutMs: this.renewDeadlineMs },
-    );
   }
 }

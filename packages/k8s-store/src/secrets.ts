@@ -1,5 +1,4 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import type { V1Secret } from "@kubernetes/client-node";
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { listPageOf } from "./compass-connection.js";
@@ -14,6 +13,16 @@ export interface SecretObject {
   metadata: ObjectMeta & { namespace: string };
   type: string;
   data: Record<string, string>;
+}
+
+/** A core/v1 Secret as JSON. */
+interface RawSecret {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
+  type?: string;
+  data?: Record<string, string>;
+  [field: string]: unknown;
 }
 
 /** A Secret's metadata only (see SecretStore.listMetadata). */
@@ -246,9 +255,14 @@ export class SecretStore {
     private readonly options: SecretStoreOptions = {},
   ) {}
 
-  private async readRaw(namespace: string, name: string): Promise<V1Secret | undefined> {
+  private secretsPath(namespace: string, name?: string): string {
+    const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+  }
+
+  private async readRaw(namespace: string, name: string): Promise<RawSecret | undefined> {
     try {
-      return await this.client.call("get", "secrets", `get secrets ${namespace}/${name}`, (o) => this.client.core.readNamespacedSecret({ name, namespace }, o));
+      return await this.client.json<RawSecret>("get", "secrets", `get secrets ${namespace}/${name}`, { method: "GET", path: this.secretsPath(namespace, name) });
     } catch (err) {
       if (isK8sStoreError(err, "K8S_NOT_FOUND")) return undefined;
       throw err;
@@ -339,7 +353,7 @@ export class SecretStore {
       async () => {
         const existing = await this.readRaw(namespace, name);
         if (existing === undefined) {
-          const body: V1Secret = {
+          const body: RawSecret = {
             apiVersion: "v1",
             kind: "Secret",
             metadata: {
@@ -352,9 +366,12 @@ export class SecretStore {
             data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
           };
           try {
-            const created = await this.client.call("create", "secrets", `create secrets ${namespace}/${name}`, (o) =>
-              this.client.core.createNamespacedSecret({ namespace, body, fieldManager: FIELD_MANAGER }, o),
-            );
+            const created = await this.client.json("create", "secrets", `create secrets ${namespace}/${name}`, {
+              method: "POST",
+              path: this.secretsPath(namespace),
+              query: { fieldManager: FIELD_MANAGER },
+              body,
+            });
             return { written: true, created: true, secret: parseSecret(created) };
           } catch (err) {
             // Someone created it between our read and create: merge into theirs.
@@ -362,7 +379,7 @@ export class SecretStore {
             throw err;
           }
         }
-        const next: V1Secret = { ...existing, metadata: { ...existing.metadata }, data: { ...(existing.data ?? {}) } };
+        const next: RawSecret = { ...existing, metadata: { ...existing.metadata }, data: { ...(existing.data ?? {}) } };
         let changed = false;
         const nextData = next.data as Record<string, string>;
         for (const [k, v] of Object.entries(data)) {
@@ -393,9 +410,12 @@ export class SecretStore {
           if (next.metadata) next.metadata[field] = current;
         }
         if (!changed) return { written: false, created: false, secret: parseSecret(existing) };
-        const updated = await this.client.call("update", "secrets", `update secrets ${namespace}/${name}`, (o) =>
-          this.client.core.replaceNamespacedSecret({ name, namespace, body: next, fieldManager: FIELD_MANAGER }, o),
-        );
+        const updated = await this.client.json("update", "secrets", `update secrets ${namespace}/${name}`, {
+          method: "PUT",
+          path: this.secretsPath(namespace, name),
+          query: { fieldManager: FIELD_MANAGER },
+          body: next,
+        });
         return { written: true, created: false, secret: parseSecret(updated) };
       },
       { ...this.options.conflictRetry, ...options.conflictRetry },

@@ -1,4 +1,5 @@
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from "node:https";
+import { createSecureContext } from "node:tls";
 import { IsomorphicFetchHttpLibrary, Observable, ResponseContext, type HttpLibrary, type RequestContext } from "@kubernetes/client-node";
 
 /** TLS settings of a pooled connection (what client-node would hand to undici's connector). */
@@ -62,7 +63,18 @@ export class NodeHttpsLibrary implements HttpLibrary {
   }
 }
 
-/** A keep-alive https.Agent for the given TLS settings. */
+/**
+ * A keep-alive https.Agent for the given TLS settings. The CA, certificate and key are parsed once into one
+ * SecureContext that every connection shares (otherwise each new connection parses them again).
+ */
 export function keepAliveAgent(tls: TlsConnectOptions): HttpsAgent {
-  return new HttpsAgent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: "lifo", ...tls });
+  const { ca, cert, key, pfx, passphrase, ...rest } = tls;
+  const secureContext = createSecureContext({
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(pfx !== undefined ? { pfx } : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+  });
+  return new HttpsAgent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: "lifo", ...rest, secureContext });
 }
