@@ -240,7 +240,8 @@ export class K8sClient {
         ctx.setHeaderParam("Content-Type", request.contentType ?? "application/json");
         ctx.setBody(typeof request.body === "string" ? request.body : JSON.stringify(request.body));
       }
-      ctx.setSignal(AbortSignal.timeout(request.timeoutMs ?? this.requestTimeoutMs));
+      // AbortSignal.timeout takes whole milliseconds only (callers compute remaining time as fractions).
+      ctx.setSignal(AbortSignal.timeout(Math.max(1, Math.ceil(request.timeoutMs ?? this.requestTimeoutMs))));
       await this.kubeConfig.applySecurityAuthentication(ctx);
       const res = await this.jsonHttp.send(ctx).toPromise();
       const text = await res.body.text();

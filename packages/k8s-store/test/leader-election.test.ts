@@ -49,6 +49,23 @@ function watchForTwoLeaders(...candidates: Candidate[]): { stop: () => number } 
 }
 
 describe("Lease leader election (as the agent's ServiceAccount)", () => {
+  it("a leader renews without a single failed attempt (renewals time out after the remaining, fractional, deadline)", async () => {
+    const lease = uniqueName("renew");
+    const store = agentStore({ kubeconfigPath: agentKubeconfig(), requestTimeoutMs: 2_000 });
+    const errors: string[] = [];
+    const elector = store.leaderElector({ namespace: "kyma-system", name: lease, identity: "solo", ...timing, onError: (e) => errors.push(e.message) });
+    cleanups.push(async () => {
+      await elector.stop();
+      await store.close();
+    });
+    elector.start();
+    await eventually(() => elector.isLeader(), 10_000, "leadership");
+    const renewals = store.counter.snapshot().update;
+    await eventually(() => store.counter.snapshot().update >= renewals + 3, 10_000, "three renewals");
+    expect(errors).toEqual([]);
+    expect(elector.isLeader()).toBe(true);
+  });
+
   it("exactly one of two candidates leads; the other takes over right after the leader releases", async () => {
     const lease = uniqueName("leader");
     const a = candidate("a", lease);
