@@ -4,7 +4,7 @@ import { listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, isRecord, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
-import { parseSecret } from "./secrets.js";
+import { parseSecret, secretApplyBody } from "./secrets.js";
 import type { DesiredSecret, SecretObject, SecretStore } from "./secrets.js";
 import { mapConcurrent } from "./util.js";
 
@@ -402,6 +402,38 @@ export class ApplicationStore {
   /** Server-side apply of one app Secret (managed labels and the owner reference added). */
   async applySecret(secret: DesiredAppSecret): Promise<SecretObject> {
     return this.secrets.apply(await this.toDesiredSecret(secret));
+  }
+
+  /**
+   * Brings an existing app Secret to `secret` with one JSON merge patch (verb patch; no read, no apply): the wanted
+   * labels and annotations set (those of others kept), `data` replaced (every key of `current.dataKeys` that is not
+   * wanted is removed, also one another field manager wrote), and the owner reference to `owner` set, replacing a
+   * stale one (other owner references kept). The same fields as applySecret; unlike server-side apply it also
+   * removes what was written with a create or by someone else, so the Secret ends up exactly as wanted.
+   */
+  async patchSecret(secret: DesiredAppSecret, current: { ownerReferences?: readonly OwnerReference[] | undefined; dataKeys: readonly string[] }): Promise<SecretObject> {
+    const body = secretApplyBody(await this.toDesiredSecret(secret));
+    const { namespace, name } = body.metadata;
+    const owners = body.metadata.ownerReferences ?? [];
+    const others = (current.ownerReferences ?? []).filter((o) => !owners.some((mine) => o.kind === mine.kind && o.name === mine.name));
+    const data: Record<string, string | null> = { ...body.data };
+    for (const key of current.dataKeys) if (!(key in body.data)) data[key] = null;
+    const patch = {
+      metadata: {
+        labels: body.metadata.labels ?? {},
+        annotations: body.metadata.annotations ?? {},
+        ...(owners.length > 0 || others.length !== (current.ownerReferences ?? []).length ? { ownerReferences: [...others, ...owners] } : {}),
+      },
+      data,
+    };
+    const raw: unknown = await this.client.json("patch", "secrets", `patch secrets ${namespace}/${name}`, {
+      method: "PATCH",
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      query: { fieldManager: FIELD_MANAGER },
+      body: patch,
+      contentType: "application/merge-patch+json",
+    });
+    return parseSecret(raw);
   }
 
   /**

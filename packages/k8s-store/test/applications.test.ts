@@ -170,4 +170,25 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     await store.applications.deleteSecret(`${appName}-cred`);
     await store.applications.delete(appName);
   });
+
+  it("patchSecret: wanted data (keys of others removed), labels and annotations merged, stale owner replaced, other owners kept", async () => {
+    const appName = uniqueName("patch");
+    const app = await store.applications.create(desired(appName, 7));
+    const name = `${appName}-cred`;
+    const base: DesiredAppSecret = { name, owner: appName, ownerUid: "00000000-0000-4000-8000-000000000001", labels: { app: appName, bundleId: "b1" }, data: { username: "u", password: "p" } };
+    await store.applications.createSecret(base);
+    // Somebody else adds a key, a label and an owner reference of their own.
+    await admin.secrets.upsertSecretKeys("kyma-system", name, { extra: "x" }, { labels: { team: "a" } });
+    const other = { apiVersion: "v1", kind: "ConfigMap", name: "keep-me", uid: "00000000-0000-4000-8000-000000000002" };
+    const before = await admin.secrets.get("kyma-system", name);
+    const patched = await store.applications.patchSecret(
+      { ...base, ownerUid: app.metadata.uid ?? "", data: { username: "u2" } },
+      { ownerReferences: [...(before.metadata.ownerReferences ?? []), other], dataKeys: Object.keys(before.data) },
+    );
+    expect(patched.data).toEqual({ username: "u2" });
+    expect(patched.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", team: "a", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
+    expect(patched.metadata.ownerReferences).toEqual([other, { apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: appName, uid: app.metadata.uid }]);
+    await store.applications.deleteSecret(name);
+    await store.applications.delete(appName);
+  });
 });
