@@ -1,9 +1,14 @@
-// pnpm bench — the agent process (built dist) against kube-testenv and the Compass simulator:
+// pnpm bench — the agent process against kube-testenv and the Compass simulator:
 // first pairing + full sync of 1,000 applications (5 bundles × (3 APIs + 2 events), half with credentials),
 // then a cycle with no change in Compass, then a cycle with one application changed.
+// The agent runs as the image runs it: the esbuild bundle (build/bundle.mjs, built here into a temp dir) with the
+// Node flags of build/node-flags.json (the Dockerfile's ENTRYPOINT must use the same). BENCH_AGENT_ENTRY=dist
+// runs the unbundled tsc output (dist/cli.js) instead; BENCH_AGENT_NODE_ARGS adds flags (profiling).
 // Prints a table, then one JSON record as the last line.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCompassSimulator } from "@runtime-agent/compass-sim";
 import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
@@ -16,6 +21,19 @@ import { round } from "./stats.js";
 const APPS = Number(process.env.BENCH_APPS ?? 1000);
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 
+// What ships: the bundle and the image's Node flags.
+const ENTRY = process.env.BENCH_AGENT_ENTRY ?? "bundle";
+const imageFlags = (JSON.parse(readFileSync(join(appDir, "build", "node-flags.json"), "utf8")) as { flags: string[] }).flags;
+const bundleDir = mkdtempSync(join(tmpdir(), "bench-agent-bundle-"));
+let entryFile = join(appDir, "dist", "cli.js");
+if (ENTRY === "bundle") {
+  entryFile = join(bundleDir, "runtime-agent.mjs");
+  const { bundle } = (await import(new URL("../build/bundle.mjs", import.meta.url).href)) as { bundle: (o: { outfile: string }) => Promise<unknown> };
+  await bundle({ outfile: entryFile });
+} else if (ENTRY !== "dist") {
+  throw new Error(`BENCH_AGENT_ENTRY must be "bundle" or "dist", not ${ENTRY}`);
+}
+
 const cp = await startControlPlane({
   crds: [fileURLToPath(new URL("../../../schemas/crds", import.meta.url))],
   rbacDir: fileURLToPath(new URL("../deploy", import.meta.url)),
@@ -25,6 +43,34 @@ const sim = await startCompassSimulator({
   requestLogLimit: 1_000_000,
 });
 const store = createK8sStore({ kubeconfigPath: cp.kubeconfigPath });
+
+/** CPU seconds (user + system) of a process, from /proc; 0 when it is gone. */
+function cpuSeconds(pid: number | string | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+/** The kube-apiserver and etcd of this control plane (their CPU is what a full synchronization mostly costs). */
+const serverPids = (() => {
+  const port = new URL(cp.server).port;
+  const cmdline = (pid: string): string[] => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      return [];
+    }
+  };
+  const pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  const apiserver = pids.find((pid) => cmdline(pid).includes("kube-apiserver") && cmdline(pid).includes(`--secure-port=${port}`));
+  const etcdUrl = cmdline(apiserver ?? "").find((a) => a.startsWith("--etcd-servers="))?.slice("--etcd-servers=".length);
+  const etcd = pids.find((pid) => etcdUrl !== undefined && cmdline(pid).includes("etcd") && cmdline(pid).includes(etcdUrl));
+  return [apiserver, etcd].filter((p): p is string => p !== undefined);
+})();
+const serverCpu = (): number => serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 const generated = sim.generated!;
 const { token } = sim.issueToken(generated.runtimeId);
 await store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, {
@@ -37,9 +83,11 @@ await store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name
 const metricsPort = await freePort();
 const healthPort = await freePort();
 const started = performance.now();
+const serverCpuAtStart = serverCpu();
 // BENCH_AGENT_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the agent process.
-const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? "").split(" ").filter(Boolean);
-const agent = spawn(process.execPath, [...nodeArgs, "dist/cli.js", "run", "--kubeconfig", cp.agentKubeconfigPath], {
+const nodeArgs = [...(ENTRY === "bundle" ? imageFlags : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+console.log(`agent: node ${[...nodeArgs, ENTRY === "bundle" ? "<bundle>" : "dist/cli.js"].join(" ")} run`);
+const agent = spawn(process.execPath, [...nodeArgs, entryFile, "run", "--kubeconfig", cp.agentKubeconfigPath], {
   cwd: appDir,
   env: {
     ...process.env,
@@ -48,7 +96,7 @@ const agent = spawn(process.execPath, [...nodeArgs, "dist/cli.js", "run", "--kub
     APP_MINIMAL_COMPASS_SYNC_TIME: "1s",
     APP_HEALTH_PORT: String(healthPort),
     APP_METRICS_PORT: String(metricsPort),
-    APP_LOG_LEVEL: "warn",
+    APP_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? "warn",
   },
   stdio: ["ignore", "inherit", "inherit"],
 });
@@ -58,6 +106,23 @@ const compassRequests = () => sim.state.snapshot().requestLog.filter((r) => r.ap
 const writesOf = (text: string) => sumBy(parseCounters(text, "cra_kubernetes_writes_total"), "kind");
 const requestsByVerb = (text: string) => sumBy(parseCounters(text, "cra_kubernetes_requests_total"), "verb");
 const totalWrites = (w: Record<string, number>) => (w["Application"] ?? 0) + (w["Secret"] ?? 0);
+
+// BENCH_TIMELINE=1 samples the agent's request counters every 500 ms during the full sync and prints them.
+const timeline: string[] = [];
+const sampler =
+  process.env.BENCH_TIMELINE === "1"
+    ? setInterval(() => {
+        void scrape()
+          .then((text) => {
+            const r = requestsByVerb(text);
+            const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? "0";
+            timeline.push(
+              `${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  list ${r["list"] ?? 0}  create ${r["create"] ?? 0}  patch ${r["patch"] ?? 0}  update ${r["update"] ?? 0}  compass ${compassRequests()}  rss ${Math.round(Number(rss) / 1024)} MB`,
+            );
+          })
+          .catch(() => undefined);
+      }, 500)
+    : undefined;
 
 try {
   // 1. From the agent's start to every application applied (pairing included).
@@ -71,14 +136,21 @@ try {
     50,
   );
   const fullSyncSeconds = (performance.now() - started) / 1000;
+  if (sampler !== undefined) {
+    clearInterval(sampler);
+    console.log(timeline.join("\n"));
+  }
   const applied = (await store.applications.listManaged()).length;
   if (applied !== APPS) throw new Error(`expected ${APPS} Applications, found ${applied}`);
   const afterFull = await scrape();
+  const fullCpu = { agent: cpuSeconds(agent.pid), server: serverCpu() - serverCpuAtStart };
   const compassFull = compassRequests();
 
   // 2. and 3. One forced cycle each (spec.resyncNow), measured until the agent resets the flag.
   const cycle = async () => {
     const before = await scrape();
+    const agentCpuBefore = cpuSeconds(agent.pid);
+    const serverCpuBefore = serverCpu();
     const compassBefore = compassRequests();
     const t0 = performance.now();
     await store.compassConnections.mutate(DEFAULT_COMPASS_CONNECTION_NAME, (cc) => {
@@ -97,6 +169,7 @@ try {
     const after = await scrape();
     return {
       seconds,
+      cpu: { agent: cpuSeconds(agent.pid) - agentCpuBefore, server: serverCpu() - serverCpuBefore },
       writes: diff(writesOf(after), writesOf(before)),
       requests: diff(requestsByVerb(after), requestsByVerb(before)),
       compass: compassRequests() - compassBefore,
@@ -107,32 +180,58 @@ try {
   sim.updateApplication(app.id, { description: "changed by the benchmark" });
   const oneChange = await cycle();
 
+  if (process.env.BENCH_AGENT_SMAPS === "1") {
+    // Where the agent's resident memory is, by mapping (diagnostics).
+    const byMapping = new Map<string, number>();
+    let current = "";
+    for (const line of readFileSync(`/proc/${agent.pid}/smaps`, "utf8").split("\n")) {
+      const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (header) current = header[1] || "[anon]";
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) byMapping.set(current, (byMapping.get(current) ?? 0) + Number(rss[1]));
+    }
+    for (const [name, kb] of [...byMapping].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`smaps ${String(Math.round(kb / 1024)).padStart(5)} MB  ${name}`);
+  }
   const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
   const fullRequests = requestsByVerb(afterFull);
   const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
-  const row = (name: string, seconds: number, requests: Record<string, number>, writes: number, compass: number) =>
-    `${name.padEnd(22)} ${seconds.toFixed(3).padStart(8)} ${verbs.map((v) => String(requests[v] ?? 0).padStart(7)).join("")} ${String(writes).padStart(7)} ${String(compass).padStart(8)}`;
-  console.log(`${"cycle".padEnd(22)} ${"seconds".padStart(8)} ${verbs.map((v) => v.padStart(7)).join("")} ${"writes".padStart(7)} ${"compass".padStart(8)}`);
-  console.log(row("pairing + full sync", fullSyncSeconds, fullRequests, totalWrites(writesOf(afterFull)), compassFull));
-  console.log(row("no change", noChange.seconds, noChange.requests, totalWrites(noChange.writes), noChange.compass));
-  console.log(row("one app changed", oneChange.seconds, oneChange.requests, totalWrites(oneChange.writes), oneChange.compass));
+  const row = (name: string, seconds: number, requests: Record<string, number>, writes: number, compass: number, cpu: { agent: number; server: number }) =>
+    `${name.padEnd(22)} ${seconds.toFixed(3).padStart(8)} ${verbs.map((v) => String(requests[v] ?? 0).padStart(7)).join("")} ${String(writes).padStart(7)} ${String(compass).padStart(8)} ${cpu.agent.toFixed(2).padStart(10)} ${cpu.server.toFixed(2).padStart(11)}`;
+  console.log(
+    `${"cycle".padEnd(22)} ${"seconds".padStart(8)} ${verbs.map((v) => v.padStart(7)).join("")} ${"writes".padStart(7)} ${"compass".padStart(8)} ${"agent CPU".padStart(10)} ${"server CPU".padStart(11)}`,
+  );
+  console.log(row("pairing + full sync", fullSyncSeconds, fullRequests, totalWrites(writesOf(afterFull)), compassFull, fullCpu));
+  console.log(row("no change", noChange.seconds, noChange.requests, totalWrites(noChange.writes), noChange.compass, noChange.cpu));
+  console.log(row("one app changed", oneChange.seconds, oneChange.requests, totalWrites(oneChange.writes), oneChange.compass, oneChange.cpu));
+  console.log(`(CPU in seconds: the agent process; kube-apiserver + etcd. Machine load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);
   console.log(`peak RSS of the agent process: ${peakRssMb.toFixed(1)} MB`);
   console.log(
     JSON.stringify({
       bench: "agent-sync",
       apps: APPS,
+      entry: ENTRY,
+      nodeFlags: nodeArgs,
       fullSyncSeconds: round(fullSyncSeconds),
       noChangeSeconds: round(noChange.seconds),
       noChangeWrites: totalWrites(noChange.writes),
       oneChangeWrites: totalWrites(oneChange.writes),
       peakRssMb: round(peakRssMb, 1),
+      fullSyncAgentCpuSeconds: round(fullCpu.agent),
+      fullSyncServerCpuSeconds: round(fullCpu.server),
+      loadAverage1m: round(loadavg()[0] ?? 0),
     }),
   );
 } finally {
+  if (process.env.BENCH_AGENT_HEAP_SNAPSHOT === "1") {
+    // With BENCH_AGENT_NODE_ARGS="--heapsnapshot-signal=SIGUSR2": a heap snapshot of the agent after the cycles.
+    agent.kill("SIGUSR2");
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+  }
   agent.kill("SIGTERM");
   await new Promise((resolve) => agent.once("exit", resolve));
   await store.close();
   await sim.close();
   await cp.stop();
+  rmSync(bundleDir, { recursive: true, force: true });
 }

@@ -1,7 +1,18 @@
-import { buildDesiredState, fromBase64, plan, toBase64 } from "@runtime-agent/app-sync";
-import type { ActualSecret, ActualState, DesiredSecret, Plan } from "@runtime-agent/app-sync";
+import {
+  applicationContentHashOf,
+  buildDesiredState,
+  fromBase64,
+  mergeApplication,
+  plan,
+  secretContentHashOf,
+  shouldNormalize,
+  stableStringify,
+  toBase64,
+} from "@runtime-agent/app-sync";
+import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, Plan, Warning } from "@runtime-agent/app-sync";
 import type { DirectorApplication } from "@runtime-agent/director-client";
-import type { AgentConfiguration, Application, CompassConnection, K8sStore, SecretObject } from "@runtime-agent/k8s-store";
+import { isK8sStoreError, retryOnConflict } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, Application, CompassConnection, K8sStore, ObjectMeta, OwnerReference, SecretObject } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
@@ -40,8 +51,59 @@ export type SyncOutcome =
       labelsError: string | undefined;
     };
 
-const WRITE_CONCURRENCY = 16;
+/**
+ * Writes in flight at once. The API server, not the agent, bounds a first synchronization; 32 keeps it busy (etcd
+ * commits writes in batches) without queueing so much that single requests time out.
+ */
+const WRITE_CONCURRENCY = 32;
+/** Reads of single objects in flight at once (objects whose content hash is not known yet). */
+const READ_CONCURRENCY = 16;
+/** Up to this many objects of a kind with an unknown content hash are read one by one; more: one full list. */
+const SINGLE_READS_MAX = 32;
+/** Items per page of the metadata-only lists (about 1 KB per object). */
+const METADATA_PAGE_SIZE = 1000;
 export const RUNTIME_LABELS = { events: "runtime_eventServiceUrl", console: "runtime_consoleUrl" } as const;
+
+/**
+ * What synchronization keeps between cycles (one per store, i.e. per agent process). Small: no object content.
+ * - The content hashes of the Applications and Secrets read or written, by uid and resourceVersion: a
+ *   resourceVersion changes with every change of an object, so a known one needs neither the object's content
+ *   nor a new hash. Only objects present in the latest listing are kept.
+ * - The last cycle that applied everything without a single failure: what it was computed from (the Director's
+ *   answers, the runtime labels, the settings) and the uid/resourceVersion of every object it saw or wrote. When
+ *   both are unchanged the cluster is exactly as that cycle left it (a hand edit, a deletion, a new foreign
+ *   object all change the listing), so the same plan would write nothing: the cycle ends after the listing.
+ */
+interface SyncMemory {
+  appHashes: Map<string, ContentHash>;
+  secretHashes: Map<string, SecretDigest>;
+  clean: CleanCycle | undefined;
+}
+
+/** What is remembered of a Secret's content: its hash and the names of its data keys (not the values). */
+interface SecretDigest {
+  hash: ContentHash;
+  keys: string[];
+}
+
+interface CleanCycle {
+  key: string;
+  /** `A/<name>` and `S/<namespace>/<name>` → `<uid>/<resourceVersion>`, after the cycle's own writes. */
+  objects: Map<string, string>;
+  managed: number;
+  warnings: Warning[];
+}
+
+const memories = new WeakMap<K8sStore, SyncMemory>();
+
+function memoryOf(store: K8sStore): SyncMemory {
+  let memory = memories.get(store);
+  if (memory === undefined) {
+    memory = { appHashes: new Map(), secretHashes: new Map(), clean: undefined };
+    memories.set(store, memory);
+  }
+  return memory;
+}
 
 /**
  * One synchronization: every page of applications and the runtime's labels from the Director, the desired
@@ -53,32 +115,63 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   const secret = `${ctx.config.agentConfigurationSecret.namespace}/${ctx.config.agentConfigurationSecret.name}`;
   if (runtimeId === "") return { kind: "fetch-failed", message: `Failed to read Runtime config: RUNTIME_ID in Secret ${secret} is empty` };
 
+  const memory = memoryOf(ctx.store);
+  const t0 = performance.now();
   const director = ctx.session.director(cc.spec.managementInfo.directorUrl, agentConfig.tenant.trim());
+  // What the cluster holds is listed while the Director answers (the listing needs nothing from it). A failed
+  // fetch discards it; a failed listing counts only when the fetch succeeded.
+  const listing = settle(listObjects(ctx));
   let labels: Record<string, unknown>;
   let applications: DirectorApplication[];
+  let digest: string;
   try {
     const call = { requestId: ctx.requestId, signal: ctx.signal };
-    [labels, applications] = await Promise.all([
+    let directorListing: Awaited<ReturnType<typeof director.listApplicationsForRuntime>>;
+    [labels, directorListing] = await Promise.all([
       ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-      ctx.metrics.timeCompass("applicationsForRuntime", async () => (await director.listApplicationsForRuntime(runtimeId, call)).applications),
+      ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, call)),
     ]);
+    applications = directorListing.applications;
+    digest = directorListing.digest;
   } catch (error) {
+    await listing;
     return { kind: "fetch-failed", message: `Failed to fetch configuration: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
   }
-
-  const desired = buildDesiredState(applications, labels, {
+  const options = {
     centralGatewayUrl: ctx.config.centralGatewayServiceUrl,
     skipAppsTlsVerify: ctx.config.skipAppsTlsVerify,
     integrationNamespace: ctx.config.integrationNamespace,
-  });
+  };
+  // Everything the desired state is computed from: the Director's answers, the one runtime label it reads
+  // (isNormalized; the URL labels this agent sets do not count) and the settings.
+  const key = `${digest}\n${String(shouldNormalize(labels))}\n${stableStringify(options)}`;
+
+  const t1 = performance.now();
+  const listed = await listing;
+  if (!listed.ok) return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(listed.error)}` };
+
+  const t2 = performance.now();
+  const clean = memory.clean;
+  if (clean !== undefined && clean.key === key && sameObjects(clean.objects, listed.value.objects)) {
+    // Compass answered byte for byte as in the last clean cycle and no object changed since: nothing to write.
+    for (const warning of clean.warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
+    const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, labels);
+    ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), unchanged: true }, "synchronization phases");
+    return { kind: "applied", fetched: applications.length, managed: clean.managed, failures: [], writes: 0, labelsError };
+  }
+  memory.clean = undefined;
+
+  const desired = buildDesiredState(applications, labels, options);
   for (const warning of desired.warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
 
+  const t3 = performance.now();
   let actual: ActualState;
   try {
-    actual = await readActualState(ctx);
+    actual = await completeActualState(ctx, memory, listed.value);
   } catch (error) {
     return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(error)}` };
   }
+  const t4 = performance.now();
   const thePlan = plan(desired, actual);
   // Failures are per application: a Secret's conflict is reported under its Application, and not at all when
   // the Application itself is in conflict (its Secrets are never written then).
@@ -93,28 +186,145 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
       return [{ name: owner ?? c.name, reason: `Secret ${c.namespace}/${c.name}: ${c.reason}` }];
     }),
   ];
-  const writes = await execute(ctx, thePlan, failures);
+  const t5 = performance.now();
+  // What a listing will show after this cycle's writes, when nobody else writes: the fast path's reference.
+  const objects = new Map<string, string>();
+  for (const a of actual.applications) objects.set(appKey(a.metadata?.name ?? ""), version(a.metadata ?? {}));
+  for (const x of actual.secrets) objects.set(secretKey(x.metadata?.namespace ?? "", x.metadata?.name ?? ""), version(x.metadata ?? {}));
+  const writes = await execute(ctx, thePlan, actual, failures, memory, objects);
 
+  const t6 = performance.now();
   const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, labels);
+  ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), desiredMs: ms(t2, t3), readMs: ms(t3, t4), planMs: ms(t4, t5), writeMs: ms(t5, t6), writes }, "synchronization phases");
   const failedNames = new Set(failures.map((f) => f.name));
+  const managed = desired.applications.filter((a) => !failedNames.has(a.metadata.name)).length;
+  if (failures.length === 0) memory.clean = { key, objects, managed, warnings: desired.warnings };
   return {
     kind: "applied",
     fetched: applications.length,
-    managed: desired.applications.filter((a) => !failedNames.has(a.metadata.name)).length,
+    managed,
     failures: dedupe(failures),
     writes,
     labelsError,
   };
 }
 
-async function readActualState(ctx: SyncContext): Promise<ActualState> {
+const ms = (from: number, to: number): number => Math.round(to - from);
+
+/** A promise that never rejects (so it may wait unobserved while other work runs). */
+async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await promise };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The metadata of every Application and of every Secret with an `app` label, and their uids/resourceVersions. */
+interface Listed {
+  applications: { metadata: ObjectMeta }[];
+  secrets: { metadata: ObjectMeta & { namespace: string } }[];
+  objects: Map<string, string>;
+}
+
+const appKey = (name: string): string => `A/${name}`;
+const secretKey = (namespace: string, name: string): string => `S/${namespace}/${name}`;
+const version = (meta: { uid?: string | undefined; resourceVersion?: string | undefined }): string => `${meta.uid ?? ""}/${meta.resourceVersion ?? ""}`;
+
+async function listObjects(ctx: SyncContext): Promise<Listed> {
   const [applications, secrets] = await Promise.all([
     // All Applications: a foreign one with a wanted name must be seen to be left alone.
-    ctx.store.applications.listManaged({ labelSelector: "" }),
+    ctx.store.applications.listMetadata({ labelSelector: "", pageSize: METADATA_PAGE_SIZE }),
     // Secrets written by the agent (ours or the Go agent's) carry an `app` label.
-    ctx.store.secrets.list(ctx.config.integrationNamespace, { labelSelector: "app" }),
+    ctx.store.secrets.listMetadata(ctx.config.integrationNamespace, { labelSelector: "app", pageSize: METADATA_PAGE_SIZE }),
   ]);
-  return { applications, secrets: secrets.map(toActualSecret) };
+  const objects = new Map<string, string>();
+  for (const a of applications) objects.set(appKey(a.metadata.name), version(a.metadata));
+  for (const x of secrets) objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));
+  return { applications, secrets, objects };
+}
+
+function sameObjects(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+/**
+ * The actual state for plan: the listed metadata with the content hash of each object. Hashes of known
+ * uid/resourceVersions come from memory; the content of the others is read (one by one when they are few, else
+ * one full list) and hashed. The plan needs no spec or data then: updates read the current object themselves.
+ */
+async function completeActualState(ctx: SyncContext, memory: SyncMemory, listed: Listed): Promise<ActualState> {
+  const ns = ctx.config.integrationNamespace;
+  const appHashes = new Map<string, ContentHash>();
+  let apps: { metadata: ObjectMeta }[] = listed.applications;
+  const unknownApps = apps.filter((a) => !memory.appHashes.has(version(a.metadata)));
+  const rememberApp = (app: Application) => appHashes.set(version(app.metadata), applicationContentHashOf(app));
+  if (unknownApps.length > SINGLE_READS_MAX) {
+    const full = await ctx.store.applications.listManaged({ labelSelector: "" });
+    for (const app of full) rememberApp(app);
+    apps = full.map((a) => ({ metadata: a.metadata }));
+  } else if (unknownApps.length > 0) {
+    const read = new Map<string, Application | undefined>();
+    await forEachLimited(unknownApps, READ_CONCURRENCY, async (a) => {
+      const app = await ctx.store.applications.find(a.metadata.name);
+      if (app !== undefined) rememberApp(app);
+      read.set(a.metadata.name, app);
+    });
+    apps = apps.flatMap((a) => (read.has(a.metadata.name) ? (read.get(a.metadata.name) ? [{ metadata: read.get(a.metadata.name)!.metadata }] : []) : [a]));
+  }
+  for (const a of apps) {
+    const v = version(a.metadata);
+    const hash = appHashes.get(v) ?? memory.appHashes.get(v);
+    if (hash !== undefined) appHashes.set(v, hash);
+  }
+
+  const secretHashes = new Map<string, SecretDigest>();
+  let secrets: { metadata: ObjectMeta & { namespace: string } }[] = listed.secrets;
+  const unknownSecrets = secrets.filter((x) => !memory.secretHashes.has(version(x.metadata)));
+  const rememberSecret = (x: SecretObject) => secretHashes.set(version(x.metadata), secretDigest(x));
+  if (unknownSecrets.length > SINGLE_READS_MAX) {
+    const full = await ctx.store.secrets.listWhere(ns, { labelSelector: "app" });
+    for (const x of full) rememberSecret(x);
+    secrets = full.map((x) => ({ metadata: x.metadata }));
+  } else if (unknownSecrets.length > 0) {
+    const read = new Map<string, SecretObject | undefined>();
+    await forEachLimited(unknownSecrets, READ_CONCURRENCY, async (x) => {
+      const [found] = await ctx.store.secrets.listWhere(x.metadata.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${x.metadata.name}` });
+      if (found !== undefined) rememberSecret(found);
+      read.set(secretKey(x.metadata.namespace, x.metadata.name), found);
+    });
+    secrets = secrets.flatMap((x) => {
+      const k = secretKey(x.metadata.namespace, x.metadata.name);
+      if (!read.has(k)) return [x];
+      const found = read.get(k);
+      return found ? [{ metadata: found.metadata }] : [];
+    });
+  }
+  for (const x of secrets) {
+    const v = version(x.metadata);
+    const hash = secretHashes.get(v) ?? memory.secretHashes.get(v);
+    if (hash !== undefined) secretHashes.set(v, hash);
+  }
+
+  // Only what is there now is remembered.
+  memory.appHashes = appHashes;
+  memory.secretHashes = secretHashes;
+  return {
+    applications: apps.map((a): ActualApplication => ({ metadata: withoutManagedFields(a.metadata), contentHash: appHashes.get(version(a.metadata)) })),
+    secrets: secrets.map((x): ActualSecret => ({ metadata: withoutManagedFields(x.metadata), contentHash: secretHashes.get(version(x.metadata))?.hash })),
+  };
+}
+
+function secretDigest(secret: SecretObject): SecretDigest {
+  return { hash: secretContentHashOf(toActualSecret(secret)), keys: Object.keys(secret.data) };
+}
+
+function withoutManagedFields<M extends ObjectMeta>(meta: M): M {
+  if (meta.managedFields === undefined) return meta;
+  const { managedFields: _m, ...rest } = meta;
+  return rest as M;
 }
 
 /** The store decodes Secret data; the plan compares it base64-encoded, as the API returns it. */
@@ -128,12 +338,22 @@ function toActualSecret(secret: SecretObject): ActualSecret {
   };
 }
 
+type Task = () => Promise<Task[] | void>;
+
 /**
- * Writes in the order that keeps references valid: Applications first (Secrets need their UID as owner),
- * then Secrets, then deletions of Secrets, then of Applications. A failure is recorded for its application;
- * the others go on.
+ * Writes so that references stay valid: an Application first, then (right after it, while other Applications
+ * are still being written) its Secrets with its uid as owner; then deletions of Secrets, then of Applications.
+ * A failure is recorded for its application; the others go on. `objects` follows every write (the state a
+ * listing will show when nobody else writes), and the hashes of written objects are remembered.
  */
-async function execute(ctx: SyncContext, thePlan: Plan, failures: ApplicationFailure[]): Promise<number> {
+async function execute(
+  ctx: SyncContext,
+  thePlan: Plan,
+  actual: ActualState,
+  failures: ApplicationFailure[],
+  memory: SyncMemory,
+  objects: Map<string, string>,
+): Promise<number> {
   let writes = 0;
   const record = (name: string, verb: string, kind: string, error: unknown) =>
     failures.push({ name, reason: `${verb} ${kind}: ${describe(error)}` });
@@ -142,75 +362,164 @@ async function execute(ctx: SyncContext, thePlan: Plan, failures: ApplicationFai
     ctx.metrics.kubernetesWrites.inc({ kind, verb });
   };
   const apps = thePlan.applications;
-  const failedApps = new Set<string>();
+  const ownerUids = new Map<string, string>();
+  for (const app of actual.applications) if (app.metadata?.name !== undefined && app.metadata.uid !== undefined) ownerUids.set(app.metadata.name, app.metadata.uid);
 
-  await forEachLimited(apps.create, async (app) => {
+  const secretsOf = new Map<string, DesiredSecret[]>();
+  for (const desired of [...thePlan.secrets.create, ...thePlan.secrets.update.map((u) => u.desired)]) {
+    const list = secretsOf.get(desired.ownerApplication);
+    if (list === undefined) secretsOf.set(desired.ownerApplication, [desired]);
+    else list.push(desired);
+  }
+  const created = new Set(thePlan.secrets.create);
+  const secretTasks = (owner: string): Task[] => {
+    const list = secretsOf.get(owner) ?? [];
+    secretsOf.delete(owner);
+    return list.map((desired) => () => writeSecret(desired, created.has(desired)));
+  };
+  const rememberApp = (app: Application) => {
+    objects.set(appKey(app.metadata.name), version(app.metadata));
+    memory.appHashes.set(version(app.metadata), applicationContentHashOf(app));
+    if (app.metadata.uid !== undefined) ownerUids.set(app.metadata.name, app.metadata.uid);
+  };
+  const rememberSecret = (x: SecretObject) => {
+    objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));
+    memory.secretHashes.set(version(x.metadata), secretDigest(x));
+  };
+  const updates = new Map(thePlan.secrets.update.map((u) => [u.desired, u]));
+
+  const createApp = async (app: DesiredApplication): Promise<Task[]> => {
     try {
-      await ctx.store.applications.create(app);
+      rememberApp(await ctx.store.applications.create(app));
       count("Application", "create");
+      return secretTasks(app.metadata.name);
     } catch (error) {
-      failedApps.add(app.metadata.name);
+      secretsOf.delete(app.metadata.name); // no Secret without its Application's uid
       record(app.metadata.name, "create", "Application", error);
+      return [];
     }
-  });
-  await forEachLimited(apps.update, async (update) => {
+  };
+  const updateApp = async (update: Plan["applications"]["update"][number]): Promise<Task[]> => {
+    const name = update.desired.metadata.name;
     try {
-      await ctx.store.applications.update(update.object as Application);
-      count("Application", "update");
-    } catch (error) {
-      failedApps.add(update.desired.metadata.name);
-      record(update.desired.metadata.name, "update", "Application", error);
-    }
-  });
-
-  const secretWrites: DesiredSecret[] = [...thePlan.secrets.create, ...thePlan.secrets.update.map((u) => u.desired)];
-  // Keys somebody else added to a Secret the agent owns: apply keeps them (another field manager wrote them), so
-  // they are removed with a patch, or the Secret would differ from the wanted one, and be written, every cycle.
-  const foreignKeys = new Map(
-    thePlan.secrets.update.map((u) => [u.desired, Object.keys(u.actual.data ?? {}).filter((key) => !(key in u.desired.secret.data))]),
-  );
-  await forEachLimited(secretWrites, async (desired) => {
-    // A Secret needs its Application's UID; when the Application could not be written, neither is its Secret.
-    if (failedApps.has(desired.ownerApplication)) return;
-    const s = desired.secret;
-    try {
-      await ctx.store.applications.applySecret({
-        name: s.metadata.name,
-        namespace: s.metadata.namespace,
-        labels: s.metadata.labels,
-        annotations: s.metadata.annotations,
-        type: s.type,
-        data: Object.fromEntries(Object.entries(s.data).map(([key, value]) => [key, fromBase64(value)])),
-        owner: desired.ownerApplication,
+      // The plan knows the Application by its metadata; the update is built from the object as it is now
+      // (status and anything else kept), and only while it is the one planned for. Another writer in between
+      // (a conflict) means: read again and write again.
+      const written = await retryOnConflict(async () => {
+        const live = await ctx.store.applications.find(name);
+        if (live === undefined || live.metadata.uid !== update.actual.metadata?.uid || !ctx.store.applications.isManaged(live)) {
+          throw new Error(`the Application ${live === undefined ? "was deleted" : "was replaced or is no longer managed by the agent"} meanwhile; the next cycle plans again`);
+        }
+        return ctx.store.applications.update(mergeApplication(live as ActualApplication, update.desired) as Application);
       });
-      count("Secret", "apply");
-      const extra = foreignKeys.get(desired) ?? [];
-      if (extra.length > 0) {
-        await ctx.store.applications.removeSecretKeys(s.metadata.namespace, s.metadata.name, extra);
-        count("Secret", "patch");
-      }
+      rememberApp(written);
+      count("Application", "update");
+      return secretTasks(name);
     } catch (error) {
-      record(desired.ownerApplication, "apply", `Secret ${s.metadata.namespace}/${s.metadata.name}`, error);
+      secretsOf.delete(name);
+      record(name, "update", "Application", error);
+      return [];
     }
-  });
-
-  await forEachLimited(thePlan.secrets.delete, async (ref) => {
+  };
+  const writeSecret = async (desired: DesiredSecret, isNew: boolean): Promise<void> => {
+    const s = desired.secret;
+    const ownerUid = ownerUids.get(desired.ownerApplication);
+    const input = {
+      name: s.metadata.name,
+      namespace: s.metadata.namespace,
+      labels: s.metadata.labels,
+      annotations: s.metadata.annotations,
+      type: s.type,
+      data: Object.fromEntries(Object.entries(s.data).map(([key, value]) => [key, fromBase64(value)])),
+      owner: desired.ownerApplication,
+      ...(ownerUid !== undefined ? { ownerUid } : {}),
+    };
+    const what = `Secret ${s.metadata.namespace}/${s.metadata.name}`;
     try {
-      await ctx.store.secrets.delete(ref.namespace ?? ctx.config.integrationNamespace, ref.name, ref.uid ? { uid: ref.uid } : {});
+      let current: { ownerReferences?: OwnerReference[] | undefined; dataKeys: string[] };
+      if (isNew) {
+        try {
+          // A create (POST) costs the API server less than a server-side apply that creates.
+          rememberSecret(await ctx.store.applications.createSecret(input));
+          count("Secret", "create");
+          return;
+        } catch (error) {
+          if (!isK8sStoreError(error, "K8S_ALREADY_EXISTS")) throw error;
+          // Created meanwhile: only one of the agent's own is overwritten, as the plan would have decided.
+          const [existing] = await ctx.store.secrets.listWhere(s.metadata.namespace, { fieldSelector: `metadata.name=${s.metadata.name}` });
+          if (existing === undefined || !ctx.store.applications.isManaged(existing)) {
+            record(desired.ownerApplication, "create", what, `a Secret ${s.metadata.namespace}/${s.metadata.name} exists that the agent does not manage; it is left alone`);
+            return;
+          }
+          current = { ownerReferences: existing.metadata.ownerReferences, dataKeys: Object.keys(existing.data) };
+        }
+      } else {
+        const actualSecret = updates.get(desired)?.actual;
+        current = {
+          ownerReferences: actualSecret?.metadata?.ownerReferences,
+          dataKeys: memory.secretHashes.get(version(actualSecret?.metadata ?? {}))?.keys ?? Object.keys(actualSecret?.data ?? {}),
+        };
+      }
+      // One merge patch: wanted labels, annotations and data (keys somebody else added are removed too; apply
+      // would keep those, and the Secret would then differ, and be written, every cycle), and the owner reference.
+      rememberSecret(await ctx.store.applications.patchSecret(input, current));
+      count("Secret", "patch");
+    } catch (error) {
+      record(desired.ownerApplication, isNew ? "create" : "patch", what, error);
+    }
+  };
+
+  const tasks: Task[] = [...apps.create.map((app) => () => createApp(app)), ...apps.update.map((update) => () => updateApp(update))];
+  const written = new Set([...apps.create.map((a) => a.metadata.name), ...apps.update.map((u) => u.desired.metadata.name)]);
+  for (const owner of [...secretsOf.keys()]) if (!written.has(owner)) tasks.push(...secretTasks(owner));
+  await runTasks(tasks, WRITE_CONCURRENCY);
+
+  await forEachLimited(thePlan.secrets.delete, WRITE_CONCURRENCY, async (ref) => {
+    const namespace = ref.namespace ?? ctx.config.integrationNamespace;
+    try {
+      await ctx.store.secrets.delete(namespace, ref.name, ref.uid ? { uid: ref.uid } : {});
+      objects.delete(secretKey(namespace, ref.name));
       count("Secret", "delete");
     } catch (error) {
       record(ref.name, "delete", "Secret", error);
     }
   });
-  await forEachLimited(apps.delete, async (ref) => {
+  await forEachLimited(apps.delete, WRITE_CONCURRENCY, async (ref) => {
     try {
       await ctx.store.applications.delete(ref.name, ref.uid ? { uid: ref.uid } : {});
+      objects.delete(appKey(ref.name));
       count("Application", "delete");
     } catch (error) {
       record(ref.name, "delete", "Application", error);
     }
   });
   return writes;
+}
+
+/** Runs tasks with at most `concurrency` in flight; the tasks a task returns run next (before the others). */
+async function runTasks(initial: readonly Task[], concurrency: number): Promise<void> {
+  const next: Task[] = [];
+  let index = 0;
+  const take = (): Task | undefined => next.pop() ?? initial[index++];
+  const worker = async (): Promise<void> => {
+    for (let task = take(); task !== undefined; task = take()) {
+      const more = await task();
+      if (more) next.push(...more);
+    }
+  };
+  // Workers that find nothing to do while others may still add tasks are restarted when tasks arrive.
+  const running = new Set<Promise<void>>();
+  const spawn = () => {
+    while (running.size < concurrency && (next.length > 0 || index < initial.length)) {
+      const p: Promise<void> = worker().finally(() => {
+        running.delete(p);
+        spawn();
+      });
+      running.add(p);
+    }
+  };
+  spawn();
+  while (running.size > 0) await Promise.race(running);
 }
 
 /** Sets runtime_eventServiceUrl and runtime_consoleUrl only when Compass holds something else. */
@@ -236,7 +545,7 @@ async function reportRuntimeUrls(
   return undefined;
 }
 
-async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -244,7 +553,7 @@ async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<v
       await fn(item);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 function dedupe(failures: ApplicationFailure[]): ApplicationFailure[] {
