@@ -257,7 +257,7 @@ describe("the Dockerfile", () => {
     dockerfile = await readFile(join(appDir, "Dockerfile"), "utf8");
   });
 
-  test("is multi-stage: bundles with the package script and ships only the bundle on distroless Node.js 24", () => {
+  test("is multi-stage: bundles with the package script and ships only the bundle on distroless Node.js 24", async () => {
     const stages = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
     expect(stages).toHaveLength(2);
     expect(dockerfile).toMatch(/^ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/m);
@@ -271,7 +271,9 @@ describe("the Dockerfile", () => {
     ]);
     expect(finalStage).toMatch(/^USER 65532:65532$/m);
     expect(finalStage).not.toMatch(/^RUN /m);
-    expect(finalStage).toContain('ENTRYPOINT ["/nodejs/bin/node", "/app/runtime-agent.mjs"]');
+    // The image runs node with exactly the flags pnpm bench measures (build/node-flags.json).
+    const { flags } = JSON.parse(await readFile(new URL("../../build/node-flags.json", import.meta.url), "utf8")) as { flags: string[] };
+    expect(finalStage).toContain(`ENTRYPOINT ${JSON.stringify(["/nodejs/bin/node", ...flags, "/app/runtime-agent.mjs"]).replace(/","/g, '", "')}`);
   });
 
   test("copies every workspace manifest before the frozen-lockfile install", async () => {
