@@ -109,15 +109,6 @@ const OVERLAPS: Record<string, string> = {
   "list secrets[cluster-client-certificates] in kyma-system": "list secrets in kyma-system",
 };
 
-/**
- * Permissions the code uses on a path this scenario cannot reach in its time, with that path. A removal of one of
- * these that the scenario does show is fine too.
- */
-const NOT_SHOWN: Record<string, string> = {
-  "get applicationconnector.kyma-project.io/applications in cluster":
-    "ApplicationStore.resolveUid reads an Application when the owner uid the list of the same cycle cached is older than 60 s (a synchronization that takes longer than that)",
-};
-
 let cp: ControlPlane;
 let kube: KubeRaw;
 const shipped = readShippedRoles();
@@ -335,12 +326,7 @@ describe("the shipped RBAC", () => {
       await waitFor("the reduced RBAC in effect", async () => ((await allowed(permission)) ? undefined : true), 10_000, 50);
       const outcome = await runScenario(30_000);
       // Detected = the agent reported a K8S_FORBIDDEN, or the scenario did not complete.
-      const detected = outcome.forbidden.length > 0 || !outcome.completed;
-      if (!detected && NOT_SHOWN[permission.id] !== undefined) {
-        console.log(`${permission.id}: not shown by the scenario; used by ${NOT_SHOWN[permission.id]}`);
-        return;
-      }
-      expect(detected, `${permission.id}: ${JSON.stringify(outcome)}`).toBe(true);
+      expect(outcome.forbidden.length > 0 || !outcome.completed, `${permission.id}: ${JSON.stringify(outcome)}`).toBe(true);
     } finally {
       for (const role of affected) await putRole(role);
       await waitFor("the full RBAC back", async () => ((await allowed(permission)) ? true : undefined), 10_000, 50);
