@@ -2,7 +2,8 @@ import { createHash, randomUUID, type Hash } from "node:crypto";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { CompassTransport } from "@runtime-agent/connector-client";
 import type { ClientCertificate, TlsTrust } from "@runtime-agent/connector-client";
-import { GraphQLClient } from "graphql-request";
+import { Kind, print, type DocumentNode, type OperationDefinitionNode } from "graphql";
+import { ClientError } from "graphql-request";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -383,6 +384,11 @@ export class DirectorClient {
     state.application.bundles = bundleStates.map((b) => b.bundle);
   }
 
+  /**
+   * One GraphQL POST. The same request and the same outcomes as graphql-request's `request` (whose ClientError the
+   * error mapping reads), but the answer is read once: streamed into the text (and the listing's digest) chunk by
+   * chunk, then parsed. graphql-request would hold the bytes, a copy of them and the text at once.
+   */
   async #request<TData, TVariables extends Record<string, unknown>>(
     operation: string,
     document: TypedDocumentNode<TData, TVariables>,
@@ -392,29 +398,38 @@ export class DirectorClient {
     const { requestId } = call;
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { "x-request-id": requestId };
-    if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
-    const maxBytes = this.#maxResponseBytes;
-    const transportFetch = this.#transport.fetch;
-    const counted = async (input: Parameters<typeof transportFetch>[0], init?: Parameters<typeof transportFetch>[1]) => {
-      const response = await transportFetch(input, init);
-      const body = await readBody(response, maxBytes, operation, requestId);
-      call.stats.bytesReceived += body.byteLength;
-      call.digest?.update(body);
-      // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
-      const responseHeaders = new Headers(response.headers as unknown as Headers);
-      if (!responseHeaders.has("content-type")) responseHeaders.set("content-type", "application/json");
-      const nullBody = [101, 103, 204, 205, 304].includes(response.status);
-      return new Response(nullBody ? null : body, {
-        status: response.status,
-        statusText: response.statusText,
-        headers: responseHeaders,
-      });
+    const { query, operationName } = printed(document);
+    const headers: Record<string, string> = {
+      accept: "application/graphql-response+json, application/json",
+      "content-type": "application/json",
+      "x-request-id": requestId,
     };
-    const graphql = new GraphQLClient(this.url, { fetch: counted as unknown as typeof fetch });
+    if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
     call.stats.requests++;
     try {
-      const data: unknown = await graphql.request({ document, variables, requestHeaders: headers, signal } as never);
+      const response = await this.#transport.fetch(this.url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query, variables, operationName }),
+        signal,
+      });
+      const nullBody = [101, 103, 204, 205, 304].includes(response.status);
+      if (nullBody) await response.body?.cancel().catch(() => undefined);
+      const text = nullBody ? "" : await readText(response, this.#maxResponseBytes, operation, requestId, call);
+      // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
+      const contentType = response.headers.get("content-type") ?? "application/json";
+      let result: ExecutionResult | Error;
+      try {
+        result = executionResult(isGraphQLContentType(contentType) ? (JSON.parse(text) as unknown) : text);
+      } catch (error) {
+        result = error instanceof Error ? error : new Error(String(error));
+      }
+      const base = { status: response.status, headers: response.headers as unknown as Headers, body: text };
+      const request = { query, variables };
+      if (!response.ok) throw new ClientError((result instanceof Error ? base : { ...result, ...base }) as never, request);
+      if (result instanceof Error) throw result;
+      if (Array.isArray(result.errors) ? result.errors.length > 0 : Boolean(result.errors)) throw new ClientError({ ...result, ...base } as never, request);
+      const data: unknown = result.data;
       if (data === null || typeof data !== "object" || Array.isArray(data)) {
         throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
           operation,
@@ -433,9 +448,65 @@ export class DirectorClient {
   }
 }
 
-/** Reads a body completely, refusing more than `limit` bytes. */
-async function readBody(response: Awaited<ReturnType<CompassTransport["fetch"]>>, limit: number, operation: string, requestId: string): Promise<Uint8Array<ArrayBuffer>> {
-  const chunks: Uint8Array[] = [];
+/** The printed query and operation name of a document, printed once per document. */
+const printedDocuments = new WeakMap<object, { query: string; operationName: string | undefined }>();
+
+function printed(document: DocumentNode): { query: string; operationName: string | undefined } {
+  let out = printedDocuments.get(document);
+  if (out === undefined) {
+    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    out = { query: print(document), operationName: operations.length === 1 ? operations[0]?.name?.value : undefined };
+    printedDocuments.set(document, out);
+  }
+  return out;
+}
+
+interface ExecutionResult {
+  data?: unknown;
+  errors?: unknown;
+  extensions?: unknown;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+
+function isGraphQLContentType(contentType: string): boolean {
+  const lower = contentType.toLowerCase();
+  return lower.includes("application/graphql-response+json") || lower.includes("application/json");
+}
+
+/** A single GraphQL execution result, checked as graphql-request checks it (an Error when it is not one). */
+function executionResult(value: unknown): ExecutionResult | Error {
+  if (!isPlainObject(value)) return new Error(`Invalid execution result: result is not object or array. \nGot:\n${String(value)}`);
+  const out: ExecutionResult = {};
+  if ("errors" in value) {
+    if (!isPlainObject(value["errors"]) && !Array.isArray(value["errors"])) return new Error("Invalid execution result: errors is not plain object OR array");
+    out.errors = value["errors"];
+  }
+  if ("data" in value) {
+    if (!isPlainObject(value["data"]) && value["data"] !== null) return new Error("Invalid execution result: data is not plain object");
+    out.data = value["data"];
+  }
+  if ("extensions" in value) {
+    if (!isPlainObject(value["extensions"])) return new Error("Invalid execution result: extensions is not plain object");
+    out.extensions = value["extensions"];
+  }
+  return out;
+}
+
+/**
+ * Reads a body as UTF-8 text, refusing more than `limit` bytes. Each chunk is decoded (and added to the call's
+ * digest) as it arrives and then dropped, so the bytes are never held twice.
+ */
+async function readText(
+  response: Awaited<ReturnType<CompassTransport["fetch"]>>,
+  limit: number,
+  operation: string,
+  requestId: string,
+  call: CallContext,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
   let size = 0;
   if (response.body) {
     for await (const chunk of response.body) {
@@ -448,16 +519,13 @@ async function readBody(response: Awaited<ReturnType<CompassTransport["fetch"]>>
           { operation, requestId, status: response.status },
         );
       }
-      chunks.push(chunk);
+      call.digest?.update(chunk);
+      parts.push(decoder.decode(chunk, { stream: true }));
     }
   }
-  const body = new Uint8Array(new ArrayBuffer(size));
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  parts.push(decoder.decode());
+  call.stats.bytesReceived += size;
+  return parts.length === 1 ? (parts[0] as string) : parts.join("");
 }
 
 function field(data: Record<string, unknown>, key: string, origin: Origin): unknown {
