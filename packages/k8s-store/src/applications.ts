@@ -437,22 +437,6 @@ export class ApplicationStore {
   }
 
   /**
-   * Removes data keys from an app Secret with a JSON merge patch (verb patch). Server-side apply cannot remove a
-   * key another field manager wrote (e.g. one added by hand with kubectl edit), so after applySecret a Secret with
-   * such a key would still differ from the wanted one, and be applied again every cycle.
-   */
-  async removeSecretKeys(namespace: string, name: string, keys: readonly string[]): Promise<SecretObject> {
-    const raw: unknown = await this.client.json("patch", "secrets", `patch secrets ${namespace}/${name}`, {
-      method: "PATCH",
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
-      query: { fieldManager: FIELD_MANAGER },
-      body: { data: Object.fromEntries(keys.map((key) => [key, null])) },
-      contentType: "application/merge-patch+json",
-    });
-    return parseSecret(raw);
-  }
-
-  /**
    * applyAll for app Secrets: managed labels and owner references added (owner uids looked up once and cached),
    * then SecretStore.applyAll with the same guards as for Applications.
    */
