@@ -2,7 +2,7 @@
 // first pairing + full sync of 1,000 applications (5 bundles × (3 APIs + 2 events), half with credentials),
 // then a cycle with no change in Compass, then a cycle with one application changed.
 // The agent runs as the image runs it: the esbuild bundle (build/bundle.mjs, built here into a temp dir) with the
-// Node flags of build/node-flags.json (the Dockerfile's ENTRYPOINT must use the same). BENCH_AGENT_ENTRY=dist
+// Node flags and environment of build/node-flags.json (the Dockerfile must use the same). BENCH_AGENT_ENTRY=dist
 // runs the unbundled tsc output (dist/cli.js) instead; BENCH_AGENT_NODE_ARGS adds flags (profiling).
 // Prints a table, then one JSON record as the last line.
 import { spawn } from "node:child_process";
@@ -23,7 +23,8 @@ const appDir = fileURLToPath(new URL("..", import.meta.url));
 
 // What ships: the bundle and the image's Node flags.
 const ENTRY = process.env.BENCH_AGENT_ENTRY ?? "bundle";
-const imageFlags = (JSON.parse(readFileSync(join(appDir, "build", "node-flags.json"), "utf8")) as { flags: string[] }).flags;
+const image = JSON.parse(readFileSync(join(appDir, "build", "node-flags.json"), "utf8")) as { flags: string[]; env: Record<string, string> };
+const imageFlags = image.flags;
 const bundleDir = mkdtempSync(join(tmpdir(), "bench-agent-bundle-"));
 let entryFile = join(appDir, "dist", "cli.js");
 if (ENTRY === "bundle") {
@@ -91,6 +92,7 @@ const agent = spawn(process.execPath, [...nodeArgs, entryFile, "run", "--kubecon
   cwd: appDir,
   env: {
     ...process.env,
+    ...(ENTRY === "bundle" ? image.env : {}),
     APP_COMPASS_CA_FILE: sim.serverCaFile,
     APP_CONTROLLER_SYNC_PERIOD: "300s", // only the measured cycles run
     APP_MINIMAL_COMPASS_SYNC_TIME: "1s",
@@ -107,21 +109,48 @@ const writesOf = (text: string) => sumBy(parseCounters(text, "cra_kubernetes_wri
 const requestsByVerb = (text: string) => sumBy(parseCounters(text, "cra_kubernetes_requests_total"), "verb");
 const totalWrites = (w: Record<string, number>) => (w["Application"] ?? 0) + (w["Secret"] ?? 0);
 
-// BENCH_TIMELINE=1 samples the agent's request counters every 500 ms during the full sync and prints them.
+// BENCH_TIMELINE=1 samples the agent's request counters and RSS every 500 ms (BENCH_TIMELINE_MS) during the full
+// sync and prints them.
 const timeline: string[] = [];
+let midSnapshot = false;
 const sampler =
   process.env.BENCH_TIMELINE === "1"
     ? setInterval(() => {
         void scrape()
           .then((text) => {
             const r = requestsByVerb(text);
+            // BENCH_AGENT_HEAP_SNAPSHOT=mid: one heap snapshot of the agent in the middle of the full sync's writes.
+            if (process.env.BENCH_AGENT_HEAP_SNAPSHOT === "mid" && !midSnapshot && (r["create"] ?? 0) > 2500) {
+              midSnapshot = true;
+              agent.kill("SIGUSR2");
+            }
             const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? "0";
+            const mb = (name: string) => Math.round(Number(new RegExp(`^cra_${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0) / 2 ** 20);
             timeline.push(
-              `${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  list ${r["list"] ?? 0}  create ${r["create"] ?? 0}  patch ${r["patch"] ?? 0}  update ${r["update"] ?? 0}  compass ${compassRequests()}  rss ${Math.round(Number(rss) / 1024)} MB`,
+              `${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  list ${r["list"] ?? 0}  create ${r["create"] ?? 0}  patch ${r["patch"] ?? 0}  update ${r["update"] ?? 0}  compass ${compassRequests()}  rss ${Math.round(Number(rss) / 1024)} MB  heap ${mb("nodejs_heap_size_used_bytes")}/${mb("nodejs_heap_size_total_bytes")} MB  external ${mb("nodejs_external_memory_bytes")} MB`,
             );
           })
           .catch(() => undefined);
-      }, 500)
+      }, Number(process.env.BENCH_TIMELINE_MS ?? 500))
+    : undefined;
+
+// BENCH_RSS_WATCH=1 notes every rise of the agent's peak RSS (VmHWM, read every 5 ms) with the phase it fell in.
+let phase = "pairing + full sync";
+const hwmRises: string[] = [];
+let lastHwm = 0;
+const hwmWatch =
+  process.env.BENCH_RSS_WATCH === "1"
+    ? setInterval(() => {
+        try {
+          const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+          if (hwm >= lastHwm + 2) {
+            hwmRises.push(`${((performance.now() - started) / 1000).toFixed(2).padStart(7)} s  peak RSS ${hwm.toFixed(1)} MB  (${phase})`);
+            lastHwm = hwm;
+          }
+        } catch {
+          // the agent is gone
+        }
+      }, 5)
     : undefined;
 
 try {
@@ -140,10 +169,12 @@ try {
     clearInterval(sampler);
     console.log(timeline.join("\n"));
   }
+  phase = "after the full sync";
   const applied = (await store.applications.listManaged()).length;
   if (applied !== APPS) throw new Error(`expected ${APPS} Applications, found ${applied}`);
   const afterFull = await scrape();
   const fullCpu = { agent: cpuSeconds(agent.pid), server: serverCpu() - serverCpuAtStart };
+  const peakRssAfterFullMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   const compassFull = compassRequests();
 
   // 2. and 3. One forced cycle each (spec.resyncNow), measured until the agent resets the flag.
@@ -175,10 +206,18 @@ try {
       compass: compassRequests() - compassBefore,
     };
   };
+  phase = "no change";
   const noChange = await cycle();
+  phase = "between";
   const app = sim.state.snapshot().applications[0]!;
   sim.updateApplication(app.id, { description: "changed by the benchmark" });
+  phase = "one app changed";
   const oneChange = await cycle();
+  phase = "after";
+  if (hwmWatch !== undefined) {
+    clearInterval(hwmWatch);
+    console.log(hwmRises.join("\n"));
+  }
 
   if (process.env.BENCH_AGENT_SMAPS === "1") {
     // Where the agent's resident memory is, by mapping (diagnostics).
@@ -191,6 +230,26 @@ try {
       if (rss) byMapping.set(current, (byMapping.get(current) ?? 0) + Number(rss[1]));
     }
     for (const [name, kb] of [...byMapping].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`smaps ${String(Math.round(kb / 1024)).padStart(5)} MB  ${name}`);
+    // Anonymous mappings by size class: V8 heap pages are 256 KiB each, malloc arenas of threads are 64 MiB regions.
+    const classes = new Map<string, { count: number; rssKb: number }>();
+    let size = 0;
+    let anon = false;
+    for (const line of readFileSync(`/proc/${agent.pid}/smaps`, "utf8").split("\n")) {
+      const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (header) {
+        size = (parseInt(header[2]!, 16) - parseInt(header[1]!, 16)) / 1024;
+        anon = (header[3] ?? "") === "";
+      }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss && anon) {
+        const cls = size >= 65536 ? ">=64M" : size >= 1024 ? "1M-64M" : size >= 256 ? "256K-1M" : "<256K";
+        const e = classes.get(cls) ?? { count: 0, rssKb: 0 };
+        e.count++;
+        e.rssKb += Number(rss[1]);
+        classes.set(cls, e);
+      }
+    }
+    for (const [cls, e] of classes) console.log(`smaps anon ${cls.padStart(8)}: ${e.count} mappings, ${Math.round(e.rssKb / 1024)} MB resident`);
   }
   const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
@@ -205,18 +264,20 @@ try {
   console.log(row("no change", noChange.seconds, noChange.requests, totalWrites(noChange.writes), noChange.compass, noChange.cpu));
   console.log(row("one app changed", oneChange.seconds, oneChange.requests, totalWrites(oneChange.writes), oneChange.compass, oneChange.cpu));
   console.log(`(CPU in seconds: the agent process; kube-apiserver + etcd. Machine load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);
-  console.log(`peak RSS of the agent process: ${peakRssMb.toFixed(1)} MB`);
+  console.log(`peak RSS of the agent process: ${peakRssMb.toFixed(1)} MB (${peakRssAfterFullMb.toFixed(1)} MB until the end of the full sync)`);
   console.log(
     JSON.stringify({
       bench: "agent-sync",
       apps: APPS,
       entry: ENTRY,
       nodeFlags: nodeArgs,
+      nodeEnv: ENTRY === "bundle" ? image.env : {},
       fullSyncSeconds: round(fullSyncSeconds),
       noChangeSeconds: round(noChange.seconds),
       noChangeWrites: totalWrites(noChange.writes),
       oneChangeWrites: totalWrites(oneChange.writes),
       peakRssMb: round(peakRssMb, 1),
+      peakRssFullSyncMb: round(peakRssAfterFullMb, 1),
       fullSyncAgentCpuSeconds: round(fullCpu.agent),
       fullSyncServerCpuSeconds: round(fullCpu.server),
       loadAverage1m: round(loadavg()[0] ?? 0),

@@ -1,26 +1,22 @@
 // pnpm --filter @runtime-agent/app-sync bench — fetch and convert 1,000 applications from the Compass simulator.
 //
-// The simulator runs as a CHILD PROCESS (`compass-sim --generate-apps …`), so the peak RSS reported here is this
-// process alone: the Director client and the conversion, not the simulator (its GraphQL execution is part of the wall
-// time, as a real Director's would be). Start-up and pairing are not measured; a measured run is
-// getRuntimeLabels + listApplicationsForRuntime (in parallel, as `runtime-agent sync` does) + buildDesiredState.
-// One cold run by default (what one sync costs); BENCH_FETCH_RUNS=n for more (wallSeconds is then the median).
-// The peak RSS includes what this process holds before the first fetch (node, tsx, the modules, the pairing):
-// `rssBeforeFetchMb` in the JSON record.
+// Three processes: the simulator (`compass-sim --generate-apps …`), this orchestrator (starts it and pairs with
+// openssl and node:https — this package depends on the Director client only), and the measured process,
+// bench/fetch-run.mjs: plain Node.js on the built libraries with the runtime agent's Node flags and environment
+// (apps/runtime-agent/build/node-flags.json), so its peak RSS is what fetching and converting costs in the agent,
+// without tsx or the simulator. A measured run is getRuntimeLabels + listApplicationsForRuntime (in parallel, as
+// the agent does) + buildDesiredState. One cold run by default (what one sync costs); BENCH_FETCH_RUNS=n for more
+// (wallSeconds is then the median). The peak RSS includes what the measured process holds before the first fetch
+// (node and the two libraries): `rssBeforeFetchMb` in the JSON record.
 // Prints a table, then one JSON record as the last line.
-//
-// Pairing uses openssl and node:https (this package depends on the Director client only, not the Connector client).
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { DirectorClient } from "@runtime-agent/director-client";
-import { buildDesiredState } from "../src/index.js";
 
 const APPS = Number(process.env["BENCH_FETCH_APPS"] ?? 1000);
 const RUNS = Number(process.env["BENCH_FETCH_RUNS"] ?? 1);
@@ -96,41 +92,46 @@ async function pair(ready: Ready, caPem: string, dir: string) {
   };
 }
 
+/** The runtime agent's Node flags and environment (what the image runs with). */
+const agentRuntime = JSON.parse(
+  await readFile(fileURLToPath(new URL("../../../apps/runtime-agent/build/node-flags.json", import.meta.url)), "utf8"),
+) as { flags: string[]; env: Record<string, string> };
+
+interface Measured {
+  rssBeforeFetchMb: number;
+  peakRssMb: number;
+  runs: Array<{ seconds: number; requests: number; bytes: number; fetched: number; applications: number; secrets: number; conflicts: number }>;
+}
+
+/** Runs bench/fetch-run.mjs in its own process and returns what it measured. */
+async function measure(input: Record<string, unknown>): Promise<Measured> {
+  const child = spawn(process.execPath, [...agentRuntime.flags, fileURLToPath(new URL("fetch-run.mjs", import.meta.url))], {
+    env: { ...process.env, ...agentRuntime.env },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  child.stdin.end(JSON.stringify(input));
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`bench/fetch-run.mjs exited with ${code}`);
+  return JSON.parse(out) as Measured;
+}
+
 const { ready, stop } = await startSimulator();
 const work = await mkdtemp(join(tmpdir(), "bench-fetch-"));
 try {
   const caPem = await readFile(ready.serverCaFile, "utf8");
   const paired = await pair(ready, caPem, work);
-  const rssBeforeFetchMb = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
-  const runs: Array<{ seconds: number; requests: number; bytes: number; applications: number; secrets: number; conflicts: number }> = [];
-  for (let i = 0; i < RUNS; i++) {
-    const client = new DirectorClient({
-      url: paired.directorUrl,
-      tenant: ready.tenant,
-      tls: { caPem },
-      clientCertificate: { keyPem: paired.keyPem, certificateChainPem: paired.certificateChainPem },
-    });
-    const start = performance.now();
-    const [labels, listing] = await Promise.all([client.getRuntimeLabels(ready.runtimeId), client.listApplicationsForRuntime(ready.runtimeId)]);
-    const desired = buildDesiredState(listing.applications, labels, {
-      centralGatewayUrl: "http://central-application-gateway.kyma-system.svc.cluster.local:8082",
-      skipAppsTlsVerify: false,
-      integrationNamespace: "kyma-system",
-    });
-    const seconds = (performance.now() - start) / 1000;
-    await client.close();
-    if (listing.applications.length !== APPS) throw new Error(`expected ${APPS} applications, got ${listing.applications.length}`);
-    runs.push({
-      seconds,
-      // +1: the getRuntimeLabels request next to the listing.
-      requests: listing.stats.requests + 1,
-      bytes: listing.stats.bytesReceived,
-      applications: desired.applications.length,
-      secrets: desired.secrets.length,
-      conflicts: desired.conflicts.length,
-    });
-  }
-  const peakRssMb = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+  const { rssBeforeFetchMb, peakRssMb, runs } = await measure({
+    directorUrl: paired.directorUrl,
+    tenant: ready.tenant,
+    runtimeId: ready.runtimeId,
+    caPem,
+    keyPem: paired.keyPem,
+    certificateChainPem: paired.certificateChainPem,
+    runs: RUNS,
+  });
+  for (const run of runs) if (run.fetched !== APPS) throw new Error(`expected ${APPS} applications, got ${run.fetched}`);
   const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
   const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
   const cold = runs[0]!;
@@ -143,7 +144,7 @@ try {
       `${String(i + 1).padEnd(4)}  ${r.seconds.toFixed(3).padStart(8)}  ${String(r.requests).padStart(8)}  ${String(r.bytes).padStart(10)}  ${String(r.applications).padStart(4)}  ${String(r.secrets).padStart(7)}  ${String(r.conflicts).padStart(9)}`,
     ),
   );
-  console.log(`peak RSS of this process (simulator excluded): ${peakRssMb} MB, of which ${rssBeforeFetchMb} MB before the first fetch`);
+  console.log(`peak RSS of the measuring process (node ${agentRuntime.flags.join(" ")}): ${peakRssMb} MB, of which ${rssBeforeFetchMb} MB before the first fetch`);
   console.log(
     JSON.stringify({
       bench: "fetch",
@@ -155,6 +156,8 @@ try {
       bytes: median.bytes,
       peakRssMb,
       rssBeforeFetchMb,
+      nodeFlags: agentRuntime.flags,
+      nodeEnv: agentRuntime.env,
       targetWallSeconds: 2,
       targetPeakRssMb: 150,
     }),

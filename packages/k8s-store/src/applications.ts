@@ -186,7 +186,8 @@ export class ApplicationStore {
 
   /**
    * Lists the metadata of Applications (all pages) matching `labelSelector` (default: the managed ones), without
-   * spec and status: names, uids, resourceVersions, labels, annotations, at a fraction of the cost of a full list.
+   * spec and status: names, uids, resourceVersions, labels, annotations (managedFields are left out), at a fraction
+   * of the cost of a full list.
    */
   async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<{ metadata: ObjectMeta }[]> {
     const out: { metadata: ObjectMeta }[] = [];
@@ -200,7 +201,10 @@ export class ApplicationStore {
         { labelSelector: options.labelSelector ?? this.managedSelector, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) },
         ACCEPT_METADATA_LIST,
       );
-      for (const item of page.items) out.push({ metadata: parseObjectMeta(isRecord(item) ? item["metadata"] : undefined) });
+      for (const item of page.items) {
+        const { managedFields: _managedFields, ...metadata } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
+        out.push({ metadata });
+      }
       cont = page.continue;
     } while (cont !== undefined);
     return out;

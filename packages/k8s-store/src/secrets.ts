@@ -310,7 +310,8 @@ export class SecretStore {
 
   /**
    * Lists the metadata of the Secrets of a namespace (all pages), without their data: names, uids,
-   * resourceVersions, labels, annotations and owner references, at a fraction of the cost of a full list.
+   * resourceVersions, labels, annotations and owner references (managedFields are left out), at a fraction of the
+   * cost of a full list.
    */
   async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretMetadata[]> {
     const out: SecretMetadata[] = [];
@@ -318,7 +319,7 @@ export class SecretStore {
     do {
       const page = await this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }, ACCEPT_METADATA_LIST);
       for (const item of page.items) {
-        const meta = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
+        const { managedFields: _managedFields, ...meta } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
         out.push({ metadata: { ...meta, namespace: meta.namespace ?? namespace } });
       }
       cont = page.continue;

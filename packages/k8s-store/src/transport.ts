@@ -34,18 +34,19 @@ export class NodeHttpsLibrary implements HttpLibrary {
     const signal = ctx.getSignal();
     return new Promise<ResponseContext>((resolve, reject) => {
       const req = httpsRequest(url, { method, headers, agent, ...(signal !== undefined ? { signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
+        // Decoded as it arrives: no chunk list and no concatenated copy (the API server answers JSON text).
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
         res.on("error", reject);
         res.on("end", () => {
-          const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
           const out: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
           resolve(
             new ResponseContext(res.statusCode ?? 0, out, {
-              text: async () => buf.toString("utf8"),
-              binary: async () => buf,
-              stream: () => new Blob([new Uint8Array(buf)]).stream(),
+              text: async () => text,
+              binary: async () => Buffer.from(text, "utf8"),
+              stream: () => new Blob([text]).stream(),
             }),
           );
         });

@@ -6,7 +6,7 @@ const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3
 export function parseGoDuration(text: string): number {
   const value = text.trim();
   if (value === "0") return 0;
-  const pattern = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  const pattern = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let consumed = 0;
   for (const match of value.matchAll(pattern)) {

@@ -9,7 +9,7 @@ import {
   stableStringify,
   toBase64,
 } from "@runtime-agent/app-sync";
-import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, Plan, Warning } from "@runtime-agent/app-sync";
+import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, Plan, SecretUpdate, Warning } from "@runtime-agent/app-sync";
 import type { DirectorApplication } from "@runtime-agent/director-client";
 import { isK8sStoreError, retryOnConflict } from "@runtime-agent/k8s-store";
 import type { AgentConfiguration, Application, CompassConnection, K8sStore, ObjectMeta, OwnerReference, SecretObject } from "@runtime-agent/k8s-store";
@@ -61,7 +61,7 @@ const READ_CONCURRENCY = 16;
 /** Up to this many objects of a kind with an unknown content hash are read one by one; more: one full list. */
 const SINGLE_READS_MAX = 32;
 /** Items per page of the metadata-only lists (about 1 KB per object). */
-const METADATA_PAGE_SIZE = 1000;
+const METADATA_PAGE_SIZE = 500;
 export const RUNTIME_LABELS = { events: "runtime_eventServiceUrl", console: "runtime_consoleUrl" } as const;
 
 /**
@@ -161,7 +161,13 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   }
   memory.clean = undefined;
 
+  const fetched = applications.length;
   const desired = buildDesiredState(applications, labels, options);
+  // The Director's model is not needed any more: let it go before the writes (an async function's locals stay
+  // reachable until it returns).
+  // eslint-disable-next-line no-useless-assignment
+  applications = [];
+  const desiredNames = desired.applications.map((a) => a.metadata.name);
   for (const warning of desired.warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
 
   const t3 = performance.now();
@@ -191,17 +197,19 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   const objects = new Map<string, string>();
   for (const a of actual.applications) objects.set(appKey(a.metadata?.name ?? ""), version(a.metadata ?? {}));
   for (const x of actual.secrets) objects.set(secretKey(x.metadata?.namespace ?? "", x.metadata?.name ?? ""), version(x.metadata ?? {}));
+  desired.applications.length = 0; // the plan holds what is still to be written
+  desired.secrets.length = 0;
   const writes = await execute(ctx, thePlan, actual, failures, memory, objects);
 
   const t6 = performance.now();
   const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, labels);
   ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), desiredMs: ms(t2, t3), readMs: ms(t3, t4), planMs: ms(t4, t5), writeMs: ms(t5, t6), writes }, "synchronization phases");
   const failedNames = new Set(failures.map((f) => f.name));
-  const managed = desired.applications.filter((a) => !failedNames.has(a.metadata.name)).length;
+  const managed = desiredNames.filter((name) => !failedNames.has(name)).length;
   if (failures.length === 0) memory.clean = { key, objects, managed, warnings: desired.warnings };
   return {
     kind: "applied",
-    fetched: applications.length,
+    fetched,
     managed,
     failures: dedupe(failures),
     writes,
@@ -365,17 +373,19 @@ async function execute(
   const ownerUids = new Map<string, string>();
   for (const app of actual.applications) if (app.metadata?.name !== undefined && app.metadata.uid !== undefined) ownerUids.set(app.metadata.name, app.metadata.uid);
 
-  const secretsOf = new Map<string, DesiredSecret[]>();
-  for (const desired of [...thePlan.secrets.create, ...thePlan.secrets.update.map((u) => u.desired)]) {
-    const list = secretsOf.get(desired.ownerApplication);
-    if (list === undefined) secretsOf.set(desired.ownerApplication, [desired]);
-    else list.push(desired);
-  }
-  const created = new Set(thePlan.secrets.create);
+  // The Secrets to write, by owner: a new one (created) or an existing one (its update).
+  const secretsOf = new Map<string, { desired: DesiredSecret; update?: SecretUpdate }[]>();
+  const addSecret = (write: { desired: DesiredSecret; update?: SecretUpdate }) => {
+    const list = secretsOf.get(write.desired.ownerApplication);
+    if (list === undefined) secretsOf.set(write.desired.ownerApplication, [write]);
+    else list.push(write);
+  };
+  for (const desired of thePlan.secrets.create) addSecret({ desired });
+  for (const update of thePlan.secrets.update) addSecret({ desired: update.desired, update });
   const secretTasks = (owner: string): Task[] => {
     const list = secretsOf.get(owner) ?? [];
     secretsOf.delete(owner);
-    return list.map((desired) => () => writeSecret(desired, created.has(desired)));
+    return list.map((write) => () => writeSecret(write.desired, write.update));
   };
   const rememberApp = (app: Application) => {
     objects.set(appKey(app.metadata.name), version(app.metadata));
@@ -386,8 +396,6 @@ async function execute(
     objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));
     memory.secretHashes.set(version(x.metadata), secretDigest(x));
   };
-  const updates = new Map(thePlan.secrets.update.map((u) => [u.desired, u]));
-
   const createApp = async (app: DesiredApplication): Promise<Task[]> => {
     try {
       rememberApp(await ctx.store.applications.create(app));
@@ -421,7 +429,8 @@ async function execute(
       return [];
     }
   };
-  const writeSecret = async (desired: DesiredSecret, isNew: boolean): Promise<void> => {
+  const writeSecret = async (desired: DesiredSecret, update: SecretUpdate | undefined): Promise<void> => {
+    const isNew = update === undefined;
     const s = desired.secret;
     const ownerUid = ownerUids.get(desired.ownerApplication);
     const input = {
@@ -454,7 +463,7 @@ async function execute(
           current = { ownerReferences: existing.metadata.ownerReferences, dataKeys: Object.keys(existing.data) };
         }
       } else {
-        const actualSecret = updates.get(desired)?.actual;
+        const actualSecret = update?.actual;
         current = {
           ownerReferences: actualSecret?.metadata?.ownerReferences,
           dataKeys: memory.secretHashes.get(version(actualSecret?.metadata ?? {}))?.keys ?? Object.keys(actualSecret?.data ?? {}),
@@ -469,9 +478,14 @@ async function execute(
     }
   };
 
-  const tasks: Task[] = [...apps.create.map((app) => () => createApp(app)), ...apps.update.map((update) => () => updateApp(update))];
+  const tasks: (Task | undefined)[] = [...apps.create.map((app) => () => createApp(app)), ...apps.update.map((update) => () => updateApp(update))];
   const written = new Set([...apps.create.map((a) => a.metadata.name), ...apps.update.map((u) => u.desired.metadata.name)]);
   for (const owner of [...secretsOf.keys()]) if (!written.has(owner)) tasks.push(...secretTasks(owner));
+  // From here on only the tasks hold the desired objects: each is released once it is written.
+  apps.create.length = 0;
+  apps.update.length = 0;
+  thePlan.secrets.create.length = 0;
+  thePlan.secrets.update.length = 0;
   await runTasks(tasks, WRITE_CONCURRENCY);
 
   await forEachLimited(thePlan.secrets.delete, WRITE_CONCURRENCY, async (ref) => {
@@ -497,10 +511,16 @@ async function execute(
 }
 
 /** Runs tasks with at most `concurrency` in flight; the tasks a task returns run next (before the others). */
-async function runTasks(initial: readonly Task[], concurrency: number): Promise<void> {
+async function runTasks(initial: (Task | undefined)[], concurrency: number): Promise<void> {
   const next: Task[] = [];
   let index = 0;
-  const take = (): Task | undefined => next.pop() ?? initial[index++];
+  const take = (): Task | undefined => {
+    const urgent = next.pop();
+    if (urgent !== undefined) return urgent;
+    const task = initial[index];
+    initial[index++] = undefined; // what the task holds may go once it ran
+    return task;
+  };
   const worker = async (): Promise<void> => {
     for (let task = take(); task !== undefined; task = take()) {
       const more = await task();

@@ -272,8 +272,9 @@ describe("the Dockerfile", () => {
     expect(finalStage).toMatch(/^USER 65532:65532$/m);
     expect(finalStage).not.toMatch(/^RUN /m);
     // The image runs node with exactly the flags pnpm bench measures (build/node-flags.json).
-    const { flags } = JSON.parse(await readFile(new URL("../../build/node-flags.json", import.meta.url), "utf8")) as { flags: string[] };
+    const { flags, env } = JSON.parse(await readFile(new URL("../../build/node-flags.json", import.meta.url), "utf8")) as { flags: string[]; env: Record<string, string> };
     expect(finalStage).toContain(`ENTRYPOINT ${JSON.stringify(["/nodejs/bin/node", ...flags, "/app/runtime-agent.mjs"]).replace(/","/g, '", "')}`);
+    for (const [name, value] of Object.entries(env)) expect(finalStage).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
   });
 
   test("copies every workspace manifest before the frozen-lockfile install", async () => {
