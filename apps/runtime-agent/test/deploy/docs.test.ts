@@ -1,7 +1,8 @@
 /**
  * The operator documentation (docs/) against the code it describes: every error code of every package's
- * src/errors.ts is in docs/troubleshooting.md, every metric of the agent is in docs/operations.md, every setting the
- * project added is in docs/compatibility.md, and relative links between the documents resolve.
+ * src/errors.ts is in docs/troubleshooting.md, every metric of the agent and the image's Node.js flags are in
+ * docs/operations.md, every setting the project added is in docs/compatibility.md, and relative links between the
+ * documents resolve.
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
@@ -60,6 +61,12 @@ describe("docs/operations.md", () => {
     ]) {
       expect(operations).toContain(text);
     }
+  });
+
+  test("shows the image's Node.js flags and environment as build/node-flags.json sets them", async () => {
+    const { flags, env } = JSON.parse(await read("apps/runtime-agent/build/node-flags.json")) as { flags: string[]; env: Record<string, string> };
+    expect(operations).toContain(`\`node ${flags.join(" ")}\``);
+    for (const [name, value] of Object.entries(env)) expect(operations).toContain(`\`${name}=${value}\``);
   });
 });
 
