@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -10,7 +11,7 @@ import { KubeClient, type KubeObject } from "./client.js";
 import { KubeTestenvError } from "./errors.js";
 import { firstKubeconfigPath, readKubeconfig, writeKubeconfig } from "./kubeconfig.js";
 import { readManifests, RBAC_KINDS, type ManifestObject } from "./manifests.js";
-import { createPki } from "./pki.js";
+import { AGENT_GROUPS, AGENT_USER, createPki } from "./pki.js";
 import { progress } from "./progress.js";
 
 export interface ControlPlaneOptions {
@@ -28,8 +29,9 @@ export interface ControlPlane {
   /** Admin kubeconfig (client certificate in group system:masters). */
   kubeconfigPath: string;
   /**
-   * Kubeconfig of the agent identity: user `system:serviceaccount:kyma-system:compass-runtime-agent`,
-   * groups `system:serviceaccounts`, `system:serviceaccounts:kyma-system`, `system:authenticated`;
+   * Kubeconfig of the agent identity, a bearer token for user
+   * `system:serviceaccount:kyma-system:compass-runtime-agent`, groups `system:serviceaccounts`,
+   * `system:serviceaccounts:kyma-system`, `system:authenticated`;
    * it can do only what the RBAC objects from `rbacDir` grant. With USE_EXISTING_CLUSTER: the same as
    * kubeconfigPath.
    */
@@ -367,6 +369,13 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
     const pkiDir = join(dir, "pki");
     await mkdir(pkiDir);
     const [pki, ports] = await Promise.all([createPki(pkiDir), freePorts(3)]);
+    // The agent authenticates with a bearer token, as an in-cluster ServiceAccount does (the API server caches
+    // token authentication; a client certificate would be verified on every request).
+    const agentToken = randomBytes(32).toString("hex");
+    const tokenFile = join(pkiDir, "tokens.csv");
+    await writeFile(tokenFile, `${agentToken},${AGENT_USER},${AGENT_USER},"${AGENT_GROUPS.join(",")}"\n`, {
+      mode: 0o600,
+    });
     const [etcdPort, peerPort, apiPort] = ports as [number, number, number];
 
     const etcd = startProcess(
@@ -403,6 +412,7 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
         `--tls-cert-file=${pki.servingCert}`,
         `--tls-private-key-file=${pki.servingKey}`,
         `--client-ca-file=${pki.caCert}`,
+        `--token-auth-file=${tokenFile}`,
         `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
@@ -418,9 +428,9 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
     );
     entry.procs.push(apiserver);
 
-    const [ca, adminCert, adminKey, agentCert, agentKey] = (await Promise.all(
-      [pki.caCert, pki.adminCert, pki.adminKey, pki.agentCert, pki.agentKey].map((f) => readFile(f, "utf8")),
-    )) as [string, string, string, string, string];
+    const [ca, adminCert, adminKey] = (await Promise.all(
+      [pki.caCert, pki.adminCert, pki.adminKey].map((f) => readFile(f, "utf8")),
+    )) as [string, string, string];
     const kubeconfigPath = join(dir, "admin.kubeconfig");
     const agentKubeconfigPath = join(dir, "agent.kubeconfig");
     await Promise.all([
@@ -429,8 +439,7 @@ async function startLocal(bin: string, options: ControlPlaneOptions): Promise<Co
         name: "compass-runtime-agent",
         server,
         ca,
-        cert: agentCert,
-        key: agentKey,
+        token: agentToken,
         namespace: "kyma-system",
       }),
     ]);

@@ -20,10 +20,12 @@ export interface KubeCredentials {
   insecureSkipTlsVerify?: boolean;
 }
 
-/** Writes a kubeconfig with one cluster/user/context that embeds the given PEM data. */
+/** Writes a kubeconfig with one cluster/user/context that embeds the given PEM data (client certificate or token). */
 export async function writeKubeconfig(
   path: string,
-  opts: { name: string; server: string; ca: string; cert: string; key: string; namespace?: string },
+  opts: { name: string; server: string; ca: string; namespace?: string } & (
+    { cert: string; key: string } | { token: string }
+  ),
 ): Promise<void> {
   const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
   const doc = {
@@ -36,7 +38,10 @@ export async function writeKubeconfig(
     users: [
       {
         name: opts.name,
-        user: { "client-certificate-data": b64(opts.cert), "client-key-data": b64(opts.key) },
+        user:
+          "token" in opts
+            ? { token: opts.token }
+            : { "client-certificate-data": b64(opts.cert), "client-key-data": b64(opts.key) },
       },
     ],
     contexts: [

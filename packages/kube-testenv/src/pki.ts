@@ -14,11 +14,9 @@ export interface Pki {
   serviceAccountPub: string;
   adminCert: string;
   adminKey: string;
-  agentCert: string;
-  agentKey: string;
 }
 
-/** Identity of the agent's client certificate: a ServiceAccount as RBAC sees it. */
+/** Identity of the agent's bearer token: a ServiceAccount as RBAC sees it. */
 export const AGENT_USER = "system:serviceaccount:kyma-system:compass-runtime-agent";
 export const AGENT_GROUPS = [
   "system:serviceaccounts",
@@ -133,7 +131,7 @@ async function leaf(
 
 /**
  * Creates a fresh CA, a serving certificate for 127.0.0.1/localhost, a ServiceAccount signing key, an
- * admin client certificate (group system:masters) and the agent's client certificate, in `dir`.
+ * admin client certificate (group system:masters), in `dir`.
  * Keys are ECDSA P-256 made with node:crypto; certificates are signed with the `openssl` command.
  */
 export async function createPki(dir: string): Promise<Pki> {
@@ -165,7 +163,6 @@ export async function createPki(dir: string): Promise<Pki> {
   await Promise.all([
     leaf(dir, "serving", "kube-apiserver", [], "serving"),
     leaf(dir, "admin", ADMIN_USER, ADMIN_GROUPS, "client"),
-    leaf(dir, "agent", AGENT_USER, AGENT_GROUPS, "client"),
   ]);
   const p = (f: string) => join(dir, f);
   return {
@@ -177,7 +174,5 @@ export async function createPki(dir: string): Promise<Pki> {
     serviceAccountPub: p("sa.pub"),
     adminCert: p("admin.crt"),
     adminKey: p("admin.key"),
-    agentCert: p("agent.crt"),
-    agentKey: p("agent.key"),
   };
 }
