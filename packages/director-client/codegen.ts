@@ -17,6 +17,9 @@ const config: CodegenConfig = {
         "typed-document-node",
       ],
       config: {
+        // Documents as their query text (printed by graphql-js at codegen time), not as ASTs: sending one needs
+        // neither graphql-js nor a printer at run time.
+        documentMode: "string",
         useTypeImports: true,
         enumsAsTypes: true,
         strictScalars: true,

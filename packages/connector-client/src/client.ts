@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { ClientError, GraphQLClient } from "graphql-request";
 import { ConnectorError, ConnectorErrorCode } from "./errors.js";
 import {
   ConfigurationDocument,
   RevokeCertificateDocument,
   SignCertificateSigningRequestDocument,
 } from "./generated/graphql.js";
+import { graphQLData, graphQLPost, graphQLQuery, GraphQLResponseError } from "./graphql-http.js";
+import type { GraphQLDocument } from "./graphql-http.js";
 import { classifyTransportError, CompassTransport, parseRetryAfter } from "./transport.js";
 import type { ClientCertificate, TlsTrust } from "./transport.js";
 import { validateCertificationResult, validateConfiguration } from "./validate.js";
@@ -41,7 +41,6 @@ export class ConnectorClient {
   readonly #transport: CompassTransport;
   readonly #ownsTransport: boolean;
   readonly #timeoutMs: number;
-  readonly #graphql: GraphQLClient;
 
   constructor(options: ConnectorClientOptions) {
     this.url = options.url;
@@ -54,7 +53,6 @@ export class ConnectorClient {
         tls: options.tls,
         clientCertificate: "clientCertificate" in options.auth ? options.auth.clientCertificate : undefined,
       });
-    this.#graphql = new GraphQLClient(this.url, { fetch: this.#transport.fetch as unknown as typeof fetch });
   }
 
   /** A client for the same URL and transport that authenticates with another one-time token. */
@@ -101,17 +99,25 @@ export class ConnectorClient {
 
   async #request<TData, TVariables extends Record<string, unknown>>(
     operation: string,
-    document: TypedDocumentNode<TData, TVariables>,
+    document: GraphQLDocument<TData, TVariables>,
     variables: TVariables,
     options: CallOptions,
   ): Promise<TData> {
     const requestId = options.requestId ?? randomUUID();
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // Lower-case names, as graphql-request sent them.
     const headers: Record<string, string> = { "x-request-id": requestId };
-    if (this.#token !== undefined) headers["Connector-Token"] = this.#token;
+    if (this.#token !== undefined) headers["connector-token"] = this.#token;
+    const query = graphQLQuery(document);
     try {
-      const data: unknown = await this.#graphql.request({ document, variables, requestHeaders: headers, signal } as never);
+      // new URL, as graphql-request did: an invalid URL fails here as a plain TypeError (BAD_RESPONSE), not in fetch.
+      const response = await this.#transport.fetch(new URL(this.url), graphQLPost(query, variables, headers, signal));
+      const body = await response.text();
+      const data = graphQLData(
+        { status: response.status, headers: response.headers, body, contentType: response.headers.get("content-type") },
+        { query: query.query, variables },
+      );
       if (data === null || typeof data !== "object") {
         throw new ConnectorError(ConnectorErrorCode.BAD_RESPONSE, `${operation}: the answer has no data`, {
           operation,
@@ -153,9 +159,10 @@ export function toConnectorError(error: unknown, context: FailureContext): Conne
   if (context.timedOut) {
     return new ConnectorError(ConnectorErrorCode.TIMEOUT, `${operation}: Compass did not answer in time`, base);
   }
-  if (error instanceof ClientError) {
+  if (error instanceof GraphQLResponseError) {
     const { status } = error.response;
-    const messages = (error.response.errors ?? []).map((e) => e.message).filter(Boolean);
+    // As graphql-request typed it: errors is an array of { message } (the execution-result check allows any object).
+    const messages = ((error.response.errors ?? []) as { message: string }[]).map((e) => e.message).filter(Boolean);
     const retryAfterMs = parseRetryAfter(error.response.headers?.get("retry-after"));
     const details = { ...base, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     const summary = messages.length > 0 ? messages.join("; ") : `HTTP ${status}`;

@@ -3,6 +3,8 @@ export type { CallOptions, ConnectorAuth, ConnectorClientOptions } from "./clien
 export { ConnectorError, ConnectorErrorCode, isConnectorError } from "./errors.js";
 export type { ConnectorErrorDetails } from "./errors.js";
 export { classifyTransportError, CompassTransport, parseRetryAfter } from "./transport.js";
+export { graphQLData, graphQLPost, graphQLQuery, GraphQLResponseError } from "./graphql-http.js";
+export type { GraphQLDocument, GraphQLRequest, GraphQLResponse, GraphQLResponseHeaders } from "./graphql-http.js";
 export type { ClientCertificate, CompassTransportOptions, TlsTrust, TransportFailureKind } from "./transport.js";
 export type { CertificationResult, ConnectorConfiguration } from "./validate.js";
 export * as ConnectorGraphQL from "./generated/graphql.js";

@@ -1,9 +1,6 @@
 import { createHash, randomUUID, type Hash } from "node:crypto";
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { CompassTransport } from "@runtime-agent/connector-client";
-import type { ClientCertificate, TlsTrust } from "@runtime-agent/connector-client";
-import { Kind, print, type DocumentNode, type OperationDefinitionNode } from "graphql";
-import { ClientError } from "graphql-request";
+import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
+import type { ClientCertificate, GraphQLDocument, TlsTrust } from "@runtime-agent/connector-client";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -385,51 +382,34 @@ export class DirectorClient {
   }
 
   /**
-   * One GraphQL POST. The same request and the same outcomes as graphql-request's `request` (whose ClientError the
-   * error mapping reads), but the answer is read once: streamed into the text (and the listing's digest) chunk by
-   * chunk, then parsed. graphql-request would hold the bytes, a copy of them and the text at once.
+   * One GraphQL POST, with the same request and the same outcomes as graphql-request's `request` (see
+   * connector-client's graphql-http.ts), but the answer is read once: streamed into the text (and the listing's
+   * digest) chunk by chunk, then parsed.
    */
   async #request<TData, TVariables extends Record<string, unknown>>(
     operation: string,
-    document: TypedDocumentNode<TData, TVariables>,
+    document: GraphQLDocument<TData, TVariables>,
     variables: TVariables,
     call: CallContext,
   ): Promise<Record<string, unknown>> {
     const { requestId } = call;
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
-    const { query, operationName } = printed(document);
-    const headers: Record<string, string> = {
-      accept: "application/graphql-response+json, application/json",
-      "content-type": "application/json",
-      "x-request-id": requestId,
-    };
+    const query = graphQLQuery(document);
+    const headers: Record<string, string> = { "x-request-id": requestId };
     if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
     call.stats.requests++;
     try {
-      const response = await this.#transport.fetch(this.url, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query, variables, operationName }),
-        signal,
-      });
+      const response = await this.#transport.fetch(this.url, graphQLPost(query, variables, headers, signal));
       const nullBody = [101, 103, 204, 205, 304].includes(response.status);
       if (nullBody) await response.body?.cancel().catch(() => undefined);
       const text = nullBody ? "" : await readText(response, this.#maxResponseBytes, operation, requestId, call);
       // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
       const contentType = response.headers.get("content-type") ?? "application/json";
-      let result: ExecutionResult | Error;
-      try {
-        result = executionResult(isGraphQLContentType(contentType) ? (JSON.parse(text) as unknown) : text);
-      } catch (error) {
-        result = error instanceof Error ? error : new Error(String(error));
-      }
-      const base = { status: response.status, headers: response.headers as unknown as Headers, body: text };
-      const request = { query, variables };
-      if (!response.ok) throw new ClientError((result instanceof Error ? base : { ...result, ...base }) as never, request);
-      if (result instanceof Error) throw result;
-      if (Array.isArray(result.errors) ? result.errors.length > 0 : Boolean(result.errors)) throw new ClientError({ ...result, ...base } as never, request);
-      const data: unknown = result.data;
+      const data = graphQLData(
+        { status: response.status, headers: response.headers, body: text, contentType },
+        { query: query.query, variables },
+      );
       if (data === null || typeof data !== "object" || Array.isArray(data)) {
         throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
           operation,
@@ -446,52 +426,6 @@ export class DirectorClient {
       });
     }
   }
-}
-
-/** The printed query and operation name of a document, printed once per document. */
-const printedDocuments = new WeakMap<object, { query: string; operationName: string | undefined }>();
-
-function printed(document: DocumentNode): { query: string; operationName: string | undefined } {
-  let out = printedDocuments.get(document);
-  if (out === undefined) {
-    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-    out = { query: print(document), operationName: operations.length === 1 ? operations[0]?.name?.value : undefined };
-    printedDocuments.set(document, out);
-  }
-  return out;
-}
-
-interface ExecutionResult {
-  data?: unknown;
-  errors?: unknown;
-  extensions?: unknown;
-}
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
-
-function isGraphQLContentType(contentType: string): boolean {
-  const lower = contentType.toLowerCase();
-  return lower.includes("application/graphql-response+json") || lower.includes("application/json");
-}
-
-/** A single GraphQL execution result, checked as graphql-request checks it (an Error when it is not one). */
-function executionResult(value: unknown): ExecutionResult | Error {
-  if (!isPlainObject(value)) return new Error(`Invalid execution result: result is not object or array. \nGot:\n${String(value)}`);
-  const out: ExecutionResult = {};
-  if ("errors" in value) {
-    if (!isPlainObject(value["errors"]) && !Array.isArray(value["errors"])) return new Error("Invalid execution result: errors is not plain object OR array");
-    out.errors = value["errors"];
-  }
-  if ("data" in value) {
-    if (!isPlainObject(value["data"]) && value["data"] !== null) return new Error("Invalid execution result: data is not plain object");
-    out.data = value["data"];
-  }
-  if ("extensions" in value) {
-    if (!isPlainObject(value["extensions"])) return new Error("Invalid execution result: extensions is not plain object");
-    out.extensions = value["extensions"];
-  }
-  return out;
 }
 
 /**

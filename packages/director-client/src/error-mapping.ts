@@ -1,5 +1,4 @@
-import { classifyTransportError, parseRetryAfter } from "@runtime-agent/connector-client";
-import { ClientError } from "graphql-request";
+import { classifyTransportError, GraphQLResponseError, parseRetryAfter } from "@runtime-agent/connector-client";
 import { CompassErrorCode, DirectorError, DirectorErrorCode } from "./errors.js";
 import type { CompassGraphQLError } from "./errors.js";
 
@@ -130,7 +129,7 @@ export function toDirectorError(error: unknown, context: FailureContext): Direct
   if (context.timedOut) {
     return new DirectorError(DirectorErrorCode.TIMEOUT, `${operation}: the Director did not answer in time`, base);
   }
-  if (error instanceof ClientError) {
+  if (error instanceof GraphQLResponseError) {
     const { status } = error.response;
     let raw: unknown = error.response.errors;
     if (raw === undefined && typeof error.response.body === "string") {

@@ -4,7 +4,7 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
-import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 /** All built-in and custom scalars, mapped to their actual values */
@@ -85,7 +85,53 @@ export type RevokeCertificateMutationVariables = Exact<{ [key: string]: never; }
 
 export type RevokeCertificateMutation = { result: boolean };
 
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
 
-export const ConfigurationDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Configuration"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"configuration"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"token"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"token"}}]}},{"kind":"Field","name":{"kind":"Name","value":"certificateSigningRequestInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"subject"}},{"kind":"Field","name":{"kind":"Name","value":"keyAlgorithm"}}]}},{"kind":"Field","name":{"kind":"Name","value":"managementPlaneInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"directorURL"}},{"kind":"Field","name":{"kind":"Name","value":"certificateSecuredConnectorURL"}}]}}]}}]}}]} as unknown as DocumentNode<ConfigurationQuery, ConfigurationQueryVariables>;
-export const SignCertificateSigningRequestDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"SignCertificateSigningRequest"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"csr"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"signCertificateSigningRequest"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"csr"},"value":{"kind":"Variable","name":{"kind":"Name","value":"csr"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"certificateChain"}},{"kind":"Field","name":{"kind":"Name","value":"caCertificate"}},{"kind":"Field","name":{"kind":"Name","value":"clientCertificate"}}]}}]}}]} as unknown as DocumentNode<SignCertificateSigningRequestMutation, SignCertificateSigningRequestMutationVariables>;
-export const RevokeCertificateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RevokeCertificate"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"revokeCertificate"}}]}}]} as unknown as DocumentNode<RevokeCertificateMutation, RevokeCertificateMutationVariables>;
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+
+export const ConfigurationDocument = new TypedDocumentString(`
+    query Configuration {
+  result: configuration {
+    token {
+      token
+    }
+    certificateSigningRequestInfo {
+      subject
+      keyAlgorithm
+    }
+    managementPlaneInfo {
+      directorURL
+      certificateSecuredConnectorURL
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConfigurationQuery, ConfigurationQueryVariables>;
+export const SignCertificateSigningRequestDocument = new TypedDocumentString(`
+    mutation SignCertificateSigningRequest($csr: String!) {
+  result: signCertificateSigningRequest(csr: $csr) {
+    certificateChain
+    caCertificate
+    clientCertificate
+  }
+}
+    `) as unknown as TypedDocumentString<SignCertificateSigningRequestMutation, SignCertificateSigningRequestMutationVariables>;
+export const RevokeCertificateDocument = new TypedDocumentString(`
+    mutation RevokeCertificate {
+  result: revokeCertificate
+}
+    `) as unknown as TypedDocumentString<RevokeCertificateMutation, RevokeCertificateMutationVariables>;

@@ -4,7 +4,7 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
-import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 /** All built-in and custom scalars, mapped to their actual values */
@@ -571,20 +571,765 @@ export type DeleteRuntimeLabelMutationVariables = Exact<{
 
 export type DeleteRuntimeLabelMutation = { result: { key: string, value: unknown } };
 
-export const CredentialFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}}]} as unknown as DocumentNode<CredentialFieldsFragment, unknown>;
-export const AuthFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuthFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Auth"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}},{"kind":"Field","name":{"kind":"Name","value":"requestAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"csrf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokenEndpointURL"}},{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}}]} as unknown as DocumentNode<AuthFieldsFragment, unknown>;
-export const VersionFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}}]} as unknown as DocumentNode<VersionFieldsFragment, unknown>;
-export const ApiDefinitionFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}}]} as unknown as DocumentNode<ApiDefinitionFieldsFragment, unknown>;
-export const PageInfoFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}}]} as unknown as DocumentNode<PageInfoFieldsFragment, unknown>;
-export const ApiDefinitionPageFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}}]} as unknown as DocumentNode<ApiDefinitionPageFieldsFragment, unknown>;
-export const EventDefinitionFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}}]} as unknown as DocumentNode<EventDefinitionFieldsFragment, unknown>;
-export const EventDefinitionPageFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}}]} as unknown as DocumentNode<EventDefinitionPageFieldsFragment, unknown>;
-export const BundleFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Bundle"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"instanceAuthRequestInputSchema"}},{"kind":"Field","name":{"kind":"Name","value":"defaultInstanceAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"AuthFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"apiDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionPageFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"eventDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionPageFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuthFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Auth"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}},{"kind":"Field","name":{"kind":"Name","value":"requestAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"csrf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokenEndpointURL"}},{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]} as unknown as DocumentNode<BundleFieldsFragment, unknown>;
-export const BundlePageFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundlePageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BundlePage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"BundleFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuthFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Auth"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}},{"kind":"Field","name":{"kind":"Name","value":"requestAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"csrf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokenEndpointURL"}},{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Bundle"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"instanceAuthRequestInputSchema"}},{"kind":"Field","name":{"kind":"Name","value":"defaultInstanceAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"AuthFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"apiDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionPageFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"eventDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionPageFields"}}]}}]}}]} as unknown as DocumentNode<BundlePageFieldsFragment, unknown>;
-export const RuntimeLabelsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RuntimeLabels"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"runtime"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"labels"}}]}}]}}]} as unknown as DocumentNode<RuntimeLabelsQuery, RuntimeLabelsQueryVariables>;
-export const ApplicationsForRuntimeDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApplicationsForRuntime"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"applicationsForRuntime"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"systemNumber"}},{"kind":"Field","name":{"kind":"Name","value":"providerName"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"labels"}},{"kind":"Field","name":{"kind":"Name","value":"auths"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"bundles"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"BundlePageFields"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuthFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Auth"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}},{"kind":"Field","name":{"kind":"Name","value":"requestAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"csrf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokenEndpointURL"}},{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Bundle"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"instanceAuthRequestInputSchema"}},{"kind":"Field","name":{"kind":"Name","value":"defaultInstanceAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"AuthFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"apiDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionPageFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"eventDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionPageFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundlePageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BundlePage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"BundleFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]} as unknown as DocumentNode<ApplicationsForRuntimeQuery, ApplicationsForRuntimeQueryVariables>;
-export const ApplicationBundlesPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApplicationBundlesPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"bundlesFirst"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"bundlesAfter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"applicationsForRuntime"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"bundles"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"bundlesFirst"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"bundlesAfter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"BundlePageFields"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"CredentialFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BasicCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"username"}},{"kind":"Field","name":{"kind":"Name","value":"password"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientSecret"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CertificateOAuthCredentialData"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"certificate"}},{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuthFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Auth"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}},{"kind":"Field","name":{"kind":"Name","value":"requestAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"csrf"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tokenEndpointURL"}},{"kind":"Field","name":{"kind":"Name","value":"credential"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"CredentialFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"additionalHeaders"}},{"kind":"Field","name":{"kind":"Name","value":"additionalQueryParams"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundleFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Bundle"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"instanceAuthRequestInputSchema"}},{"kind":"Field","name":{"kind":"Name","value":"defaultInstanceAuth"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"AuthFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"apiDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionPageFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"eventDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"nestedFirst"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionPageFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"BundlePageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"BundlePage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"BundleFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]} as unknown as DocumentNode<ApplicationBundlesPageQuery, ApplicationBundlesPageQueryVariables>;
-export const BundleApiDefinitionsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"BundleApiDefinitionsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"bundleId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"apisFirst"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"apisAfter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"applicationsForRuntime"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"bundle"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"bundleId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"apiDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"apisFirst"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"apisAfter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionPageFields"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"targetURL"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ApiDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"APIDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"ApiDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]} as unknown as DocumentNode<BundleApiDefinitionsPageQuery, BundleApiDefinitionsPageQueryVariables>;
-export const BundleEventDefinitionsPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"BundleEventDefinitionsPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"bundleId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"eventsFirst"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"eventsAfter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"PageCursor"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"applicationsForRuntime"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"bundle"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"bundleId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"eventDefinitions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"eventsFirst"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"eventsAfter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionPageFields"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"VersionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Version"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deprecated"}},{"kind":"Field","name":{"kind":"Name","value":"deprecatedSince"}},{"kind":"Field","name":{"kind":"Name","value":"forRemoval"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinition"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"VersionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PageInfoFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PageInfo"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EventDefinitionPageFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"EventDefinitionPage"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EventDefinitionFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PageInfoFields"}}]}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]} as unknown as DocumentNode<BundleEventDefinitionsPageQuery, BundleEventDefinitionsPageQueryVariables>;
-export const SetRuntimeLabelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"SetRuntimeLabel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"value"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Any"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"setRuntimeLabel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"value"},"value":{"kind":"Variable","name":{"kind":"Name","value":"value"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}}]}}]} as unknown as DocumentNode<SetRuntimeLabelMutation, SetRuntimeLabelMutationVariables>;
-export const DeleteRuntimeLabelDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DeleteRuntimeLabel"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"result"},"name":{"kind":"Name","value":"deleteRuntimeLabel"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"runtimeID"},"value":{"kind":"Variable","name":{"kind":"Name","value":"runtimeId"}}},{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}}]}}]} as unknown as DocumentNode<DeleteRuntimeLabelMutation, DeleteRuntimeLabelMutationVariables>;
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const CredentialFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}
+    `, {"fragmentName":"CredentialFields"}) as unknown as TypedDocumentString<CredentialFieldsFragment, unknown>;
+export const AuthFieldsFragmentDoc = new TypedDocumentString(`
+    fragment AuthFields on Auth {
+  credential {
+    ...CredentialFields
+  }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth {
+    csrf {
+      tokenEndpointURL
+      credential {
+        ...CredentialFields
+      }
+      additionalHeaders
+      additionalQueryParams
+    }
+  }
+}
+    fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}`, {"fragmentName":"AuthFields"}) as unknown as TypedDocumentString<AuthFieldsFragment, unknown>;
+export const VersionFieldsFragmentDoc = new TypedDocumentString(`
+    fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+    `, {"fragmentName":"VersionFields"}) as unknown as TypedDocumentString<VersionFieldsFragment, unknown>;
+export const ApiDefinitionFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+    fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}`, {"fragmentName":"ApiDefinitionFields"}) as unknown as TypedDocumentString<ApiDefinitionFieldsFragment, unknown>;
+export const PageInfoFieldsFragmentDoc = new TypedDocumentString(`
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+    `, {"fragmentName":"PageInfoFields"}) as unknown as TypedDocumentString<PageInfoFieldsFragment, unknown>;
+export const ApiDefinitionPageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}`, {"fragmentName":"ApiDefinitionPageFields"}) as unknown as TypedDocumentString<ApiDefinitionPageFieldsFragment, unknown>;
+export const EventDefinitionFieldsFragmentDoc = new TypedDocumentString(`
+    fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+    fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}`, {"fragmentName":"EventDefinitionFields"}) as unknown as TypedDocumentString<EventDefinitionFieldsFragment, unknown>;
+export const EventDefinitionPageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}`, {"fragmentName":"EventDefinitionPageFields"}) as unknown as TypedDocumentString<EventDefinitionPageFieldsFragment, unknown>;
+export const BundleFieldsFragmentDoc = new TypedDocumentString(`
+    fragment BundleFields on Bundle {
+  id
+  name
+  description
+  instanceAuthRequestInputSchema
+  defaultInstanceAuth {
+    ...AuthFields
+  }
+  apiDefinitions(first: $nestedFirst) {
+    ...ApiDefinitionPageFields
+  }
+  eventDefinitions(first: $nestedFirst) {
+    ...EventDefinitionPageFields
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}
+fragment AuthFields on Auth {
+  credential {
+    ...CredentialFields
+  }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth {
+    csrf {
+      tokenEndpointURL
+      credential {
+        ...CredentialFields
+      }
+      additionalHeaders
+      additionalQueryParams
+    }
+  }
+}`, {"fragmentName":"BundleFields"}) as unknown as TypedDocumentString<BundleFieldsFragment, unknown>;
+export const BundlePageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment BundlePageFields on BundlePage {
+  data {
+    ...BundleFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}
+fragment AuthFields on Auth {
+  credential {
+    ...CredentialFields
+  }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth {
+    csrf {
+      tokenEndpointURL
+      credential {
+        ...CredentialFields
+      }
+      additionalHeaders
+      additionalQueryParams
+    }
+  }
+}
+fragment BundleFields on Bundle {
+  id
+  name
+  description
+  instanceAuthRequestInputSchema
+  defaultInstanceAuth {
+    ...AuthFields
+  }
+  apiDefinitions(first: $nestedFirst) {
+    ...ApiDefinitionPageFields
+  }
+  eventDefinitions(first: $nestedFirst) {
+    ...EventDefinitionPageFields
+  }
+}`, {"fragmentName":"BundlePageFields"}) as unknown as TypedDocumentString<BundlePageFieldsFragment, unknown>;
+export const RuntimeLabelsDocument = new TypedDocumentString(`
+    query RuntimeLabels($runtimeId: ID!) {
+  runtime(id: $runtimeId) {
+    id
+    labels
+  }
+}
+    `) as unknown as TypedDocumentString<RuntimeLabelsQuery, RuntimeLabelsQueryVariables>;
+export const ApplicationsForRuntimeDocument = new TypedDocumentString(`
+    query ApplicationsForRuntime($runtimeId: ID!, $first: Int!, $after: PageCursor, $nestedFirst: Int!) {
+  result: applicationsForRuntime(
+    runtimeID: $runtimeId
+    first: $first
+    after: $after
+  ) {
+    data {
+      id
+      name
+      systemNumber
+      providerName
+      description
+      labels
+      auths {
+        id
+      }
+      bundles(first: $nestedFirst) {
+        ...BundlePageFields
+      }
+    }
+    pageInfo {
+      ...PageInfoFields
+    }
+    totalCount
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}
+fragment AuthFields on Auth {
+  credential {
+    ...CredentialFields
+  }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth {
+    csrf {
+      tokenEndpointURL
+      credential {
+        ...CredentialFields
+      }
+      additionalHeaders
+      additionalQueryParams
+    }
+  }
+}
+fragment BundleFields on Bundle {
+  id
+  name
+  description
+  instanceAuthRequestInputSchema
+  defaultInstanceAuth {
+    ...AuthFields
+  }
+  apiDefinitions(first: $nestedFirst) {
+    ...ApiDefinitionPageFields
+  }
+  eventDefinitions(first: $nestedFirst) {
+    ...EventDefinitionPageFields
+  }
+}
+fragment BundlePageFields on BundlePage {
+  data {
+    ...BundleFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}`) as unknown as TypedDocumentString<ApplicationsForRuntimeQuery, ApplicationsForRuntimeQueryVariables>;
+export const ApplicationBundlesPageDocument = new TypedDocumentString(`
+    query ApplicationBundlesPage($runtimeId: ID!, $first: Int!, $after: PageCursor, $bundlesFirst: Int!, $bundlesAfter: PageCursor, $nestedFirst: Int!) {
+  result: applicationsForRuntime(
+    runtimeID: $runtimeId
+    first: $first
+    after: $after
+  ) {
+    data {
+      id
+      bundles(first: $bundlesFirst, after: $bundlesAfter) {
+        ...BundlePageFields
+      }
+    }
+    totalCount
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}
+fragment CredentialFields on CredentialData {
+  __typename
+  ... on BasicCredentialData {
+    username
+    password
+  }
+  ... on OAuthCredentialData {
+    clientId
+    clientSecret
+    url
+  }
+  ... on CertificateOAuthCredentialData {
+    clientId
+    certificate
+    url
+  }
+}
+fragment AuthFields on Auth {
+  credential {
+    ...CredentialFields
+  }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth {
+    csrf {
+      tokenEndpointURL
+      credential {
+        ...CredentialFields
+      }
+      additionalHeaders
+      additionalQueryParams
+    }
+  }
+}
+fragment BundleFields on Bundle {
+  id
+  name
+  description
+  instanceAuthRequestInputSchema
+  defaultInstanceAuth {
+    ...AuthFields
+  }
+  apiDefinitions(first: $nestedFirst) {
+    ...ApiDefinitionPageFields
+  }
+  eventDefinitions(first: $nestedFirst) {
+    ...EventDefinitionPageFields
+  }
+}
+fragment BundlePageFields on BundlePage {
+  data {
+    ...BundleFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}`) as unknown as TypedDocumentString<ApplicationBundlesPageQuery, ApplicationBundlesPageQueryVariables>;
+export const BundleApiDefinitionsPageDocument = new TypedDocumentString(`
+    query BundleApiDefinitionsPage($runtimeId: ID!, $first: Int!, $after: PageCursor, $bundleId: ID!, $apisFirst: Int!, $apisAfter: PageCursor) {
+  result: applicationsForRuntime(
+    runtimeID: $runtimeId
+    first: $first
+    after: $after
+  ) {
+    data {
+      id
+      bundle(id: $bundleId) {
+        id
+        apiDefinitions(first: $apisFirst, after: $apisAfter) {
+          ...ApiDefinitionPageFields
+        }
+      }
+    }
+    totalCount
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment ApiDefinitionFields on APIDefinition {
+  id
+  name
+  description
+  targetURL
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment ApiDefinitionPageFields on APIDefinitionPage {
+  data {
+    ...ApiDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}`) as unknown as TypedDocumentString<BundleApiDefinitionsPageQuery, BundleApiDefinitionsPageQueryVariables>;
+export const BundleEventDefinitionsPageDocument = new TypedDocumentString(`
+    query BundleEventDefinitionsPage($runtimeId: ID!, $first: Int!, $after: PageCursor, $bundleId: ID!, $eventsFirst: Int!, $eventsAfter: PageCursor) {
+  result: applicationsForRuntime(
+    runtimeID: $runtimeId
+    first: $first
+    after: $after
+  ) {
+    data {
+      id
+      bundle(id: $bundleId) {
+        id
+        eventDefinitions(first: $eventsFirst, after: $eventsAfter) {
+          ...EventDefinitionPageFields
+        }
+      }
+    }
+    totalCount
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  startCursor
+  endCursor
+  hasNextPage
+}
+fragment VersionFields on Version {
+  value
+  deprecated
+  deprecatedSince
+  forRemoval
+}
+fragment EventDefinitionFields on EventDefinition {
+  id
+  name
+  description
+  group
+  version {
+    ...VersionFields
+  }
+}
+fragment EventDefinitionPageFields on EventDefinitionPage {
+  data {
+    ...EventDefinitionFields
+  }
+  pageInfo {
+    ...PageInfoFields
+  }
+  totalCount
+}`) as unknown as TypedDocumentString<BundleEventDefinitionsPageQuery, BundleEventDefinitionsPageQueryVariables>;
+export const SetRuntimeLabelDocument = new TypedDocumentString(`
+    mutation SetRuntimeLabel($runtimeId: ID!, $key: String!, $value: Any!) {
+  result: setRuntimeLabel(runtimeID: $runtimeId, key: $key, value: $value) {
+    key
+    value
+  }
+}
+    `) as unknown as TypedDocumentString<SetRuntimeLabelMutation, SetRuntimeLabelMutationVariables>;
+export const DeleteRuntimeLabelDocument = new TypedDocumentString(`
+    mutation DeleteRuntimeLabel($runtimeId: ID!, $key: String!) {
+  result: deleteRuntimeLabel(runtimeID: $runtimeId, key: $key) {
+    key
+    value
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteRuntimeLabelMutation, DeleteRuntimeLabelMutationVariables>;
