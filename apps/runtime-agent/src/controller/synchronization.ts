@@ -517,6 +517,7 @@ async function runTasks(initial: (Task | undefined)[], concurrency: number): Pro
   const take = (): Task | undefined => {
     const urgent = next.pop();
     if (urgent !== undefined) return urgent;
+    if (index >= initial.length) return undefined;
     const task = initial[index];
     initial[index++] = undefined; // what the task holds may go once it ran
     return task;
