@@ -125,14 +125,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   let applications: DirectorApplication[];
   let digest: string;
   try {
-    const call = { requestId: ctx.requestId, signal: ctx.signal };
-    let directorListing: Awaited<ReturnType<typeof director.listApplicationsForRuntime>>;
-    [labels, directorListing] = await Promise.all([
-      ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-      ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, call)),
-    ]);
-    applications = directorListing.applications;
-    digest = directorListing.digest;
+    ({ labels, applications, digest } = await fetchFromDirector(ctx, director, runtimeId));
   } catch (error) {
     await listing;
     return { kind: "fetch-failed", message: `Failed to fetch configuration: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
@@ -238,6 +231,24 @@ interface Listed {
 const appKey = (name: string): string => `A/${name}`;
 const secretKey = (namespace: string, name: string): string => `S/${namespace}/${name}`;
 const version = (meta: { uid?: string | undefined; resourceVersion?: string | undefined }): string => `${meta.uid ?? ""}/${meta.resourceVersion ?? ""}`;
+
+/**
+ * The runtime's labels and every application, fetched in parallel. A function of its own so that nothing but the
+ * caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values of its
+ * block-scoped temporaries), and the caller can drop it before the writes.
+ */
+async function fetchFromDirector(
+  ctx: SyncContext,
+  director: ReturnType<SyncContext["session"]["director"]>,
+  runtimeId: string,
+): Promise<{ labels: Record<string, unknown>; applications: DirectorApplication[]; digest: string }> {
+  const call = { requestId: ctx.requestId, signal: ctx.signal };
+  const [labels, listing] = await Promise.all([
+    ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
+    ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, call)),
+  ]);
+  return { labels, applications: listing.applications, digest: listing.digest };
+}
 
 async function listObjects(ctx: SyncContext): Promise<Listed> {
   const [applications, secrets] = await Promise.all([
