@@ -119,7 +119,8 @@ const sampler =
         void scrape()
           .then((text) => {
             const r = requestsByVerb(text);
-            // BENCH_AGENT_HEAP_SNAPSHOT=mid: one heap snapshot of the agent in the middle of the full sync's writes.
+            // BENCH_AGENT_HEAP_SNAPSHOT=mid: one heap snapshot of the agent in the middle of the full sync's writes
+            // (with BENCH_AGENT_NODE_ARGS=--heapsnapshot-signal=SIGUSR2; written to the agent's working directory).
             if (process.env.BENCH_AGENT_HEAP_SNAPSHOT === "mid" && !midSnapshot && (r["create"] ?? 0) > 2500) {
               midSnapshot = true;
               agent.kill("SIGUSR2");
@@ -214,6 +215,11 @@ try {
   phase = "one app changed";
   const oneChange = await cycle();
   phase = "after";
+  // BENCH_AGENT_HEAP_SNAPSHOT=end: one heap snapshot of the agent after the measured cycles (what it keeps between cycles).
+  if (process.env.BENCH_AGENT_HEAP_SNAPSHOT === "end") {
+    agent.kill("SIGUSR2");
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
   if (hwmWatch !== undefined) {
     clearInterval(hwmWatch);
     console.log(hwmRises.join("\n"));
