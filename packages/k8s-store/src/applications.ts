@@ -1,9 +1,9 @@
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
+import { forEachListItem, listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
-import { FIELD_MANAGER, isRecord, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { parseSecret, secretApplyBody } from "./secrets.js";
 import type { DesiredSecret, SecretObject, SecretStore } from "./secrets.js";
 import { mapConcurrent } from "./util.js";
@@ -171,16 +171,10 @@ export class ApplicationStore {
   /** Lists Applications (all pages) matching `labelSelector`, by default the managed ones only. */
   async listManaged(options: { labelSelector?: string; pageSize?: number } = {}): Promise<Application[]> {
     const out: Application[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await listCustomObjectPage(this.client, APPLICATION_GROUP, APPLICATION_VERSION, APPLICATION_PLURAL, {
-        labelSelector: options.labelSelector ?? this.managedSelector,
-        limit: options.pageSize ?? 500,
-        ...(cont !== undefined ? { continue: cont } : {}),
-      });
-      for (const item of page.items) out.push(this.remember(parseApplication(item)));
-      cont = page.continue;
-    } while (cont !== undefined);
+    await forEachListItem(
+      (cont) => this.listPage(options, cont),
+      (item) => out.push(this.remember(parseApplication(item))),
+    );
     return out;
   }
 
@@ -191,23 +185,17 @@ export class ApplicationStore {
    */
   async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<{ metadata: ObjectMeta }[]> {
     const out: { metadata: ObjectMeta }[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await listCustomObjectPage(
-        this.client,
-        APPLICATION_GROUP,
-        APPLICATION_VERSION,
-        APPLICATION_PLURAL,
-        { labelSelector: options.labelSelector ?? this.managedSelector, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) },
-        ACCEPT_METADATA_LIST,
-      );
-      for (const item of page.items) {
-        const { managedFields: _managedFields, ...metadata } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
-        out.push({ metadata });
-      }
-      cont = page.continue;
-    } while (cont !== undefined);
+    await forEachListItem(
+      (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
+      (item) => out.push({ metadata: listedObjectMeta(item) }),
+    );
     return out;
+  }
+
+  /** One page of Applications matching `labelSelector` (default: the managed ones), after `cont`. */
+  private listPage(options: { labelSelector?: string; pageSize?: number }, cont: string | undefined, accept?: string) {
+    const q = { labelSelector: options.labelSelector ?? this.managedSelector, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) };
+    return listCustomObjectPage(this.client, APPLICATION_GROUP, APPLICATION_VERSION, APPLICATION_PLURAL, q, accept);
   }
 
   /** Reads any Application by name (managed or not); K8S_NOT_FOUND when absent. */

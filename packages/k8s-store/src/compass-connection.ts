@@ -359,6 +359,19 @@ export async function listCustomObjectPage(
   return listPageOf(raw);
 }
 
+/** Calls `each` for every item of a paged list, page after page; `page(cont)` reads the page after `cont`. */
+export async function forEachListItem(
+  page: (cont: string | undefined) => Promise<{ items: unknown[]; continue?: string }>,
+  each: (item: unknown) => void,
+): Promise<void> {
+  let cont: string | undefined;
+  do {
+    const current = await page(cont);
+    for (const item of current.items) each(item);
+    cont = current.continue;
+  } while (cont !== undefined);
+}
+
 /** items, resourceVersion and continue token of a list answer (raw JSON). */
 export function listPageOf(raw: unknown): { items: unknown[]; resourceVersion: string; continue?: string } {
   const list = isRecord(raw) ? raw : {};

@@ -102,3 +102,9 @@ export function parseObjectMeta(v: unknown): ObjectMeta {
   if (Array.isArray(m["managedFields"])) out.managedFields = m["managedFields"];
   return out;
 }
+
+/** The metadata of an item of a metadata-only list, without managedFields (nobody reads them, they are large). */
+export function listedObjectMeta(item: unknown): ObjectMeta {
+  const { managedFields: _managedFields, ...meta } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
+  return meta;
+}

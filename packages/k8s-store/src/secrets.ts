@@ -1,10 +1,10 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { listPageOf } from "./compass-connection.js";
+import { forEachListItem, listPageOf } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
-import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
 import { mapConcurrent } from "./util.js";
 
@@ -282,15 +282,13 @@ export class SecretStore {
     return raw === undefined ? undefined : parseSecret(raw);
   }
 
-  /** Lists Secrets of a namespace (all pages). */
-  async list(namespace: string, options: { labelSelector?: string; pageSize?: number } = {}): Promise<SecretObject[]> {
+  /** Lists Secrets of a namespace (all pages), optionally by label and field selector (e.g. `metadata.name=x`). */
+  async list(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretObject[]> {
     const out: SecretObject[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) });
-      for (const item of page.items) out.push(parseSecret(item));
-      cont = page.continue;
-    } while (cont !== undefined);
+    await forEachListItem(
+      (cont) => this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }),
+      (item) => out.push(parseSecret(item)),
+    );
     return out;
   }
 
@@ -315,29 +313,16 @@ export class SecretStore {
    */
   async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretMetadata[]> {
     const out: SecretMetadata[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }, ACCEPT_METADATA_LIST);
-      for (const item of page.items) {
-        const { managedFields: _managedFields, ...meta } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
+    await forEachListItem(
+      (cont) => this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }, ACCEPT_METADATA_LIST),
+      (item) => {
+        const meta = listedObjectMeta(item);
         out.push({ metadata: { ...meta, namespace: meta.namespace ?? namespace } });
-      }
-      cont = page.continue;
-    } while (cont !== undefined);
+      },
+    );
     return out;
   }
 
-  /** Lists Secrets of a namespace (all pages) with a field selector too, e.g. `metadata.name=x`. */
-  async listWhere(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number }): Promise<SecretObject[]> {
-    const out: SecretObject[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) });
-      for (const item of page.items) out.push(parseSecret(item));
-      cont = page.continue;
-    } while (cont !== undefined);
-    return out;
-  }
 
   /** The agent configuration Secret (CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT). K8S_NOT_FOUND when absent. */
   async readAgentConfiguration(ref: SecretRef): Promise<AgentConfiguration> {

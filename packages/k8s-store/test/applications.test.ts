@@ -163,7 +163,7 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     const metas = await store.secrets.listMetadata("kyma-system", { labelSelector: `app=${appName}` });
     expect(metas.map((m) => [m.metadata.name, m.metadata.namespace, m.metadata.resourceVersion])).toEqual([[`${appName}-cred`, "kyma-system", written.metadata.resourceVersion]]);
     expect(metas[0]).not.toHaveProperty("data");
-    const full = await store.secrets.listWhere("kyma-system", { labelSelector: "app", fieldSelector: `metadata.name=${appName}-cred` });
+    const full = await store.secrets.list("kyma-system", { labelSelector: "app", fieldSelector: `metadata.name=${appName}-cred` });
     expect(full.map((x) => x.data)).toEqual([{ username: "u" }]);
 
     await expect(store.applications.get(uniqueName("missing"))).rejects.toMatchObject({ code: "K8S_NOT_FOUND", statusCode: 404, reason: "NotFound" });

@@ -304,13 +304,13 @@ async function completeActualState(ctx: SyncContext, memory: SyncMemory, listed:
   const unknownSecrets = secrets.filter((x) => !memory.secretHashes.has(version(x.metadata)));
   const rememberSecret = (x: SecretObject) => secretHashes.set(version(x.metadata), secretDigest(x));
   if (unknownSecrets.length > SINGLE_READS_MAX) {
-    const full = await ctx.store.secrets.listWhere(ns, { labelSelector: "app" });
+    const full = await ctx.store.secrets.list(ns, { labelSelector: "app" });
     for (const x of full) rememberSecret(x);
     secrets = full.map((x) => ({ metadata: x.metadata }));
   } else if (unknownSecrets.length > 0) {
     const read = new Map<string, SecretObject | undefined>();
     await forEachLimited(unknownSecrets, READ_CONCURRENCY, async (x) => {
-      const [found] = await ctx.store.secrets.listWhere(x.metadata.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${x.metadata.name}` });
+      const [found] = await ctx.store.secrets.list(x.metadata.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${x.metadata.name}` });
       if (found !== undefined) rememberSecret(found);
       read.set(secretKey(x.metadata.namespace, x.metadata.name), found);
     });
@@ -466,7 +466,7 @@ async function execute(
         } catch (error) {
           if (!isK8sStoreError(error, "K8S_ALREADY_EXISTS")) throw error;
           // Created meanwhile: only one of the agent's own is overwritten, as the plan would have decided.
-          const [existing] = await ctx.store.secrets.listWhere(s.metadata.namespace, { fieldSelector: `metadata.name=${s.metadata.name}` });
+          const [existing] = await ctx.store.secrets.list(s.metadata.namespace, { fieldSelector: `metadata.name=${s.metadata.name}` });
           if (existing === undefined || !ctx.store.applications.isManaged(existing)) {
             record(desired.ownerApplication, "create", what, `a Secret ${s.metadata.namespace}/${s.metadata.name} exists that the agent does not manage; it is left alone`);
             return;
