@@ -276,64 +276,66 @@ function sameObjects(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, stri
  */
 async function completeActualState(ctx: SyncContext, memory: SyncMemory, listed: Listed): Promise<ActualState> {
   const ns = ctx.config.integrationNamespace;
-  const appHashes = new Map<string, ContentHash>();
-  let apps: { metadata: ObjectMeta }[] = listed.applications;
-  const unknownApps = apps.filter((a) => !memory.appHashes.has(version(a.metadata)));
-  const rememberApp = (app: Application) => appHashes.set(version(app.metadata), applicationContentHashOf(app));
-  if (unknownApps.length > SINGLE_READS_MAX) {
-    const full = await ctx.store.applications.listManaged({ labelSelector: "" });
-    for (const app of full) rememberApp(app);
-    apps = full.map((a) => ({ metadata: a.metadata }));
-  } else if (unknownApps.length > 0) {
-    const read = new Map<string, Application | undefined>();
-    await forEachLimited(unknownApps, READ_CONCURRENCY, async (a) => {
-      const app = await ctx.store.applications.find(a.metadata.name);
-      if (app !== undefined) rememberApp(app);
-      read.set(a.metadata.name, app);
-    });
-    apps = apps.flatMap((a) => (read.has(a.metadata.name) ? (read.get(a.metadata.name) ? [{ metadata: read.get(a.metadata.name)!.metadata }] : []) : [a]));
-  }
-  for (const a of apps) {
-    const v = version(a.metadata);
-    const hash = appHashes.get(v) ?? memory.appHashes.get(v);
-    if (hash !== undefined) appHashes.set(v, hash);
-  }
+  const apps = await withContentHashes(listed.applications, memory.appHashes, {
+    key: (meta) => appKey(meta.name),
+    readAll: () => ctx.store.applications.listManaged({ labelSelector: "" }),
+    readOne: (meta) => ctx.store.applications.find(meta.name),
+    hashOf: applicationContentHashOf,
+  });
+  const secrets = await withContentHashes(listed.secrets, memory.secretHashes, {
+    key: (meta) => secretKey(meta.namespace, meta.name),
+    readAll: () => ctx.store.secrets.list(ns, { labelSelector: "app" }),
+    readOne: async (meta) => (await ctx.store.secrets.list(meta.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${meta.name}` }))[0],
+    hashOf: secretDigest,
+  });
+  // Only what is there now is remembered.
+  memory.appHashes = apps.hashes;
+  memory.secretHashes = secrets.hashes;
+  return {
+    applications: apps.objects.map((a): ActualApplication => ({ metadata: withoutManagedFields(a.metadata), contentHash: apps.hashes.get(version(a.metadata)) })),
+    secrets: secrets.objects.map((x): ActualSecret => ({ metadata: withoutManagedFields(x.metadata), contentHash: secrets.hashes.get(version(x.metadata))?.hash })),
+  };
+}
 
-  const secretHashes = new Map<string, SecretDigest>();
-  let secrets: { metadata: ObjectMeta & { namespace: string } }[] = listed.secrets;
-  const unknownSecrets = secrets.filter((x) => !memory.secretHashes.has(version(x.metadata)));
-  const rememberSecret = (x: SecretObject) => secretHashes.set(version(x.metadata), secretDigest(x));
-  if (unknownSecrets.length > SINGLE_READS_MAX) {
-    const full = await ctx.store.secrets.list(ns, { labelSelector: "app" });
-    for (const x of full) rememberSecret(x);
-    secrets = full.map((x) => ({ metadata: x.metadata }));
-  } else if (unknownSecrets.length > 0) {
-    const read = new Map<string, SecretObject | undefined>();
-    await forEachLimited(unknownSecrets, READ_CONCURRENCY, async (x) => {
-      const [found] = await ctx.store.secrets.list(x.metadata.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${x.metadata.name}` });
-      if (found !== undefined) rememberSecret(found);
-      read.set(secretKey(x.metadata.namespace, x.metadata.name), found);
+/**
+ * The listed objects of one kind, with the content hash (by uid/resourceVersion) of each one still there: from
+ * `known` when remembered, else read and hashed — one by one when few are unknown, else with one full list (whose
+ * objects then replace the listed ones).
+ */
+async function withContentHashes<M extends ObjectMeta, O extends { metadata: M }, H>(
+  listed: { metadata: M }[],
+  known: ReadonlyMap<string, H>,
+  kind: { key: (meta: M) => string; readAll: () => Promise<O[]>; readOne: (meta: M) => Promise<O | undefined>; hashOf: (object: O) => H },
+): Promise<{ objects: { metadata: M }[]; hashes: Map<string, H> }> {
+  const hashes = new Map<string, H>();
+  const remember = (object: O) => hashes.set(version(object.metadata), kind.hashOf(object));
+  let objects = listed;
+  const unknown = listed.filter((o) => !known.has(version(o.metadata)));
+  if (unknown.length > SINGLE_READS_MAX) {
+    const full = await kind.readAll();
+    for (const object of full) remember(object);
+    objects = full.map((o) => ({ metadata: o.metadata }));
+  } else if (unknown.length > 0) {
+    const read = new Map<string, O | undefined>();
+    await forEachLimited(unknown, READ_CONCURRENCY, async (o) => {
+      const found = await kind.readOne(o.metadata);
+      if (found !== undefined) remember(found);
+      read.set(kind.key(o.metadata), found);
     });
-    secrets = secrets.flatMap((x) => {
-      const k = secretKey(x.metadata.namespace, x.metadata.name);
-      if (!read.has(k)) return [x];
+    // A listed object read again is replaced by what was read, or dropped when it is gone.
+    objects = listed.flatMap((o) => {
+      const k = kind.key(o.metadata);
+      if (!read.has(k)) return [o];
       const found = read.get(k);
       return found ? [{ metadata: found.metadata }] : [];
     });
   }
-  for (const x of secrets) {
-    const v = version(x.metadata);
-    const hash = secretHashes.get(v) ?? memory.secretHashes.get(v);
-    if (hash !== undefined) secretHashes.set(v, hash);
+  for (const o of objects) {
+    const v = version(o.metadata);
+    const hash = hashes.get(v) ?? known.get(v);
+    if (hash !== undefined) hashes.set(v, hash);
   }
-
-  // Only what is there now is remembered.
-  memory.appHashes = appHashes;
-  memory.secretHashes = secretHashes;
-  return {
-    applications: apps.map((a): ActualApplication => ({ metadata: withoutManagedFields(a.metadata), contentHash: appHashes.get(version(a.metadata)) })),
-    secrets: secrets.map((x): ActualSecret => ({ metadata: withoutManagedFields(x.metadata), contentHash: secretHashes.get(version(x.metadata))?.hash })),
-  };
+  return { objects, hashes };
 }
 
 function secretDigest(secret: SecretObject): SecretDigest {
