@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { SecretWatch } from "../support/leaks.js";
+import { SecretWatch, secretiveApplication } from "../support/leaks.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // With APP_QUERY_LOGGING=true and debug logs, through pairing, synchronization of every credential kind, renewal,
@@ -11,41 +11,13 @@ let scenario: Scenario;
 let agent: AgentProcess;
 let secrets: SecretWatch;
 
-const VALUES = {
-  basicPassword: "hyg-basic-P4ssw0rd",
-  clientSecret: "hyg-oauth-cl13nt-s3cr3t",
-  csrfPassword: "hyg-csrf-P4ss",
-  headerValue: "hyg-header-api-key-value",
-  queryValue: "hyg-query-api-key-value",
-  invalidToken: "hyg-invalid-token-value-0123456789",
-};
+const { values: VALUES, application: SECRETIVE } = secretiveApplication("hyg");
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
   secrets = new SecretWatch(scenario);
   secrets.add(...Object.values(VALUES));
-  await scenario.addApplication({
-    name: "secretive",
-    bundles: [
-      {
-        name: "basic",
-        apiDefinitions: [{ name: "a", targetURL: "https://s.example.com/a" }],
-        defaultInstanceAuth: {
-          credential: { username: "hyg-user", password: VALUES.basicPassword },
-          additionalHeaders: { "X-Api-Key": [VALUES.headerValue] },
-          additionalQueryParams: { apikey: [VALUES.queryValue] },
-        },
-      },
-      {
-        name: "oauth",
-        apiDefinitions: [{ name: "b", targetURL: "https://s.example.com/b" }],
-        defaultInstanceAuth: {
-          credential: { clientId: "hyg-client", clientSecret: VALUES.clientSecret, url: "https://s.example.com/token" },
-          requestAuth: { csrf: { tokenEndpointURL: "https://s.example.com/csrf", credential: { username: "csrf-user", password: VALUES.csrfPassword } } },
-        },
-      },
-    ],
-  });
+  await scenario.addApplication(SECRETIVE);
   agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv({ APP_QUERY_LOGGING: "true", APP_LOG_LEVEL: "debug" }) });
   await scenario.waitForState("Synchronized");
   await secrets.remember();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { LeakScan, recordStates } from "../support/reliability.js";
+import { SecretWatch } from "../support/leaks.js";
+import { recordStates } from "../support/reliability.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, bad input (docs/reliability.md): a broken configuration Secret and hostile or oversized data
@@ -9,7 +10,7 @@ import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 // was fine before is lost.
 let scenario: Scenario;
 let agent: AgentProcess;
-let leaks: LeakScan;
+let leaks: SecretWatch;
 let connectorUrl: string;
 const uids = new Map<string, string>();
 
@@ -56,7 +57,7 @@ async function expectApplicationsKept(): Promise<void> {
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  leaks = new LeakScan(scenario);
+  leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   connectorUrl = (await scenario.store.secrets.readAgentConfiguration(CONFIG_SECRET)).connectorUrl;
   await scenario.addApplication({ name: "erp" });

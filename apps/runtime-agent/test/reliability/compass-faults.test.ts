@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { addFaults, clearFaults, LeakScan, metricSum, recordStates, sleep } from "../support/reliability.js";
+import { SecretWatch } from "../support/leaks.js";
+import { addFaults, clearFaults, metricSum, recordStates, sleep } from "../support/reliability.js";
 import { Scenario } from "../support/scenario.js";
 import type { SimRequest } from "../support/scenario.js";
 
@@ -10,7 +11,7 @@ import type { SimRequest } from "../support/scenario.js";
 // where Compass itself refuses (then the status says what to do).
 let scenario: Scenario;
 let agent: AgentProcess;
-let leaks: LeakScan;
+let leaks: SecretWatch;
 const uids = new Map<string, string>();
 
 const PASSWORD = "rel-faults-p4ssw0rd";
@@ -34,7 +35,7 @@ async function expectApplicationsKept(): Promise<void> {
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  leaks = new LeakScan(scenario);
+  leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   await scenario.addApplication({ name: "erp" });
   await scenario.addApplication({

@@ -6,7 +6,7 @@ import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-proc
 import type { AgentProcess } from "../support/agent-process.js";
 import { HOSTILE_VARIANTS, startHostileConnector } from "../support/hostile-connector.js";
 import type { HostileConnector } from "../support/hostile-connector.js";
-import { LeakScan } from "../support/reliability.js";
+import { SecretWatch } from "../support/leaks.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, bad input from the Connector (docs/reliability.md): an agent that was synchronized is sent to
@@ -17,7 +17,7 @@ import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 let scenario: Scenario;
 let hostile: HostileConnector;
 let agent: AgentProcess;
-let leaks: LeakScan;
+let leaks: SecretWatch;
 let caDir: string;
 let realConnectorUrl: string;
 let fingerprint: string | undefined;
@@ -31,7 +31,7 @@ async function applicationUids(): Promise<Map<string, string>> {
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  leaks = new LeakScan(scenario);
+  leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   hostile = await startHostileConnector();
   caDir = mkdtempSync(join(tmpdir(), "hostile-ca-"));

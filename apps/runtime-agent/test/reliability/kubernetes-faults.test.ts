@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { FINGERPRINT_ANNOTATION } from "@runtime-agent/k8s-store";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { ApiServerProxy, LeakScan, metricSum, sleep } from "../support/reliability.js";
+import { SecretWatch } from "../support/leaks.js";
+import { ApiServerProxy, metricSum, sleep } from "../support/reliability.js";
 import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, Kubernetes faults (docs/reliability.md): the API server unreachable (a TCP proxy in front of
@@ -11,7 +12,7 @@ import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
 let scenario: Scenario;
 let agent: AgentProcess;
 let proxy: ApiServerProxy;
-let leaks: LeakScan;
+let leaks: SecretWatch;
 let crmId: string;
 
 const PASSWORD = "rel-k8s-p4ssw0rd";
@@ -39,7 +40,7 @@ async function crmSecret() {
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  leaks = new LeakScan(scenario);
+  leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   proxy = await ApiServerProxy.start(inject("agentKubeconfig"));
   await scenario.addApplication({ name: "erp", description: "ERP" });

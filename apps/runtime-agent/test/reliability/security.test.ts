@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
 import { runCli } from "../support/cli.js";
-import { addFaults, LeakScan, rewriteKubeconfig } from "../support/reliability.js";
+import { SecretWatch, secretiveApplication } from "../support/leaks.js";
+import { addFaults, rewriteKubeconfig } from "../support/reliability.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, security checks (docs/reliability.md): TLS verification is on unless explicitly disabled, and
@@ -13,17 +14,10 @@ import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 // does (pairing, every credential kind, renewal, a refused token, Director faults, the CLI), no key, token, password
 // or client secret is in the agent's output, the Events, the CR, /metrics or the CLI's output.
 let scenario: Scenario;
-let leaks: LeakScan;
+let leaks: SecretWatch;
 let work: string;
 
-const VALUES = {
-  basicPassword: "sec-basic-P4ssw0rd",
-  clientSecret: "sec-oauth-cl13nt-s3cr3t",
-  csrfPassword: "sec-csrf-P4ss",
-  headerValue: "sec-header-api-key-value",
-  queryValue: "sec-query-api-key-value",
-  invalidToken: "sec-invalid-token-value-0123456789",
-};
+const { values: VALUES, application: SECRETIVE } = secretiveApplication("sec");
 
 const WARNINGS = {
   compass: "APP_SKIP_COMPASS_TLS_VERIFY=true: Compass's server certificates are NOT verified",
@@ -35,31 +29,10 @@ const startupWarnings = (agent: AgentProcess) => agent.logs().filter((l) => Stri
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
-  leaks = new LeakScan(scenario);
+  leaks = new SecretWatch(scenario);
   leaks.add(...Object.values(VALUES));
   work = await mkdtemp(join(tmpdir(), "ra-security-"));
-  await scenario.addApplication({
-    name: "secretive",
-    bundles: [
-      {
-        name: "basic",
-        apiDefinitions: [{ name: "a", targetURL: "https://s.example.com/a" }],
-        defaultInstanceAuth: {
-          credential: { username: "sec-user", password: VALUES.basicPassword },
-          additionalHeaders: { "X-Api-Key": [VALUES.headerValue] },
-          additionalQueryParams: { apikey: [VALUES.queryValue] },
-        },
-      },
-      {
-        name: "oauth",
-        apiDefinitions: [{ name: "b", targetURL: "https://s.example.com/b" }],
-        defaultInstanceAuth: {
-          credential: { clientId: "sec-client", clientSecret: VALUES.clientSecret, url: "https://s.example.com/token" },
-          requestAuth: { csrf: { tokenEndpointURL: "https://s.example.com/csrf", credential: { username: "csrf-user", password: VALUES.csrfPassword } } },
-        },
-      },
-    ],
-  });
+  await scenario.addApplication(SECRETIVE);
 });
 
 afterAll(async () => {
