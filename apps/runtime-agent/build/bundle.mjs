@@ -28,12 +28,17 @@ export const DEFAULT_OUTFILE = join(appDir, "dist", "bundle", "runtime-agent.mjs
 
 /** Packages a bundle may leave to run time: optional native add-ons, each required inside try/catch. */
 const OPTIONAL_EXTERNALS = new Set(["bufferutil", "utf-8-validate", "supports-color"]);
-/** Packages that must never end up in the image (test and demo tools). */
+/**
+ * Packages that must never end up in the image: test and demo tools, and graphql-js / graphql-request (the clients
+ * send query text printed at codegen time; see docs/architecture.md, "GraphQL on the wire").
+ */
 const FORBIDDEN_INPUTS = [
   /packages\/compass-sim\//,
   /packages\/kube-testenv\//,
   /node_modules\/\.pnpm\/vitest@/,
   /node_modules\/\.pnpm\/fast-check@/,
+  /node_modules\/\.pnpm\/graphql@/,
+  /node_modules\/\.pnpm\/graphql-request@/,
 ];
 
 /** The global the agent may read its version from (smallest source change; see versionPlugin). */
@@ -152,7 +157,7 @@ export async function bundle(options = {}) {
   const inputs = Object.keys(output.inputs);
   const forbidden = inputs.filter((input) => FORBIDDEN_INPUTS.some((re) => re.test(input)));
   if (forbidden.length > 0)
-    throw new Error(`the bundle contains test-only code: ${forbidden.slice(0, 5).join(", ")}`);
+    throw new Error(`the bundle contains code that must not ship: ${forbidden.slice(0, 5).join(", ")}`);
   const externals = [
     ...new Set(output.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path)),
   ].sort();

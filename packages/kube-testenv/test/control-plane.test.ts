@@ -83,7 +83,11 @@ describe("startControlPlane", () => {
     expect(invalid.status).toBe(422);
   });
 
-  it("authenticates the agent kubeconfig as the agent's ServiceAccount", async () => {
+  it("authenticates the agent kubeconfig as the agent's ServiceAccount, with a bearer token", async () => {
+    // A token, as an in-cluster ServiceAccount has (the API server caches token authentication).
+    const kubeconfig = readFileSync(cp.agentKubeconfigPath, "utf8");
+    expect(kubeconfig).toMatch(/^\s+token: [0-9a-f]{64}$/m);
+    expect(kubeconfig).not.toContain("client-certificate-data");
     const res = await agent.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
       apiVersion: "authentication.k8s.io/v1",
       kind: "SelfSubjectReview",

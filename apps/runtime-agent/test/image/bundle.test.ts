@@ -93,6 +93,8 @@ describe("the bundle", () => {
     expect(specifiers.filter((s) => s === undefined || !isBuiltin(s))).toEqual([]);
     expect(text).not.toMatch(/from\s+["']@runtime-agent\//);
     expect(text).not.toMatch(/compass-sim|kube-testenv/);
+    // Pure ASCII, so Node holds the module's source at one byte per character (build/bundle.mjs escapes the rest).
+    expect(text.match(/[^\x00-\x7f]/g) ?? []).toEqual([]);
   });
 
   test("the directory it runs from is outside the workspace and has no node_modules above it", () => {
