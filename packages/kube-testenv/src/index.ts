@@ -5,6 +5,8 @@ export type { BinaryInfo } from "./build.js";
 export { readKubeconfig } from "./kubeconfig.js";
 export type { KubeCredentials } from "./kubeconfig.js";
 export { AGENT_USER, AGENT_GROUPS } from "./pki.js";
+export { readManifests, RBAC_KINDS } from "./manifests.js";
+export type { ManifestObject } from "./manifests.js";
 export { KubeTestenvError } from "./errors.js";
 export type { KubeTestenvErrorCode } from "./errors.js";
 

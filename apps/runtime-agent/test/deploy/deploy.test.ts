@@ -13,6 +13,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { readManifests, RBAC_KINDS } from "@runtime-agent/kube-testenv";
 import { SETTINGS } from "../../src/config/schema.js";
 
 const appDir = fileURLToPath(new URL("../..", import.meta.url));
@@ -63,15 +64,6 @@ type Deployment = Obj & {
     };
   };
 };
-
-const RBAC_KINDS = [
-  "Namespace",
-  "ServiceAccount",
-  "ClusterRole",
-  "Role",
-  "ClusterRoleBinding",
-  "RoleBinding",
-];
 
 /** Kyma's Deployment environment as application-connector-manager ships it (upstream-agent §1.1 "Shipped manifest value"). */
 const KYMA_ENV: Record<string, string> = {
@@ -201,22 +193,11 @@ describe("the CRDs in deploy/base/crds", () => {
 
 describe("RBAC objects under deploy/", () => {
   test("live only in deploy/base/rbac.yaml (kube-testenv applies every one it finds), in kyma-system, istio-system or default", async () => {
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) await walk(join(dir, e.name));
-        else if (/\.(ya?ml|json)$/.test(e.name)) files.push(join(dir, e.name));
-      }
-    };
-    await walk(deployDir);
-    const found: { file: string; kind: string; namespace?: string }[] = [];
-    for (const file of files) {
-      for (const doc of parseAllDocuments(await readFile(file, "utf8"))) {
-        const o = doc.toJS() as Obj | null;
-        if (o && typeof o === "object" && RBAC_KINDS.includes(o.kind))
-          found.push({ file: relative(deployDir, file), kind: o.kind, namespace: o.metadata?.namespace });
-      }
-    }
+    // What kube-testenv applies from the agent's deploy folder, read by its own reader.
+    const found = (await readManifests([deployDir], { kinds: RBAC_KINDS })).map(({ file, object }) => ({
+      file: relative(deployDir, file),
+      namespace: object.metadata.namespace,
+    }));
     expect(found.length).toBeGreaterThan(0);
     expect([...new Set(found.map((f) => f.file))]).toEqual(["base/rbac.yaml"]);
     for (const f of found)
