@@ -85,7 +85,7 @@ try {
   say(`Runtime ${scenario.runtimeId} registered in tenant ${scenario.tenant}; ${SAMPLE.length} applications assigned to it.`);
   say("Config Secret kyma-system/compass-agent-configuration written with CONNECTOR_URL, a one-time TOKEN, RUNTIME_ID and TENANT.");
 
-  agent = await startAgentProcess({ kubeconfig: controlPlane.agentKubeconfigPath, env: scenario.agentEnv({ APP_CONTROLLER_SYNC_PERIOD: "5s", APP_LOG_LEVEL: "info" }), keySize: 4096 });
+  agent = await startAgentProcess({ kubeconfig: controlPlane.agentKubeconfigPath, env: scenario.agentEnv({ APP_CONTROLLER_SYNC_PERIOD: "5s", APP_LOG_LEVEL: "info" }) });
   say(`Agent started (pid ${agent.child.pid}) with the ServiceAccount's RBAC; health on :${agent.healthPort}, metrics on :${agent.metricsPort}.`);
 
   const connected = await waitFor("pairing", async () => {

@@ -19,7 +19,7 @@ export interface AgentOptions {
   /** Explicit kubeconfig; otherwise in-cluster, KUBECONFIG or ~/.kube/config. */
   kubeconfigPath?: string | undefined;
   log?: Logger;
-  /** RSA key size for certificates (default 4096). */
+  /** RSA key size of new keys; default: the size the Connector's keyAlgorithm names (Compass: rsa2048). */
   keySize?: number;
   /** Called when this replica loses leadership; the CLI exits so Kubernetes restarts it as a candidate. */
   onLostLeadership?: () => void;
@@ -74,7 +74,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       }
     };
   }
-  const session = new CompassSession({ tls, metrics, keySize: options.keySize ?? 4096, now: () => new Date() });
+  const session = new CompassSession({ tls, metrics, keySize: options.keySize, now: () => new Date() });
   const reconciler = new Reconciler({ config, store, session, log, metrics });
   const loop = new ReconcileLoop(
     (signal) => reconciler.reconcile(signal),

@@ -21,6 +21,7 @@ it("exports the documented public surface", () => {
       "generateKeyPair",
       "importKeyPair",
       "isCertificateError",
+      "modulusLengthFor",
       "parseSubject",
       "pemEncode",
       "readCsr",

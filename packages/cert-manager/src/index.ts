@@ -17,6 +17,7 @@ export {
 export {
   DEFAULT_MODULUS_LENGTH,
   generateKeyPair,
+  modulusLengthFor,
   importKeyPair,
   readPrivateKey,
   toPkcs1Pem,

@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync, createSign, createVerify } from 
 import { inspect } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CertificateError } from "./errors.js";
-import { generateKeyPair, importKeyPair, readPrivateKey, toPkcs1Pem, type KeyPair } from "./keys.js";
+import { generateKeyPair, importKeyPair, modulusLengthFor, readPrivateKey, toPkcs1Pem, type KeyPair } from "./keys.js";
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -60,6 +60,26 @@ describe("generateKeyPair", () => {
     expect(JSON.stringify(pair)).toContain("[REDACTED]");
     expect(inspect(pair, { depth: 5 })).not.toContain(body);
     expect(Object.keys(pair)).not.toContain("privateKeyPem");
+  });
+});
+
+describe("modulusLengthFor (the Connector's advisory keyAlgorithm)", () => {
+  it.each([
+    ["rsa2048", 2048],
+    ["RSA3072", 3072],
+    [" rsa-4096 ", 4096],
+    ["rsa_8192", 8192],
+    // Below the floor: stronger than asked, still RSA (Compass signs any RSA key).
+    ["rsa1024", 2048],
+    // Above the ceiling: capped, so a hostile or mistaken value cannot stall pairing for minutes.
+    ["rsa65536", 8192],
+    // Names no RSA size: the default.
+    ["", 4096],
+    ["ecdsa256", 4096],
+    ["rsa", 4096],
+    ["rsa2048x", 4096],
+  ])("%j -> %i bits", (keyAlgorithm, bits) => {
+    expect(modulusLengthFor(keyAlgorithm)).toBe(bits);
   });
 });
 

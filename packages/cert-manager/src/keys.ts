@@ -60,6 +60,20 @@ export interface GenerateKeyPairOptions {
   readonly modulusLength?: number;
 }
 
+/** The largest RSA size a Connector's `keyAlgorithm` may choose (a bigger key would take minutes to generate). */
+const MAX_ADVISED_MODULUS_LENGTH = 8192;
+
+/**
+ * The RSA key size for the Connector's advisory `keyAlgorithm` (`rsa2048` → 2048, as Compass sends): at least
+ * MIN_MODULUS_LENGTH, at most MAX_ADVISED_MODULUS_LENGTH. DEFAULT_MODULUS_LENGTH when it names no RSA size (an empty
+ * or unknown algorithm: Compass signs only RSA keys, so the key stays RSA).
+ */
+export function modulusLengthFor(keyAlgorithm: string): number {
+  const match = /^\s*rsa[-_]?(\d{1,6})\s*$/i.exec(keyAlgorithm);
+  if (match === null) return DEFAULT_MODULUS_LENGTH;
+  return Math.min(Math.max(Number(match[1]), MIN_MODULUS_LENGTH), MAX_ADVISED_MODULUS_LENGTH);
+}
+
 /**
  * Generates a fresh RSA key pair with WebCrypto (RSASSA-PKCS1-v1_5, SHA-256, e = 65537). Asynchronous: the work runs
  * off the event loop. A 4096-bit key takes seconds on a slow machine; 2048 bits is much faster.

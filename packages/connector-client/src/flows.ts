@@ -1,5 +1,5 @@
-import { createCsr, decodeCertificationResult, generateKeyPair } from "@runtime-agent/cert-manager";
-import type { CertificateFacts } from "@runtime-agent/cert-manager";
+import { createCsr, decodeCertificationResult, generateKeyPair, modulusLengthFor } from "@runtime-agent/cert-manager";
+import type { CertificateFacts, KeyPair } from "@runtime-agent/cert-manager";
 import { ConnectorClient } from "./client.js";
 import type { CallOptions } from "./client.js";
 import { ConnectorError, ConnectorErrorCode } from "./errors.js";
@@ -20,7 +20,10 @@ export interface RuntimeCredentials {
 
 export interface FlowOptions extends CallOptions {
   tls?: TlsTrust | undefined;
-  /** RSA modulus length (default 4096, as the Go agent). */
+  /**
+   * RSA modulus length. Default: the size the Connector's `keyAlgorithm` names (Compass sends `rsa2048`), at least
+   * 2048; 4096 (the Go agent's size) when it names none. Given, it wins, and key generation overlaps the first call.
+   */
   keySize?: number | undefined;
   timeoutMs?: number | undefined;
   /** Validity of the returned certificate is checked against this instant (default: now). */
@@ -53,9 +56,7 @@ export async function pairWithToken(
     timeoutMs: options.timeoutMs,
   });
   try {
-    // Key generation takes seconds for RSA-4096; overlap it with the first round trip.
-    const keyPromise = generateKeyPair({ modulusLength: options.keySize ?? 4096 });
-    keyPromise.catch(() => undefined);
+    const key = startKeyGeneration(options.keySize);
     const configuration = await client.configuration(options);
     if (!configuration.token) {
       throw new ConnectorError(
@@ -65,7 +66,7 @@ export async function pairWithToken(
       );
     }
     options.onSigningToken?.(configuration.token);
-    return await signAndCheck(client.withToken(configuration.token), configuration, await keyPromise, options);
+    return await signAndCheck(client.withToken(configuration.token), configuration, await key(configuration), options);
   } finally {
     await client.close();
   }
@@ -87,10 +88,9 @@ export async function renewWithCertificate(
     timeoutMs: options.timeoutMs,
   });
   try {
-    const keyPromise = generateKeyPair({ modulusLength: options.keySize ?? 4096 });
-    keyPromise.catch(() => undefined);
+    const key = startKeyGeneration(options.keySize);
     const configuration = await client.configuration(options);
-    return await signAndCheck(client, configuration, await keyPromise, options);
+    return await signAndCheck(client, configuration, await key(configuration), options);
   } finally {
     await client.close();
   }
@@ -115,10 +115,21 @@ export async function revokeCertificate(
   }
 }
 
+/**
+ * The key for the CSR. With a size given, generation starts at once (it overlaps the `configuration` call; RSA-4096
+ * takes up to seconds); else it starts once `configuration` has named the algorithm.
+ */
+function startKeyGeneration(keySize: number | undefined): (configuration: ConnectorConfiguration) => Promise<KeyPair> {
+  if (keySize === undefined) return (configuration) => generateKeyPair({ modulusLength: modulusLengthFor(configuration.keyAlgorithm) });
+  const early = generateKeyPair({ modulusLength: keySize });
+  early.catch(() => undefined); // observed when the configuration call fails first
+  return () => early;
+}
+
 async function signAndCheck(
   client: ConnectorClient,
   configuration: ConnectorConfiguration,
-  key: Awaited<ReturnType<typeof generateKeyPair>>,
+  key: KeyPair,
   options: FlowOptions,
 ): Promise<RuntimeCredentials> {
   const csr = await createCsr(configuration.subject, key);

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { Server } from "node:https";
@@ -57,6 +57,18 @@ describe("pairing and renewal against the simulator", () => {
     expect(credentials.certificate.fingerprintSha256).toBe(leaf.fingerprint256.replace(/:/g, "").toLowerCase());
     expect(credentials.certificateChainPem.startsWith(credentials.clientCertificatePem.trim())).toBe(true);
     expect(sim.state.snapshot().issuedCertificates.some((c) => c.fingerprint === credentials.certificate.fingerprintSha256)).toBe(true);
+  });
+
+  test("the key size follows the Connector's keyAlgorithm (rsa2048) unless one is given, in pairing and renewal", async () => {
+    const bits = (pem: string) => createPrivateKey(pem).asymmetricKeyDetails?.modulusLength;
+    const paired = await pairWithToken(sim.connectorUrl, newToken(), { tls: tls() });
+    expect(paired.configuration.keyAlgorithm).toBe("rsa2048");
+    expect(bits(paired.privateKeyPem)).toBe(2048);
+    const renewed = await renewWithCertificate(sim.certSecuredConnectorUrl, clientCertificateOf(paired), { tls: tls() });
+    expect(bits(renewed.privateKeyPem)).toBe(2048);
+    const pinned = await renewWithCertificate(sim.certSecuredConnectorUrl, clientCertificateOf(renewed), { tls: tls(), keySize: 3072 });
+    expect(bits(pinned.privateKeyPem)).toBe(3072);
+    expect(new X509Certificate(pinned.clientCertificatePem).checkPrivateKey(createPrivateKey(pinned.privateKeyPem))).toBe(true);
   });
 
   test("a CSR with a wrong subject is refused by Compass", async () => {

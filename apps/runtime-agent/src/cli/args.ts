@@ -32,7 +32,11 @@ export function httpsUrlFlag(value: string, flag: string): string {
 }
 
 export function positiveIntFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
+  return optionalIntFlag(value, flag, min, max) ?? fallback;
+}
+
+export function optionalIntFlag(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be an integer from ${min} to ${max}`);
   return n;

@@ -2,13 +2,14 @@ import { pairWithToken } from "@runtime-agent/connector-client";
 import type { RuntimeCredentials } from "@runtime-agent/connector-client";
 import { writeCertDir } from "../cert-dir.js";
 import type { CertDirContent } from "../cert-dir.js";
-import { httpsUrlFlag, parseFlags, positiveIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { httpsUrlFlag, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 
 export const PAIR_USAGE = `runtime-agent pair --connector-url URL --token TOKEN --out DIR [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
-  Pairs with Compass using a one-time token and writes key.pem (0600), crt.pem, chain.pem, ca.pem and connection.json to DIR.`;
+  Pairs with Compass using a one-time token and writes key.pem (0600), crt.pem, chain.pem, ca.pem and connection.json to DIR.
+  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).`;
 
 export async function pairCommand(argv: string[], io: CommandIo): Promise<number> {
   const flags = parseFlags(argv, {
@@ -22,7 +23,7 @@ export async function pairCommand(argv: string[], io: CommandIo): Promise<number
   const token = requireFlag(flags.token, "token").trim();
   if (/[\s\p{Cc}]/u.test(token)) throw new UsageError("--token contains whitespace or control characters");
   const out = requireFlag(flags.out, "out");
-  const keySize = positiveIntFlag(flags["key-size"], "key-size", 4096, 2048, 8192);
+  const keySize = optionalIntFlag(flags["key-size"], "key-size", 2048, 8192);
   const tls = await tlsTrustFrom(flags, (line) => io.err(line));
 
   const credentials = await pairWithToken(connectorUrl, token, { tls, keySize });

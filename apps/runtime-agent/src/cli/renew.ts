@@ -1,13 +1,14 @@
 import { renewWithCertificate, revokeCertificate } from "@runtime-agent/connector-client";
 import { readCertDir, writeCertDir } from "../cert-dir.js";
-import { httpsUrlFlag, parseFlags, positiveIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { httpsUrlFlag, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 import { certDirContent } from "./pair.js";
 import { UsageError } from "./exit-codes.js";
 
 export const RENEW_USAGE = `runtime-agent renew --cert-dir DIR [--connector-url URL] [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
-  Renews the client certificate in DIR over mTLS and replaces the files atomically.`;
+  Renews the client certificate in DIR over mTLS and replaces the files atomically.
+  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).`;
 
 export const REVOKE_USAGE = `runtime-agent revoke --cert-dir DIR [--connector-url URL] [--ca-file F] [--insecure-skip-tls-verify]
   Revokes the client certificate in DIR; Compass refuses it from then on.`;
@@ -31,7 +32,7 @@ export async function renewCommand(argv: string[], io: CommandIo): Promise<numbe
   const tls = await tlsTrustFrom(flags, (line) => io.err(line));
   const current = await loadCertDir(dir);
   const url = httpsUrlFlag(flags["connector-url"] ?? current.connection.connectorUrl, "connector-url");
-  const keySize = positiveIntFlag(flags["key-size"], "key-size", 4096, 2048, 8192);
+  const keySize = optionalIntFlag(flags["key-size"], "key-size", 2048, 8192);
 
   const credentials = await renewWithCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls, keySize });
   await writeCertDir(dir, certDirContent(credentials));

@@ -1,19 +1,21 @@
 import { startAgent } from "../agent.js";
 import { createLogger } from "../observability/logger.js";
-import { positiveIntFlag } from "./args.js";
+import { optionalIntFlag } from "./args.js";
 import { configFromArgs, configUsage } from "./config-flags.js";
 import { warnAboutInsecureKubeconfig } from "./kubeconfig-check.js";
 import type { CommandIo } from "./io.js";
 
 export const RUN_USAGE = `runtime-agent run [--kubeconfig FILE] [--key-size N] [settings...]
-  Runs the controller (the default command). Every APP_* variable has a flag:
+  Runs the controller (the default command).
+  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).
+  Every APP_* variable has a flag:
 ${configUsage()}`;
 
 /** Runs until SIGTERM or SIGINT; stops within 10 s. */
 export async function runCommand(argv: string[], _io: CommandIo): Promise<number> {
   const { config, values } = configFromArgs(argv, { kubeconfig: { type: "string" }, "key-size": { type: "string" } });
   // Checked before anything starts: a bad size would otherwise surface only at the next pairing or renewal.
-  const keySize = positiveIntFlag(typeof values["key-size"] === "string" ? values["key-size"] : undefined, "key-size", 4096, 2048, 8192);
+  const keySize = optionalIntFlag(typeof values["key-size"] === "string" ? values["key-size"] : undefined, "key-size", 2048, 8192);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const kubeconfigPath = typeof values.kubeconfig === "string" ? values.kubeconfig : undefined;
   warnAboutInsecureKubeconfig(log, kubeconfigPath);
@@ -21,7 +23,7 @@ export async function runCommand(argv: string[], _io: CommandIo): Promise<number
   const agent = await startAgent({
     config,
     log,
-    keySize,
+    ...(keySize !== undefined ? { keySize } : {}),
     kubeconfigPath,
     onLostLeadership: () => {
       lostLeadership = true;

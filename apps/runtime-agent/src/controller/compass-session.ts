@@ -9,8 +9,8 @@ import type { AgentCredentials } from "./credentials.js";
 export interface CompassSessionOptions {
   tls: TlsTrust;
   metrics: AgentMetrics;
-  /** RSA key size for new certificates (4096 like the Go agent; tests use less). */
-  keySize: number;
+  /** RSA key size of new keys; undefined: the size the Connector's keyAlgorithm names (Compass: rsa2048). */
+  keySize: number | undefined;
   now: () => Date;
 }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
@@ -59,6 +60,8 @@ describe("first start", () => {
     expect(apps).toEqual(["mp-commerce-mock", "mp-crm", "mp-erp-42"]);
     const credentials = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
     expect(credentials.state).toBe("complete");
+    // The key has the size the Connector's keyAlgorithm (rsa2048) names; the Go agent ignores it (always 4096).
+    if (credentials.state === "complete") expect(createPrivateKey(credentials.credentials.key).asymmetricKeyDetails?.modulusLength).toBe(2048);
     // The token flow (configuration with the token, then signing with the token it returned), then the mTLS check;
     // no renewal in the first pass.
     const requests = scenario.requestsSince(0);

@@ -49,12 +49,13 @@ export interface AgentLogLine {
 /** Every agent process started in this test file (each file has its own module instance), for the leak scans. */
 export const startedAgents: AgentProcess[] = [];
 
+/** Without `keySize` the agent uses the size the simulator's keyAlgorithm names (rsa2048), as in production. */
 export async function startAgentProcess(options: { kubeconfig: string; env: Record<string, string>; keySize?: number }): Promise<AgentProcess> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
   const child = spawn(
     process.execPath,
-    ["--conditions=development", "--import", "tsx", "src/cli.ts", "run", "--kubeconfig", options.kubeconfig, "--key-size", String(options.keySize ?? 2048)],
+    ["--conditions=development", "--import", "tsx", "src/cli.ts", "run", "--kubeconfig", options.kubeconfig, ...(options.keySize !== undefined ? ["--key-size", String(options.keySize)] : [])],
     {
       cwd: appDir,
       env: {
