@@ -56,9 +56,13 @@ describe("startControlPlane", () => {
       "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.testenv.example.com",
     );
     expect(crd.status).toBe(200);
-    const conditions = (crd.json as { status: { conditions: { type: string; status: string }[] } }).status
-      .conditions;
+    const conditions = (
+      crd.json as { status: { conditions: { type: string; status: string; lastTransitionTime: string }[] } }
+    ).status.conditions;
     expect(conditions).toContainEqual(expect.objectContaining({ type: "Established", status: "True" }));
+    // Established 2 s or more ago: the API server no longer holds creates back (customresource_handler.go).
+    const established = conditions.find((c) => c.type === "Established")!;
+    expect(Date.now() - Date.parse(established.lastTransitionTime)).toBeGreaterThanOrEqual(2_000);
 
     const discovery = await admin.request("GET", "/apis/testenv.example.com/v1");
     expect(discovery.status).toBe(200);
