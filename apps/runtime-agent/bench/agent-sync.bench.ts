@@ -110,7 +110,7 @@ const requestsByVerb = (text: string) => sumBy(parseCounters(text, "cra_kubernet
 const totalWrites = (w: Record<string, number>) => (w["Application"] ?? 0) + (w["Secret"] ?? 0);
 
 // BENCH_TIMELINE=1 samples the agent's request counters and RSS every 500 ms (BENCH_TIMELINE_MS) during the full
-// sync and prints them.
+// sync and prints them (BENCH_TIMELINE_ALL=1: until the end).
 const timeline: string[] = [];
 let midSnapshot = false;
 const sampler =
@@ -128,7 +128,7 @@ const sampler =
             const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? "0";
             const mb = (name: string) => Math.round(Number(new RegExp(`^cra_${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0) / 2 ** 20);
             timeline.push(
-              `${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  list ${r["list"] ?? 0}  create ${r["create"] ?? 0}  patch ${r["patch"] ?? 0}  update ${r["update"] ?? 0}  compass ${compassRequests()}  rss ${Math.round(Number(rss) / 1024)} MB  heap ${mb("nodejs_heap_size_used_bytes")}/${mb("nodejs_heap_size_total_bytes")} MB  external ${mb("nodejs_external_memory_bytes")} MB`,
+              `${((performance.now() - started) / 1000).toFixed(2).padStart(6)} s ${phase.padEnd(20)} list ${r["list"] ?? 0}  create ${r["create"] ?? 0}  patch ${r["patch"] ?? 0}  update ${r["update"] ?? 0}  compass ${compassRequests()}  rss ${Math.round(Number(rss) / 1024)} MB  heap ${mb("nodejs_heap_size_used_bytes")}/${mb("nodejs_heap_size_total_bytes")} MB  external ${mb("nodejs_external_memory_bytes")} MB`,
             );
           })
           .catch(() => undefined);
@@ -166,7 +166,7 @@ try {
     50,
   );
   const fullSyncSeconds = (performance.now() - started) / 1000;
-  if (sampler !== undefined) {
+  if (sampler !== undefined && process.env.BENCH_TIMELINE_ALL !== "1") {
     clearInterval(sampler);
     console.log(timeline.join("\n"));
   }
@@ -219,6 +219,10 @@ try {
   if (process.env.BENCH_AGENT_HEAP_SNAPSHOT === "end") {
     agent.kill("SIGUSR2");
     await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
+  if (sampler !== undefined && process.env.BENCH_TIMELINE_ALL === "1") {
+    clearInterval(sampler);
+    console.log(timeline.join("\n"));
   }
   if (hwmWatch !== undefined) {
     clearInterval(hwmWatch);
