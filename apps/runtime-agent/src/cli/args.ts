@@ -31,6 +31,9 @@ export function httpsUrlFlag(value: string, flag: string): string {
   return value;
 }
 
+/** Usage line of `--key-size` (run, pair, renew). */
+export const KEY_SIZE_USAGE = "--key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).";
+
 export function positiveIntFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
   return optionalIntFlag(value, flag, min, max) ?? fallback;
 }

@@ -2,14 +2,14 @@ import { pairWithToken } from "@runtime-agent/connector-client";
 import type { RuntimeCredentials } from "@runtime-agent/connector-client";
 import { writeCertDir } from "../cert-dir.js";
 import type { CertDirContent } from "../cert-dir.js";
-import { httpsUrlFlag, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 
 export const PAIR_USAGE = `runtime-agent pair --connector-url URL --token TOKEN --out DIR [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
   Pairs with Compass using a one-time token and writes key.pem (0600), crt.pem, chain.pem, ca.pem and connection.json to DIR.
-  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).`;
+  ${KEY_SIZE_USAGE}`;
 
 export async function pairCommand(argv: string[], io: CommandIo): Promise<number> {
   const flags = parseFlags(argv, {

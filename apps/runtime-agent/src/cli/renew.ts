@@ -1,6 +1,6 @@
 import { renewWithCertificate, revokeCertificate } from "@runtime-agent/connector-client";
 import { readCertDir, writeCertDir } from "../cert-dir.js";
-import { httpsUrlFlag, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 import { certDirContent } from "./pair.js";
@@ -8,7 +8,7 @@ import { UsageError } from "./exit-codes.js";
 
 export const RENEW_USAGE = `runtime-agent renew --cert-dir DIR [--connector-url URL] [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
   Renews the client certificate in DIR over mTLS and replaces the files atomically.
-  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).`;
+  ${KEY_SIZE_USAGE}`;
 
 export const REVOKE_USAGE = `runtime-agent revoke --cert-dir DIR [--connector-url URL] [--ca-file F] [--insecure-skip-tls-verify]
   Revokes the client certificate in DIR; Compass refuses it from then on.`;

@@ -1,13 +1,13 @@
 import { startAgent } from "../agent.js";
 import { createLogger } from "../observability/logger.js";
-import { optionalIntFlag } from "./args.js";
+import { KEY_SIZE_USAGE, optionalIntFlag } from "./args.js";
 import { configFromArgs, configUsage } from "./config-flags.js";
 import { warnAboutInsecureKubeconfig } from "./kubeconfig-check.js";
 import type { CommandIo } from "./io.js";
 
 export const RUN_USAGE = `runtime-agent run [--kubeconfig FILE] [--key-size N] [settings...]
   Runs the controller (the default command).
-  --key-size N: RSA bits of new keys, 2048-8192 (default: the size the Connector's keyAlgorithm names; Compass sends rsa2048).
+  ${KEY_SIZE_USAGE}
   Every APP_* variable has a flag:
 ${configUsage()}`;
 
