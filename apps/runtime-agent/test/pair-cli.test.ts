@@ -35,9 +35,11 @@ const KEY = ["--key-size", "2048"];
 // Tokens are passed as `--token=TOKEN`: a one-time token may begin with "-", and `--token -abc` is refused as an
 // ambiguous option (the usage error says to write `--token=-abc`).
 
+/** Pairs into `dir` with a fresh token; the pairing must succeed (a failure shows the CLI's stderr). */
 async function pairInto(dir: string) {
   const { token, connectorURL } = await freshToken();
   const result = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
+  expect(result.code, result.stderr).toBe(0);
   return { result, token, connectorURL };
 }
 
@@ -46,7 +48,6 @@ describe("runtime-agent pair / renew / revoke", () => {
     const dir = join(work, "paired");
     const { result } = await pairInto(dir);
     expect(result.stderr).toBe("");
-    expect(result.code).toBe(0);
     expect(result.stdout).toContain("Paired with Compass");
 
     expect((await readdir(dir)).sort()).toEqual(["ca.pem", "chain.pem", "connection.json", "crt.pem", "key.pem"]);
@@ -125,8 +126,7 @@ describe("runtime-agent pair / renew / revoke", () => {
 
   test("renews over mTLS; the old certificate keeps working", async () => {
     const dir = join(work, "renew");
-    const first = (await pairInto(dir)).result;
-    expect(first.code, first.stderr).toBe(0);
+    await pairInto(dir);
     const before = JSON.parse(await readFile(join(dir, "connection.json"), "utf8"));
     const oldKey = await readFile(join(dir, "key.pem"), "utf8");
     const oldChain = await readFile(join(dir, "chain.pem"), "utf8");
@@ -141,8 +141,7 @@ describe("runtime-agent pair / renew / revoke", () => {
 
     // Put the old credentials back in a directory of their own and renew with them: still accepted.
     const oldDir = join(work, "renew-old");
-    const paired = (await pairInto(oldDir)).result;
-    expect(paired.code, paired.stderr).toBe(0);
+    await pairInto(oldDir);
     const { writeFile } = await import("node:fs/promises");
     await writeFile(join(oldDir, "key.pem"), oldKey);
     await writeFile(join(oldDir, "chain.pem"), oldChain);

@@ -1,6 +1,6 @@
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { forEachListItem, listCustomObjectPage, stripServerMeta } from "./compass-connection.js";
+import { forEachListItem, listCustomObjectPage, pageQuery, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
@@ -194,7 +194,7 @@ export class ApplicationStore {
 
   /** One page of Applications matching `labelSelector` (default: the managed ones), after `cont`. */
   private listPage(options: { labelSelector?: string; pageSize?: number }, cont: string | undefined, accept?: string) {
-    const q = { labelSelector: options.labelSelector ?? this.managedSelector, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) };
+    const q = pageQuery({ ...options, labelSelector: options.labelSelector ?? this.managedSelector }, cont);
     return listCustomObjectPage(this.client, APPLICATION_GROUP, APPLICATION_VERSION, APPLICATION_PLURAL, q, accept);
   }
 

@@ -359,6 +359,12 @@ export async function listCustomObjectPage(
   return listPageOf(raw);
 }
 
+/** The query of one page of a list: the caller's selectors, `limit` (pageSize, default 500) and `continue`. */
+export function pageQuery<O extends { pageSize?: number }>(options: O, cont: string | undefined): Omit<O, "pageSize"> & { limit: number; continue?: string } {
+  const { pageSize, ...selectors } = options;
+  return { ...selectors, limit: pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) };
+}
+
 /** Calls `each` for every item of a paged list, page after page; `page(cont)` reads the page after `cont`. */
 export async function forEachListItem(
   page: (cont: string | undefined) => Promise<{ items: unknown[]; continue?: string }>,

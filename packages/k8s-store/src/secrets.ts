@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { forEachListItem, listPageOf } from "./compass-connection.js";
+import { forEachListItem, listPageOf, pageQuery } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
@@ -286,7 +286,7 @@ export class SecretStore {
   async list(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretObject[]> {
     const out: SecretObject[] = [];
     await forEachListItem(
-      (cont) => this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }),
+      (cont) => this.listPage(namespace, pageQuery(options, cont)),
       (item) => out.push(parseSecret(item)),
     );
     return out;
@@ -314,7 +314,7 @@ export class SecretStore {
   async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretMetadata[]> {
     const out: SecretMetadata[] = [];
     await forEachListItem(
-      (cont) => this.listPage(namespace, { ...options, limit: options.pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) }, ACCEPT_METADATA_LIST),
+      (cont) => this.listPage(namespace, pageQuery(options, cont), ACCEPT_METADATA_LIST),
       (item) => {
         const meta = listedObjectMeta(item);
         out.push({ metadata: { ...meta, namespace: meta.namespace ?? namespace } });
@@ -322,7 +322,6 @@ export class SecretStore {
     );
     return out;
   }
-
 
   /** The agent configuration Secret (CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT). K8S_NOT_FOUND when absent. */
   async readAgentConfiguration(ref: SecretRef): Promise<AgentConfiguration> {
