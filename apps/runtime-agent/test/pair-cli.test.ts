@@ -32,13 +32,10 @@ async function freshToken(): Promise<{ runtimeId: string; token: string; connect
 
 const KEY = ["--key-size", "2048"];
 
-// Tokens are passed as `--token=TOKEN`: a one-time token may begin with "-", and `--token -abc` is refused as an
-// ambiguous option (the usage error says to write `--token=-abc`).
-
 /** Pairs into `dir` with a fresh token; the pairing must succeed (a failure shows the CLI's stderr). */
 async function pairInto(dir: string) {
   const { token, connectorURL } = await freshToken();
-  const result = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
+  const result = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
   expect(result.code, result.stderr).toBe(0);
   return { result, token, connectorURL };
 }
@@ -77,21 +74,21 @@ describe("runtime-agent pair / renew / revoke", () => {
     const first = join(work, "reuse-1");
     const { token, connectorURL } = await pairInto(first);
     const second = join(work, "reuse-2");
-    const result = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", second, "--ca-file", sim.serverCaFile, ...KEY]);
+    const result = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", second, "--ca-file", sim.serverCaFile, ...KEY]);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain("CONNECTOR_AUTH_FAILED");
     expect(result.stderr).not.toContain(token);
     await expect(stat(second)).rejects.toThrow();
   });
 
-  test("a token that begins with '-' is passed as --token=TOKEN and reaches Compass", async () => {
+  test("a token that begins with '-' reaches Compass, written --token TOKEN or --token=TOKEN", async () => {
     const { connectorURL } = await freshToken();
     const dir = join(work, "dash");
-    const ambiguous = await runCli(["pair", "--connector-url", connectorURL, "--token", "-not-issued", "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
-    expect(ambiguous.code).toBe(2);
-    expect(ambiguous.stderr).toContain("--token=-XYZ");
-    const refused = await runCli(["pair", "--connector-url", connectorURL, "--token=-not-issued", "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
-    expect(refused.code, refused.stderr).toBe(3);
+    for (const token of [["--token", "-not-issued"], ["--token=-not-issued"]]) {
+      const refused = await runCli(["pair", "--connector-url", connectorURL, ...token, "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
+      expect(refused.code, refused.stderr).toBe(3);
+      expect(refused.stderr).toContain("CONNECTOR_AUTH_FAILED");
+    }
     await expect(stat(dir)).rejects.toThrow();
   });
 
@@ -104,7 +101,7 @@ describe("runtime-agent pair / renew / revoke", () => {
       const { token, connectorURL } = await ownAdmin.issueToken(runtime.id);
       await ownAdmin.advanceClock(61 * 60);
       const dir = join(work, "expired");
-      const result = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--ca-file", own.serverCaFile, ...KEY]);
+      const result = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, "--ca-file", own.serverCaFile, ...KEY]);
       expect(result.code, result.stderr).toBe(3);
       await expect(stat(dir)).rejects.toThrow();
     } finally {
@@ -115,12 +112,12 @@ describe("runtime-agent pair / renew / revoke", () => {
   test("an untrusted server certificate fails unless --ca-file or --insecure-skip-tls-verify", async () => {
     const { token, connectorURL } = await freshToken();
     const dir = join(work, "untrusted");
-    const refused = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, ...KEY]);
+    const refused = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, ...KEY]);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain("CONNECTOR_TLS_FAILED");
     await expect(stat(dir)).rejects.toThrow();
     // The TLS failure happened before any request, so the token is still unused.
-    const skipped = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--insecure-skip-tls-verify", ...KEY]);
+    const skipped = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, "--insecure-skip-tls-verify", ...KEY]);
     expect(skipped.code).toBe(0);
   });
 

@@ -6,10 +6,23 @@ import { UsageError } from "./exit-codes.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Strict flag parsing: unknown flags and stray arguments are usage errors (exit 2), never ignored. */
+/**
+ * Strict flag parsing: unknown flags and stray arguments are usage errors (exit 2), never ignored. A string flag
+ * takes the next argument as its value even when that begins with "-", as Go's flag package does: a one-time token
+ * may (parseArgs alone refuses `--token -abc` as ambiguous).
+ */
 export function parseFlags<T extends Options>(argv: string[], options: T) {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (next !== undefined && arg.startsWith("--") && options[arg.slice(2)]?.type === "string") {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else args.push(arg);
+  }
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -7,9 +7,8 @@ import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 
-export const PAIR_USAGE = `runtime-agent pair --connector-url URL --token=TOKEN --out DIR [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
+export const PAIR_USAGE = `runtime-agent pair --connector-url URL --token TOKEN --out DIR [--ca-file F] [--insecure-skip-tls-verify] [--key-size N]
   Pairs with Compass using a one-time token and writes key.pem (0600), crt.pem, chain.pem, ca.pem and connection.json to DIR.
-  Write --token=TOKEN: a one-time token may begin with "-".
   ${KEY_SIZE_USAGE}`;
 
 export async function pairCommand(argv: string[], io: CommandIo): Promise<number> {

@@ -101,7 +101,7 @@ describe("TLS verification", () => {
     const { token, connectorURL } = await scenario.admin.issueToken(scenario.runtimeId);
     scenario.tokens.push(token);
     const dir = join(work, "insecure");
-    const pair = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--insecure-skip-tls-verify", "--key-size", "2048"]);
+    const pair = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, "--insecure-skip-tls-verify", "--key-size", "2048"]);
     expect(pair.code).toBe(0);
     expect(pair.stderr).toContain("warning: --insecure-skip-tls-verify: Compass's server certificate is NOT verified");
     const sync = await runCli(["sync", "--dry-run", "--cert-dir", dir, "--runtime-id", scenario.runtimeId, "--insecure-skip-tls-verify", "--skip-apps-tls-verify"]);
@@ -120,7 +120,7 @@ describe("key files", () => {
     const { token, connectorURL } = await scenario.admin.issueToken(scenario.runtimeId);
     scenario.tokens.push(token);
     const dir = join(work, "modes");
-    const pair = await runCli(["pair", "--connector-url", connectorURL, `--token=${token}`, "--out", dir, "--ca-file", scenario.sim.serverCaFile, "--key-size", "2048"]);
+    const pair = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", dir, "--ca-file", scenario.sim.serverCaFile, "--key-size", "2048"]);
     expect(pair.code).toBe(0);
     expect((await stat(join(dir, "key.pem"))).mode & 0o777).toBe(0o600);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
