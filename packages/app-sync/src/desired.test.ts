@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import type { DirectorApplication, DirectorAuth, DirectorBundle } from "@runtime-agent/director-client";
 import { describe, expect, test } from "vitest";
 import { buildDesiredState } from "./desired.js";
@@ -397,5 +398,47 @@ describe("buildDesiredState: conflicts", () => {
   test("the state is deterministic", () => {
     const apps = [app({ bundles: [bundle({ apiDefinitions: [api("api1", "a1")], defaultInstanceAuth: auth({ credential: { type: "Basic", username: "u", password: "p" } }) })] })];
     expect(buildDesiredState(apps, NORMALIZED, options)).toEqual(buildDesiredState(structuredClone(apps), NORMALIZED, options));
+  });
+});
+
+describe("buildDesiredState: canonical order", () => {
+  // Real Compass returns bundles, API definitions and event definitions in an order that varies between identical
+  // calls (real-compass.md §2.2); the desired state, its hashes and therefore the plan must not follow it.
+  const credentialed = auth({ credential: { type: "Basic", username: "u", password: "p" } });
+  const bundles = [1, 2, 3].map((b) =>
+    bundle({
+      id: `b0b0b0b0-0000-4000-8000-00000000000${b}`,
+      name: `bundle${b}`,
+      defaultInstanceAuth: b === 2 ? credentialed : null,
+      apiDefinitions: [1, 2, 3].map((a) => api(`c0c0c0c0-0000-4000-8000-0000000000${b}${a}`, `api${b}${a}`)),
+      eventDefinitions: [1, 2].map((e) => event(`d0d0d0d0-0000-4000-8000-0000000000${b}${e}`, `event${b}${e}`)),
+    }),
+  );
+
+  test("services by bundle id; entries: APIs by id, then events by id", () => {
+    const reversed = [...bundles]
+      .reverse()
+      .map((b) => ({ ...b, apiDefinitions: [...b.apiDefinitions].reverse(), eventDefinitions: [...b.eventDefinitions].reverse() }));
+    const cr = buildDesiredState([app({ bundles: reversed })], NORMALIZED, options).applications[0];
+    expect(cr?.spec.services.map((s) => s.id)).toEqual(bundles.map((b) => b.id));
+    expect(cr?.spec.services[0]?.entries.map((e) => `${e.type}:${e.name}`)).toEqual(["API:api11", "API:api12", "API:api13", "Events:event11", "Events:event12"]);
+  });
+
+  test("any order of nested lists gives the same objects and hashes", () => {
+    const expected = buildDesiredState([app({ bundles })], NORMALIZED, options);
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray(bundles, { minLength: bundles.length }),
+        fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: bundles.length, maxLength: bundles.length }),
+        (shuffled, flips) => {
+          const varied = shuffled.map((b, i) => ({
+            ...b,
+            apiDefinitions: flips[i]?.[0] ? [...b.apiDefinitions].reverse() : b.apiDefinitions,
+            eventDefinitions: flips[i]?.[1] ? [...b.eventDefinitions].reverse() : b.eventDefinitions,
+          }));
+          expect(buildDesiredState([app({ bundles: varied })], NORMALIZED, options)).toEqual(expected);
+        },
+      ),
+    );
   });
 });

@@ -118,7 +118,7 @@ function convertApplication(
 ): { application: DesiredApplication; secrets: DesiredSecret[]; warnings: Warning[] } {
   const secrets: DesiredSecret[] = [];
   const warnings: Warning[] = [];
-  const services: ApplicationService[] = app.bundles.map((bundle) => {
+  const services: ApplicationService[] = byId(app.bundles).map((bundle) => {
     const auth = bundleAuth(app, name, bundle, options);
     secrets.push(...auth.secrets);
     warnings.push(...auth.warnings.map((reason) => ({ applicationId: app.id, name, bundleId: bundle.id, reason })));
@@ -153,6 +153,15 @@ function convertApplication(
   return { application, secrets, warnings };
 }
 
+/**
+ * The canonical order of services (bundles) and entries (APIs, then events): by id. The Director returns nested
+ * lists in an order that varies between identical calls; without one order of our own, an unchanged Compass would
+ * rewrite Application CRs whose content did not change.
+ */
+function byId<T extends { id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 function convertBundle(
   appName: string,
   bundle: DirectorBundle,
@@ -161,7 +170,7 @@ function convertBundle(
 ): ApplicationService {
   const bundleSegment = normalizeGatewayName(bundle.name);
   const entries: ApplicationEntry[] = [
-    ...bundle.apiDefinitions.map((api): ApplicationEntry => {
+    ...byId(bundle.apiDefinitions).map((api): ApplicationEntry => {
       const entry: ApplicationEntry = {
         type: "API",
         targetUrl: api.targetUrl,
@@ -174,7 +183,7 @@ function convertBundle(
       if (auth.requestParametersSecretName !== undefined) entry.requestParametersSecretName = auth.requestParametersSecretName;
       return entry;
     }),
-    ...bundle.eventDefinitions.map(
+    ...byId(bundle.eventDefinitions).map(
       (event): ApplicationEntry => ({
         type: "Events",
         targetUrl: "",

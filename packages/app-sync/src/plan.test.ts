@@ -81,6 +81,22 @@ describe("plan", () => {
     expect(result.secrets.unchanged).toHaveLength(2);
   });
 
+  test("deferDeletions: an application missing from an inconsistent listing keeps its objects; the rest is applied", () => {
+    const before = desired([directorApp(1), directorApp(2)]);
+    const after = desired([directorApp(1, { description: "changed" }), directorApp(3)]);
+    const result = plan(after, storedState(before), { deferDeletions: "the listing was inconsistent" });
+    expect(result.applications.create.map((a) => a.metadata.name)).toEqual(["mp-app-3"]);
+    expect(result.applications.update.map((u) => u.desired.metadata.name)).toEqual(["mp-app-1"]);
+    expect(result.applications.delete).toEqual([]);
+    expect(result.secrets.delete).toEqual([]);
+    expect(result.applications.kept).toEqual([{ name: "mp-app-2", reason: "the listing was inconsistent" }]);
+    expect(result.secrets.kept.map((k) => k.reason)).toEqual(["the listing was inconsistent"]);
+    // Without the option the same plan deletes them.
+    const consistent = plan(after, storedState(before));
+    expect(consistent.applications.delete.map((d) => d.name)).toEqual(["mp-app-2"]);
+    expect(consistent.secrets.delete).toHaveLength(1);
+  });
+
   test("a change in Compass updates the Application and its Secret, keeping status and foreign metadata", () => {
     const before = desired([directorApp(1)]);
     const actual = storedState(before);

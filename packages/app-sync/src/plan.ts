@@ -23,6 +23,11 @@ import type {
 export interface PlanOptions {
   /** The label that marks the agent's objects (default applicationconnector.kyma-project.io/managed-by=compass-runtime-agent). */
   managedLabel?: { key: string; value: string } | undefined;
+  /**
+   * Why nothing may be deleted this time (e.g. the Director's listing was inconsistent, so an application missing
+   * from it may still exist): managed objects that are not desired are kept with this reason instead.
+   */
+  deferDeletions?: string | undefined;
 }
 
 /**
@@ -139,6 +144,10 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       apps.kept.push({ name, reason: "its application is in conflict this time; kept until the conflict is resolved" });
       continue;
     }
+    if (options.deferDeletions !== undefined) {
+      apps.kept.push({ name, reason: options.deferDeletions });
+      continue;
+    }
     apps.delete.push(ref(have));
   }
 
@@ -210,6 +219,10 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     const app = have.metadata?.labels?.["app"];
     if (app !== undefined && conflictNames.has(app)) {
       secrets.kept.push({ name, reason: `its application ${app} is in conflict this time; kept until the conflict is resolved` });
+      continue;
+    }
+    if (options.deferDeletions !== undefined) {
+      secrets.kept.push({ name, reason: options.deferDeletions });
       continue;
     }
     secrets.delete.push(ref(have));
