@@ -166,6 +166,15 @@ export function toConnectorError(error: unknown, context: FailureContext): Conne
     const retryAfterMs = parseRetryAfter(error.response.headers?.get("retry-after"));
     const details = { ...base, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     const summary = messages.length > 0 ? messages.join("; ") : `HTTP ${status}`;
+    if (status === 400 && error.response.body.trim() === "") {
+      return new ConnectorError(
+        ConnectorErrorCode.NOT_AUTHENTICATED,
+        `${operation}: Compass did not authenticate the call (HTTP 400 with an empty body). Either it refused our credentials — ` +
+          "the one-time token was used, expired or unknown, or the client certificate is revoked or unknown: get a new one-time token — " +
+          "or Compass's own authentication is failing, in which case a token is not spent and a later attempt with it can succeed",
+        details,
+      );
+    }
     if (status === 401 || status === 403 || messages.some((m) => AUTH_MESSAGE.test(m))) {
       return new ConnectorError(
         ConnectorErrorCode.AUTH_FAILED,

@@ -3,8 +3,18 @@
  * `retryable` says whether the same call can succeed later without anybody changing anything.
  */
 export const ConnectorErrorCode = {
-  /** The token is unknown, used or expired, or the client certificate is unknown or revoked. */
+  /**
+   * Compass answered with a GraphQL authentication error ("Failed to authenticate request…", HTTP 401/403): the token
+   * is unknown, used or expired, or the client certificate is unknown or revoked.
+   */
   AUTH_FAILED: "CONNECTOR_AUTH_FAILED",
+  /**
+   * HTTP 400 with an empty body, real Compass's answer to every unauthenticated Connector call (either listener):
+   * the one-time token was used, expired or unknown, or the client certificate is revoked or unknown — or Compass's
+   * own authentication chain is failing (e.g. the Director is down), in which case a token is NOT spent and a later
+   * attempt with it can succeed. Not retryable: on its own, the same call fails the same way.
+   */
+  NOT_AUTHENTICATED: "CONNECTOR_NOT_AUTHENTICATED",
   /** Compass refused the request itself, e.g. a CSR with a wrong subject. */
   REJECTED: "CONNECTOR_REJECTED",
   /** Connection refused or reset, DNS failure, HTTP 429 or 5xx. */
@@ -23,6 +33,7 @@ export type ConnectorErrorCode = (typeof ConnectorErrorCode)[keyof typeof Connec
 
 const RETRYABLE: Record<ConnectorErrorCode, boolean> = {
   CONNECTOR_AUTH_FAILED: false,
+  CONNECTOR_NOT_AUTHENTICATED: false,
   CONNECTOR_REJECTED: false,
   CONNECTOR_UNAVAILABLE: true,
   CONNECTOR_TLS_FAILED: false,

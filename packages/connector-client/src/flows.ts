@@ -31,7 +31,9 @@ export interface FlowOptions extends CallOptions {
   /**
    * pairWithToken: called with the one-time token `configuration` returned, before it is used for signing. The
    * token passed in is spent from then on; when signing then fails for a reason a retry can fix (5xx, reset,
-   * timeout), this token is the one to retry the flow with.
+   * timeout), this token is the one to retry the flow with. Not called when `configuration` fails, e.g. with
+   * CONNECTOR_NOT_AUTHENTICATED. When signing fails with CONNECTOR_NOT_AUTHENTICATED the signing token was refused,
+   * or Compass's own authentication was failing and the token is still unspent: only a later attempt tells which.
    */
   onSigningToken?: ((token: string) => void) | undefined;
 }

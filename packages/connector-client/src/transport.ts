@@ -29,19 +29,32 @@ export interface CompassTransportOptions {
 type FetchInput = Parameters<typeof undiciFetch>[0];
 type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 
+/** One undici Agent and whether one of its connections ended in a way undici does not recover from by itself. */
+interface Dispatcher {
+  agent: Agent;
+  broken: boolean;
+}
+
 /**
- * HTTPS to Compass with one undici Agent. The client certificate can be replaced after a renewal:
- * new calls use a new Agent at once, while calls already under way finish on the old one, which is then closed.
+ * HTTPS to Compass with one undici Agent, over HTTP/2 when the server offers it by ALPN (real Compass's ingress
+ * does) and HTTP/1.1 otherwise. The client certificate can be replaced after a renewal: new calls use a new Agent at
+ * once, while calls already under way finish on the old one, which is then closed.
+ *
+ * When a connection received a TLS alert (e.g. the server requires a client certificate we do not present) or an
+ * HTTP/2 session turned out destroyed, the next call starts on a new Agent: undici would otherwise keep the dead h2
+ * session and fail every later call with ERR_HTTP2_INVALID_SESSION, which looks like an outage. The new connection
+ * gets the server's verdict again, so a certificate problem keeps being reported as one, and a fixed server is
+ * reached at once.
  */
 export class CompassTransport {
   readonly #options: CompassTransportOptions;
-  #agent: Agent;
+  #dispatcher: Dispatcher;
   #closed = false;
   #lastTlsAlert: { error: Error; at: number } | undefined;
 
   constructor(options: CompassTransportOptions = {}) {
     this.#options = options;
-    this.#agent = this.#buildAgent(options.clientCertificate);
+    this.#dispatcher = this.#buildDispatcher(options.clientCertificate);
   }
 
   get hasClientCertificate(): boolean {
@@ -51,16 +64,21 @@ export class CompassTransport {
   /** Swap the client certificate without dropping in-flight calls. */
   setClientCertificate(clientCertificate: ClientCertificate): void {
     if (this.#closed) throw new Error("CompassTransport is closed");
-    const previous = this.#agent;
     this.#options.clientCertificate = clientCertificate;
-    this.#agent = this.#buildAgent(clientCertificate);
-    // close() waits for the requests the old agent still serves, then releases its sockets.
-    previous.close().catch(() => undefined);
+    this.#replaceDispatcher();
   }
 
   /** fetch bound to the current Agent. */
-  readonly fetch = (input: FetchInput, init: FetchInit = {}): ReturnType<typeof undiciFetch> =>
-    undiciFetch(input, { ...init, dispatcher: this.#agent });
+  readonly fetch = async (input: FetchInput, init: FetchInit = {}): ReturnType<typeof undiciFetch> => {
+    if (this.#dispatcher.broken && !this.#closed) this.#replaceDispatcher();
+    const dispatcher = this.#dispatcher;
+    try {
+      return await undiciFetch(input, { ...init, dispatcher: dispatcher.agent });
+    } catch (error) {
+      if (hasErrorCode(error, "ERR_HTTP2_INVALID_SESSION")) dispatcher.broken = true;
+      throw error;
+    }
+  };
 
   /**
    * Like classifyTransportError, but also knows about TLS alerts this transport's sockets received lately.
@@ -80,10 +98,17 @@ export class CompassTransport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#agent.close();
+    await this.#dispatcher.agent.close();
   }
 
-  #buildAgent(clientCertificate: ClientCertificate | undefined): Agent {
+  #replaceDispatcher(): void {
+    const previous = this.#dispatcher.agent;
+    this.#dispatcher = this.#buildDispatcher(this.#options.clientCertificate);
+    // close() waits for the requests the old agent still serves, then releases its sockets.
+    previous.close().catch(() => undefined);
+  }
+
+  #buildDispatcher(clientCertificate: ClientCertificate | undefined): Dispatcher {
     const tls = this.#options.tls ?? {};
     const credentials = {
       ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
@@ -96,18 +121,34 @@ export class CompassTransport {
       // system roots and ours, about 1 MB and 10 ms) for each new socket.
       ...(sharedSecureContext(credentials) ?? credentials),
     });
-    return new Agent({
-      keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
-      connect: (options, callback) =>
-        connect(options, (error, socket) => {
-          socket?.on("error", (socketError: Error & { code?: string }) => {
-            if (socketError.code && TLS_CODE.test(socketError.code)) this.#lastTlsAlert = { error: socketError, at: Date.now() };
-          });
-          // undici's callback type is a union of (error, null) and (null, socket); forward as received.
-          (callback as (e: Error | null, s: typeof socket) => void)(error, socket);
-        }),
-    });
+    const dispatcher: Dispatcher = {
+      broken: false,
+      agent: new Agent({
+        keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
+        connect: (options, callback) =>
+          connect(options, (error, socket) => {
+            socket?.on("error", (socketError: Error & { code?: string }) => {
+              if (socketError.code && TLS_CODE.test(socketError.code)) {
+                this.#lastTlsAlert = { error: socketError, at: Date.now() };
+                dispatcher.broken = true;
+              }
+            });
+            // undici's callback type is a union of (error, null) and (null, socket); forward as received.
+            (callback as (e: Error | null, s: typeof socket) => void)(error, socket);
+          }),
+      }),
+    };
+    return dispatcher;
   }
+}
+
+/** Whether `error` or one of its causes carries `code`. */
+function hasErrorCode(error: unknown, code: string): boolean {
+  for (let current = error, depth = 0; current !== null && typeof current === "object" && depth < 8; depth++) {
+    if ((current as { code?: unknown }).code === code) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /**

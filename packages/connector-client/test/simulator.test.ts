@@ -112,7 +112,17 @@ describe("pairing and renewal against the simulator", () => {
     const old = new ConnectorClient({ url: sim.certSecuredConnectorUrl, auth: { clientCertificate: clientCertificateOf(first) }, tls: tls() });
     const error = await rejection(old.configuration());
     await old.close();
-    expect((error as ConnectorError).code).toBe(ConnectorErrorCode.AUTH_FAILED);
+    // Real Compass answers a revoked certificate with HTTP 400 and an empty body.
+    expect(error).toMatchObject({ code: ConnectorErrorCode.NOT_AUTHENTICATED, status: 400 });
+  });
+
+  test("a used one-time token is not authenticated (HTTP 400, empty body), before any signing token is handed out", async () => {
+    const token = newToken();
+    await pairWithToken(sim.connectorUrl, token, { tls: tls(), keySize: KEY_SIZE });
+    const signingTokens: string[] = [];
+    const error = await rejection(pairWithToken(sim.connectorUrl, token, { tls: tls(), keySize: KEY_SIZE, onSigningToken: (t) => signingTokens.push(t) }));
+    expect(error).toMatchObject({ code: ConnectorErrorCode.NOT_AUTHENTICATED, status: 400, operation: "configuration", retryable: false });
+    expect(signingTokens).toEqual([]);
   });
 });
 

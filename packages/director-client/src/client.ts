@@ -1,6 +1,7 @@
-import { createHash, randomUUID, type Hash } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
 import type { ClientCertificate, GraphQLDocument, TlsTrust } from "@runtime-agent/connector-client";
+import { byId, listingDigest, sortNestedLists } from "./canonical.js";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -53,6 +54,12 @@ export interface DirectorCallOptions {
 export interface ListApplicationsOptions extends DirectorCallOptions {
   /** Applications per page, 1..200 (default 100). */
   pageSize?: number | undefined;
+  /**
+   * When the pages still do not fit together after the listing started over (Compass kept changing), return what the
+   * second attempt saw, marked `consistent: false`, instead of failing with DIRECTOR_INCONSISTENT_PAGING. Every
+   * application in it is complete; applications may be missing. Fit for creating and updating, never for deleting.
+   */
+  allowInconsistent?: boolean | undefined;
 }
 
 /** Internal: the pages of one listing attempt did not fit together. */
@@ -64,8 +71,6 @@ interface CallContext {
   requestId: string;
   signal: AbortSignal | undefined;
   stats: { requests: number; bytesReceived: number };
-  /** Receives every response body of the call, in order (the listing's digest). */
-  digest?: Hash | undefined;
 }
 
 /** Where an application was found: the page to ask again for its nested lists. */
@@ -85,10 +90,21 @@ class ListTracker {
   readonly #what: string;
   readonly #ids = new Set<string>();
   readonly #cursors = new Set<string>();
+  readonly #tolerate: ((problem: string) => void) | undefined;
   #totalCount: number | undefined;
 
-  constructor(what: string) {
+  /**
+   * With `tolerate`, a mismatch is reported to it and paging goes on with the latest totalCount; where going on
+   * could loop (a cursor that comes back, an empty page that claims more), the list ends there.
+   */
+  constructor(what: string, tolerate?: (problem: string) => void) {
     this.#what = what;
+    this.#tolerate = tolerate;
+  }
+
+  #mismatch(problem: string): void {
+    if (this.#tolerate === undefined) throw new PagingInconsistency(problem);
+    this.#tolerate(problem);
   }
 
   get totalCount(): number {
@@ -98,27 +114,31 @@ class ListTracker {
   /** Records one page; returns the cursor of the next page, or null when the list is complete. */
   accept(ids: readonly string[], meta: PageMeta, sentAfter: string | null): string | null {
     const what = this.#what;
-    if (this.#totalCount === undefined) this.#totalCount = meta.totalCount;
-    else if (meta.totalCount !== this.#totalCount) {
-      throw new PagingInconsistency(`${what}: totalCount changed from ${this.#totalCount} to ${meta.totalCount} between pages`);
+    if (this.#totalCount !== undefined && meta.totalCount !== this.#totalCount) {
+      this.#mismatch(`${what}: totalCount changed from ${this.#totalCount} to ${meta.totalCount} between pages`);
     }
+    this.#totalCount = meta.totalCount;
     for (const id of ids) {
-      if (this.#ids.has(id)) throw new PagingInconsistency(`${what}: ${id} came twice`);
+      if (this.#ids.has(id)) this.#mismatch(`${what}: ${id} came twice`);
       this.#ids.add(id);
     }
     const received = this.#ids.size;
     if (received > this.#totalCount) {
-      throw new PagingInconsistency(`${what}: received ${received} items but totalCount is ${this.#totalCount}`);
+      this.#mismatch(`${what}: received ${received} items but totalCount is ${this.#totalCount}`);
     }
     if (!meta.hasNextPage) {
       if (received !== this.#totalCount) {
-        throw new PagingInconsistency(`${what}: the last page came after ${received} of ${this.#totalCount} items`);
+        this.#mismatch(`${what}: the last page came after ${received} of ${this.#totalCount} items`);
       }
       return null;
     }
-    if (ids.length === 0) throw new PagingInconsistency(`${what}: an empty page claims that more follow`);
+    if (ids.length === 0) {
+      this.#mismatch(`${what}: an empty page claims that more follow`);
+      return null;
+    }
     if (meta.endCursor === (sentAfter ?? "") || this.#cursors.has(meta.endCursor)) {
-      throw new PagingInconsistency(`${what}: cursor loop, endCursor ${JSON.stringify(meta.endCursor)} came back`);
+      this.#mismatch(`${what}: cursor loop, endCursor ${JSON.stringify(meta.endCursor)} came back`);
+      return null;
     }
     this.#cursors.add(meta.endCursor);
     return meta.endCursor;
@@ -170,7 +190,9 @@ export class DirectorClient {
   /**
    * Every application assigned to the runtime, with every bundle, API definition and event definition: all pages,
    * checked to fit together. When they do not (Compass pages by offset, so inserts and deletions shift items), the
-   * listing starts over once, then fails with DIRECTOR_INCONSISTENT_PAGING. It never returns a partial list.
+   * listing starts over once, then fails with DIRECTOR_INCONSISTENT_PAGING — or, with `allowInconsistent`, returns
+   * what the second attempt saw, marked `consistent: false`. It never returns a partially listed application.
+   * Applications, bundles, API and event definitions come sorted by id.
    */
   async listApplicationsForRuntime(runtimeId: string, options: ListApplicationsOptions = {}): Promise<ApplicationListing> {
     const operation = "listApplicationsForRuntime";
@@ -195,10 +217,13 @@ export class DirectorClient {
     call.stats = stats;
     for (let attempt = 1; ; attempt++) {
       stats.attempts = attempt;
-      call.digest = createHash("sha256");
+      const problems: string[] = [];
+      const tolerate = attempt > 1 && options.allowInconsistent === true ? (problem: string) => problems.push(problem) : undefined;
       try {
-        const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats);
-        return { applications, totalCount, stats, digest: call.digest.digest("hex") };
+        const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats, tolerate);
+        applications.sort(byId);
+        const inconsistency = problems.length === 0 ? null : describeProblems(stats.restartReason, problems);
+        return { applications, totalCount, stats, digest: listingDigest(applications), consistent: inconsistency === null, inconsistency };
       } catch (error) {
         if (!(error instanceof PagingInconsistency)) throw error;
         if (attempt === 1) {
@@ -254,16 +279,22 @@ export class DirectorClient {
     };
   }
 
+  /**
+   * One pass over the pages. With `tolerate`, mismatches between application pages are reported to it instead of
+   * thrown, an application that comes twice is kept once, and an application whose nested pages do not fit together
+   * is left out (and reported): what is returned is complete, application by application.
+   */
   async #listOnce(
     runtimeId: string,
     pageSize: number,
     call: CallContext,
     stats: ListingStats,
+    tolerate: ((problem: string) => void) | undefined,
   ): Promise<{ applications: DirectorApplication[]; totalCount: number }> {
     const operation = "listApplicationsForRuntime";
     const origin: Origin = { operation, requestId: call.requestId };
-    const tracker = new ListTracker(`applications of runtime ${runtimeId}`);
-    const applications: DirectorApplication[] = [];
+    const tracker = new ListTracker(`applications of runtime ${runtimeId}`, tolerate);
+    const applications = new Map<string, DirectorApplication>();
     let after: string | null = null;
     for (;;) {
       const data = await this.#request(
@@ -282,10 +313,18 @@ export class DirectorClient {
       );
       const locator: PageLocator = { first: pageSize, after, totalCount: tracker.totalCount };
       for (const state of states) {
-        await this.#completeApplication(runtimeId, state, locator, call, stats);
-        applications.push(state.application);
+        const { id } = state.application;
+        if (applications.has(id)) continue; // only when tolerating: the tracker reported it
+        try {
+          await this.#completeApplication(runtimeId, state, locator, call, stats);
+        } catch (error) {
+          if (tolerate === undefined || !(error instanceof PagingInconsistency)) throw error;
+          tolerate(`${error.message}; application ${id} is left out`);
+          continue;
+        }
+        applications.set(id, state.application);
       }
-      if (next === null) return { applications, totalCount: tracker.totalCount };
+      if (next === null) return { applications: [...applications.values()], totalCount: tracker.totalCount };
       after = next;
     }
   }
@@ -379,6 +418,7 @@ export class DirectorClient {
       }
     }
     state.application.bundles = bundleStates.map((b) => b.bundle);
+    sortNestedLists(state.application);
   }
 
   /**
@@ -423,14 +463,15 @@ export class DirectorClient {
         requestId,
         timedOut: timeout.aborted,
         aborted: call.signal?.aborted === true,
+        tenant: this.#tenant,
       });
     }
   }
 }
 
 /**
- * Reads a body as UTF-8 text, refusing more than `limit` bytes. Each chunk is decoded (and added to the call's
- * digest) as it arrives and then dropped, so the bytes are never held twice.
+ * Reads a body as UTF-8 text, refusing more than `limit` bytes. Each chunk is decoded as it arrives and then dropped,
+ * so the bytes are never held twice.
  */
 async function readText(
   response: Awaited<ReturnType<CompassTransport["fetch"]>>,
@@ -453,13 +494,19 @@ async function readText(
           { operation, requestId, status: response.status },
         );
       }
-      call.digest?.update(chunk);
       parts.push(decoder.decode(chunk, { stream: true }));
     }
   }
   parts.push(decoder.decode());
   call.stats.bytesReceived += size;
   return parts.length === 1 ? (parts[0] as string) : parts.join("");
+}
+
+/** The `inconsistency` text of a listing returned with `allowInconsistent`: why each attempt did not fit together. */
+function describeProblems(restartReason: string | null, problems: readonly string[]): string {
+  const shown = problems.slice(0, 5).join("; ");
+  const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
+  return `first attempt: ${restartReason ?? "?"}; second attempt: ${shown}${more}`;
 }
 
 function field(data: Record<string, unknown>, key: string, origin: Origin): unknown {

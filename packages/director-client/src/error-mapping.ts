@@ -9,6 +9,8 @@ export interface FailureContext {
   timedOut: boolean;
   /** The caller's signal fired. */
   aborted: boolean;
+  /** The Tenant header the request carried, if any. */
+  tenant?: string | undefined;
 }
 
 /** Compass `extensions.error_code` → our code. Unknown codes are left to the HTTP status and the message. */
@@ -113,17 +115,31 @@ function summarize(errors: readonly CompassGraphQLError[]): string {
 }
 
 const ADVICE: Partial<Record<DirectorErrorCode, string>> = {
-  DIRECTOR_AUTH_FAILED: "the runtime's certificate is not accepted or lacks a scope; renew the certificate or re-pair the runtime",
   DIRECTOR_TENANT_NOT_FOUND: "the TENANT in the agent configuration does not match the runtime's tenant",
   DIRECTOR_RUNTIME_NOT_FOUND: "check RUNTIME_ID, or whether the runtime was unregistered from Compass",
-  DIRECTOR_QUERY_REJECTED: "this client's queries do not match this Director's schema",
+  DIRECTOR_QUERY_REJECTED: "the Director could not read this client's request: this client's queries do not match this Director's schema",
   DIRECTOR_RATE_LIMITED: "Compass asked us to slow down",
 };
 
+/**
+ * Real Compass answers HTTP 401 code 26 ("consumer with type <nil> is not supported") alike to a revoked or unknown
+ * certificate and to a Tenant header that names no tenant it knows; only the second needs a configuration change.
+ */
+function authAdvice(tenant: string | undefined, insufficientScopes: boolean): string {
+  const certificate = insufficientScopes
+    ? "the runtime's client certificate lacks a scope or is not accepted"
+    : "the runtime's client certificate is revoked or unknown to Compass";
+  if (tenant === undefined) return `${certificate}; renew the certificate or re-pair the runtime`;
+  return (
+    `${certificate}, or the Tenant header ${JSON.stringify(tenant)} is not a tenant Compass knows (check TENANT in the agent ` +
+    "configuration); if TENANT is right, renew the certificate or re-pair the runtime"
+  );
+}
+
 /** Maps anything a Director request can throw to a DirectorError. */
 export function toDirectorError(error: unknown, context: FailureContext): DirectorError {
-  const { operation, requestId } = context;
-  const base = { operation, requestId, cause: error };
+  const { operation, requestId, tenant } = context;
+  const base = { operation, requestId, cause: error, tenantHeader: tenant };
   if (error instanceof DirectorError) return error;
   if (context.aborted) return new DirectorError(DirectorErrorCode.ABORTED, `${operation} was aborted`, base);
   if (context.timedOut) {
@@ -154,11 +170,13 @@ export function toDirectorError(error: unknown, context: FailureContext): Direct
     else if (status === 422) code = DirectorErrorCode.QUERY_REJECTED;
     else if (status === 408) code = DirectorErrorCode.TIMEOUT;
     else if (status >= 500) code = DirectorErrorCode.UNAVAILABLE;
+    // HTTP 400 with InternalError 10: the Director could not decode the request body.
+    else if (status === 400 && fromErrors === DirectorErrorCode.INTERNAL) code = DirectorErrorCode.QUERY_REJECTED;
     else if (status >= 400) code = fromErrors ?? DirectorErrorCode.REJECTED;
     else if (status >= 200 && status < 300) code = fromErrors ?? DirectorErrorCode.REJECTED;
     else code = DirectorErrorCode.BAD_RESPONSE;
 
-    const advice = ADVICE[code];
+    const advice = code === DirectorErrorCode.AUTH_FAILED ? authAdvice(tenant, status !== 401 && compassErrorCode === 23) : ADVICE[code];
     const partial = status >= 200 && status < 300 && hasData(error.response.data) ? " (the answer was partial)" : "";
     const message = `${operation}: the Director answered with an error${partial}: ${summary}${advice ? `; ${advice}` : ""}`;
     return new DirectorError(code, message, details);

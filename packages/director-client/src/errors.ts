@@ -3,9 +3,13 @@
  * `retryable` says whether the same call can succeed later without anybody changing anything.
  */
 export const DirectorErrorCode = {
-  /** The client certificate was not accepted, or it lacks a scope (HTTP 401/403, Compass codes 23 and 26). */
+  /**
+   * The client certificate was not accepted, or it lacks a scope (HTTP 401/403, Compass codes 23 and 26). Real Compass
+   * answers HTTP 401 code 26 both to a revoked or unknown certificate and to a Tenant header that names no tenant it
+   * knows: `tenantHeader` says whether the request carried one.
+   */
   AUTH_FAILED: "DIRECTOR_AUTH_FAILED",
-  /** The Tenant header names a tenant Compass does not know for this runtime (Compass codes 24 and 25). */
+  /** The Tenant header names an existing tenant that is not the runtime's (Compass codes 24 and 25, HTTP 400). */
   TENANT_NOT_FOUND: "DIRECTOR_TENANT_NOT_FOUND",
   /** The runtime does not exist in the tenant (a null `runtime`, or Compass says so). */
   RUNTIME_NOT_FOUND: "DIRECTOR_RUNTIME_NOT_FOUND",
@@ -19,7 +23,10 @@ export const DirectorErrorCode = {
   CONFLICT: "DIRECTOR_CONFLICT",
   /** Compass failed internally (codes 10, 11, 28). */
   INTERNAL: "DIRECTOR_INTERNAL_ERROR",
-  /** Compass could not parse or validate our query (HTTP 422): this client and that Director disagree on the schema. */
+  /**
+   * Compass could not read, parse or validate our request (HTTP 422, or HTTP 400 with Compass code 10): this client
+   * and that Director disagree on the schema or the request format.
+   */
   QUERY_REJECTED: "DIRECTOR_QUERY_REJECTED",
   /** HTTP 429. `retryAfterMs` says how long Compass asked us to wait, when it did. */
   RATE_LIMITED: "DIRECTOR_RATE_LIMITED",
@@ -29,7 +36,10 @@ export const DirectorErrorCode = {
   TLS_FAILED: "DIRECTOR_TLS_FAILED",
   /** The answer is not what the schema promises: non-JSON, `{}`, null where Compass never sends null, bad scalars. */
   BAD_RESPONSE: "DIRECTOR_BAD_RESPONSE",
-  /** The pages of a listing did not fit together twice in a row (items moved while we paged, or a cursor loop). */
+  /**
+   * The pages of a listing did not fit together twice in a row (items moved while we paged, or a cursor loop). With
+   * `allowInconsistent` the listing is returned instead, marked `consistent: false`.
+   */
   INCONSISTENT_PAGING: "DIRECTOR_INCONSISTENT_PAGING",
   /** No answer within the timeout. */
   TIMEOUT: "DIRECTOR_TIMEOUT",
@@ -116,6 +126,8 @@ export interface DirectorErrorDetails {
   applicationId?: string | undefined;
   /** For BAD_RESPONSE found while converting: where the bad value is, e.g. `bundles.data[0].name`. */
   field?: string | undefined;
+  /** The Tenant header the failing request carried. */
+  tenantHeader?: string | undefined;
 }
 
 export class DirectorError extends Error {
@@ -130,6 +142,13 @@ export class DirectorError extends Error {
   readonly compassErrorCode: number | undefined;
   readonly applicationId: string | undefined;
   readonly field: string | undefined;
+  /**
+   * The Tenant header the failing request carried, on errors mapped from the Director's answer or from the transport;
+   * undefined when the request carried none (Compass then takes the tenant from the certificate), and on errors found
+   * by the client itself (INVALID_ARGUMENT, BAD_RESPONSE, INCONSISTENT_PAGING). With DIRECTOR_AUTH_FAILED, a defined
+   * value means the cause may be that tenant rather than the certificate.
+   */
+  readonly tenantHeader: string | undefined;
 
   constructor(code: DirectorErrorCode, message: string, details: DirectorErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -143,6 +162,7 @@ export class DirectorError extends Error {
     this.compassErrorCode = details.compassErrorCode;
     this.applicationId = details.applicationId;
     this.field = details.field;
+    this.tenantHeader = details.tenantHeader;
   }
 }
 

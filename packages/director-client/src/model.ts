@@ -1,6 +1,8 @@
 /**
  * What the Director client returns: camelCase, null-safe, checked against the schema's promises. Nullable Director
- * fields stay `null` (never `undefined`); lists are always arrays; every nested page has been fetched.
+ * fields stay `null` (never `undefined`); lists are always arrays; every nested page has been fetched; applications,
+ * bundles, API definitions and event definitions are sorted by id (Compass's order of nested lists varies between
+ * identical calls).
  */
 
 /** An application assigned to the runtime, with all its bundles, API definitions and event definitions. */
@@ -122,13 +124,22 @@ export interface ListingStats {
 }
 
 export interface ApplicationListing {
+  /** Sorted by id. */
   applications: DirectorApplication[];
-  /** `totalCount` Compass reported; always equal to `applications.length`. */
+  /** `totalCount` Compass reported last; equal to `applications.length` when `consistent`. */
   totalCount: number;
   stats: ListingStats;
   /**
-   * SHA-256 (hex) of the Director's answers that make up this listing, in the order they were read: an equal
-   * digest means byte-identical answers, hence the same applications (a cheap "nothing changed in Compass").
+   * SHA-256 (hex) of the applications in id order, each with its nested lists in id order: an equal digest means the
+   * same applications, whatever order Compass sent nested lists in (a cheap "nothing changed in Compass").
    */
   digest: string;
+  /**
+   * True when every page fitted together: `applications` is everything assigned to the runtime. False only with
+   * `allowInconsistent`, when Compass kept changing during both attempts: each application in `applications` is
+   * complete, but some may be missing. Create and update from it; never delete because of it.
+   */
+  consistent: boolean;
+  /** Why the listing is not consistent; null when it is. */
+  inconsistency: string | null;
 }

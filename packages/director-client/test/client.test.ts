@@ -128,13 +128,48 @@ describe("getRuntimeLabels", () => {
     expect(error.message).toContain("runtime.labels");
   });
 
-  test("a wrong Tenant is DIRECTOR_TENANT_NOT_FOUND (HTTP 400 without Content-Type)", async () => {
+  test.each([true, false])(
+    "an existing tenant that is not the runtime's is DIRECTOR_TENANT_NOT_FOUND (HTTP 400, with Content-Type: %s)",
+    async (contentType) => {
+      director.tenant = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
+      director.otherTenants = ["1eba80dd-8ff6-54ee-be4d-77944d17b10b"];
+      director.tenantNotFoundContentType = contentType;
+      const error = await failure(client({ tenant: "1eba80dd-8ff6-54ee-be4d-77944d17b10b" }).getRuntimeLabels(director.runtimeId));
+      expect(error).toMatchObject({ code: DirectorErrorCode.TENANT_NOT_FOUND, status: 400, compassErrorCode: 25, retryable: false });
+      expect(error.tenantHeader).toBe("1eba80dd-8ff6-54ee-be4d-77944d17b10b");
+      expect(error.message).toContain("Tenant not found [externalTenant=1eba80dd-8ff6-54ee-be4d-77944d17b10b]");
+    },
+  );
+});
+
+// Real Compass answers HTTP 401 code 26 ("consumer with type <nil> is not supported") both to a revoked certificate
+// and to a Tenant header that names no tenant it knows.
+describe("HTTP 401 code 26: revoked certificate or unknown tenant", () => {
+  const UNKNOWN = "8fa3db0a-bb3d-4ed2-bf5d-5eec8be40ea2";
+
+  test("with a Tenant header: DIRECTOR_AUTH_FAILED naming the certificate and that tenant", async () => {
     director.tenant = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
-    const error = await failure(client({ tenant: "11111111-2222-3333-4444-555555555555" }).getRuntimeLabels(director.runtimeId));
-    expect(error.code).toBe(DirectorErrorCode.TENANT_NOT_FOUND);
-    expect(error.status).toBe(400);
-    expect(error.compassErrorCode).toBe(25);
-    expect(error.retryable).toBe(false);
+    const error = await failure(client({ tenant: UNKNOWN }).listApplicationsForRuntime(director.runtimeId));
+    expect(error).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, status: 401, compassErrorCode: 26, retryable: false, tenantHeader: UNKNOWN });
+    expect(error.message).toContain("Unauthorized [reason=consumer with type <nil> is not supported]");
+    expect(error.message).toContain("client certificate is revoked or unknown");
+    expect(error.message).toContain(`the Tenant header "${UNKNOWN}" is not a tenant Compass knows (check TENANT in the agent configuration)`);
+  });
+
+  test("without a Tenant header: DIRECTOR_AUTH_FAILED naming the certificate only", async () => {
+    director.revoked = true;
+    const error = await failure(client().getRuntimeLabels(director.runtimeId));
+    expect(error).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, status: 401, compassErrorCode: 26, tenantHeader: undefined });
+    expect(error.message).toContain("client certificate is revoked or unknown");
+    expect(error.message).not.toContain("Tenant header");
+  });
+
+  test("a revoked certificate with the right Tenant header still names both causes", async () => {
+    director.tenant = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
+    director.revoked = true;
+    const error = await failure(client({ tenant: director.tenant }).getRuntimeLabels(director.runtimeId));
+    expect(error).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, tenantHeader: director.tenant });
+    expect(error.message).toMatch(/revoked or unknown.*Tenant header/);
   });
 });
 
@@ -652,6 +687,20 @@ describe("errors", () => {
     expect(error.compassErrorCode).toBe(compassCode);
     expect(error.graphqlErrors[0]).toMatchObject({ message, path: ["result"], code: compassCode });
     expect(error.message).toContain(message);
+  });
+
+  // Real Director answers: parse and validation errors are HTTP 422 in its error presenter's shape, an undecodable
+  // body HTTP 400 with InternalError 10. Either way a retry of the same request cannot help.
+  test.each([
+    [422, "Internal Server Error [errorID=417630b2-60ea-457f-b1db-3377de2c9aee, reason: input:1: Expected Name, found <EOF>]"],
+    [422, 'Internal Server Error [errorID=5d1e2b3c-0000-4000-8000-000000000000, reason: input:1: Cannot query field "nonexistentField" on type "Runtime".]'],
+    [400, "Internal Server Error [errorID=052cbff8-06f8-4fd9-9ccc-4e3017aa2373, reason: input: json request body could not be decoded: invalid character 'r' looking for beginning of value body:runtime labels, please]"],
+  ])("HTTP %i with InternalError 10 is DIRECTOR_QUERY_REJECTED", async (status, message) => {
+    director.raw = () => json(status, { errors: [{ message, extensions: { error: "InternalError", error_code: 10 } }], data: null });
+    const error = await failure(client().getRuntimeLabels(director.runtimeId));
+    expect(error).toMatchObject({ code: DirectorErrorCode.QUERY_REJECTED, status, compassErrorCode: 10, retryable: false });
+    expect(error.message).toContain(message);
+    expect(error.message).toContain("could not read this client's request");
   });
 
   test("429 carries Retry-After in milliseconds", async () => {

@@ -243,7 +243,8 @@ describe("credentials through the client", { timeout: SLOW }, () => {
       id: id("e1000000", 1),
       name: "oauth",
       description: null,
-      instanceAuthRequestInputSchema: '{"type":"object"}',
+      // Stored as PostgreSQL JSON by real Compass: it comes back re-spaced.
+      instanceAuthRequestInputSchema: '{"type": "object"}',
       apiDefinitions: [
         { id: id("e2000000", 1), name: "api", description: null, targetUrl: "https://x/api", group: "g", version: { value: "v1", deprecated: false, deprecatedSince: null, forRemoval: true } },
       ],
@@ -336,10 +337,14 @@ describe("labels, tenant and identity", { timeout: SLOW }, () => {
     rt = await pairedRuntime("LABELS");
   }, SLOW);
 
+  // As from real Compass: scenarios from the formation, runtimeType from the provisioner; useBundles only after a
+  // request that mentions bundles, which RuntimeLabels does not.
+  const compassLabels = { isNormalized: "true", runtimeType: "kyma", scenarios: ["LABELS"] };
+
   test("the first call sets the runtime CONNECTED; labels come back without protected keys", async () => {
     expect(sim.state.runtimes.get(rt.runtimeId)!.status.condition).toBe("INITIAL");
     sim.state.runtimes.get(rt.runtimeId)!.labels.set("x_defaultEventing", "true");
-    expect(await rt.client().getRuntimeLabels(rt.runtimeId)).toEqual({ isNormalized: "true" });
+    expect(await rt.client().getRuntimeLabels(rt.runtimeId)).toEqual(compassLabels);
     expect(sim.state.runtimes.get(rt.runtimeId)!.status.condition).toBe("CONNECTED");
   });
 
@@ -354,7 +359,7 @@ describe("labels, tenant and identity", { timeout: SLOW }, () => {
       value: { url: "https://console", ports: [443] },
     });
     expect(await client.getRuntimeLabels(rt.runtimeId)).toEqual({
-      isNormalized: "true",
+      ...compassLabels,
       runtime_eventServiceUrl: "https://gateway.kyma.local",
       runtime_consoleUrl: { url: "https://console", ports: [443] },
     });
@@ -382,20 +387,24 @@ describe("labels, tenant and identity", { timeout: SLOW }, () => {
     expect((await failure(client.setRuntimeLabel(missing, "a", "b"))).code).toBe(DirectorErrorCode.RUNTIME_NOT_FOUND);
   });
 
-  test("Tenant header: its own tenant works, another one is DIRECTOR_TENANT_NOT_FOUND", async () => {
+  test("Tenant header: its own tenant works, another existing one is DIRECTOR_TENANT_NOT_FOUND, an unknown one DIRECTOR_AUTH_FAILED", async () => {
     expect(await rt.client({ tenant: sim.state.runtimes.get(rt.runtimeId)!.tenant }).getRuntimeLabels(rt.runtimeId)).toMatchObject({ isNormalized: "true" });
-    for (const tenant of [OTHER_TENANT, "99999999-9999-4999-8999-999999999999"]) {
-      const error = await failure(rt.client({ tenant }).listApplicationsForRuntime(rt.runtimeId));
-      expect(error).toMatchObject({ code: DirectorErrorCode.TENANT_NOT_FOUND, status: 400, retryable: false, compassErrorCode: 25 });
-      expect(error.message).toContain(`Tenant not found [externalTenant=${tenant}]`);
-    }
+    const other = await failure(rt.client({ tenant: OTHER_TENANT }).listApplicationsForRuntime(rt.runtimeId));
+    expect(other).toMatchObject({ code: DirectorErrorCode.TENANT_NOT_FOUND, status: 400, retryable: false, compassErrorCode: 25, tenantHeader: OTHER_TENANT });
+    expect(other.message).toContain(`Tenant not found [externalTenant=${OTHER_TENANT}]`);
+    // Real Compass: a Tenant header naming no tenant it knows is HTTP 401 code 26, like a revoked certificate.
+    const unknownTenant = "99999999-9999-4999-8999-999999999999";
+    const unknown = await failure(rt.client({ tenant: unknownTenant }).listApplicationsForRuntime(rt.runtimeId));
+    expect(unknown).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, status: 401, retryable: false, compassErrorCode: 26, tenantHeader: unknownTenant });
+    expect(unknown.message).toContain("Unauthorized [reason=consumer with type <nil> is not supported]");
+    expect(unknown.message).toContain(`the Tenant header "${unknownTenant}" is not a tenant Compass knows`);
   });
 
-  test("a revoked certificate: DIRECTOR_AUTH_FAILED (insufficient scopes)", async () => {
+  test("a revoked certificate: DIRECTOR_AUTH_FAILED (HTTP 401 code 26)", async () => {
     const revoked = await pairedRuntime("REVOKED");
     sim.revoke(revoked.credentials.certificate.fingerprintSha256);
     const error = await failure(revoked.client().listApplicationsForRuntime(revoked.runtimeId));
-    expect(error).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, compassErrorCode: 23, retryable: false });
-    expect(error.message).toContain("insufficient scopes provided");
+    expect(error).toMatchObject({ code: DirectorErrorCode.AUTH_FAILED, status: 401, compassErrorCode: 26, retryable: false, tenantHeader: undefined });
+    expect(error.message).toContain("client certificate is revoked or unknown");
   });
 });

@@ -1,15 +1,19 @@
 /**
  * A small Director for the client's tests: it executes the project's schema (schemas/compass/director.graphql) with
- * graphql-js over a loopback HTTPS server and pages like Compass does (contract §5.4): order by id, offset cursors
+ * graphql-js over a loopback HTTPS server and pages like Compass does (contract §5.4): take items by id, offset cursors
  * base64("DpKtJ4j9jDq" + offset), startCursor = the `after` received, endCursor only when more remain, `first`
- * checked (1..200 on nested lists), error extensions {error, error_code}. Tests can mutate its state between requests
- * or script raw answers.
+ * checked (1..200 on nested lists), error extensions {error, error_code}. Like real Compass, it answers a revoked
+ * certificate or a Tenant header naming no known tenant with HTTP 401 code 26, and an existing tenant that is not the
+ * runtime's with HTTP 400 TenantNotFound. Tests can mutate its state between requests, reorder the items within pages
+ * (real Compass varies the order of nested lists) or script raw answers.
  */
 import { readFileSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { createSecureServer } from "node:http2";
 import { createServer } from "node:https";
-import type { Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Readable } from "node:stream";
+import type { Server, TLSSocket } from "node:tls";
 import { buildSchema, graphql, GraphQLError } from "graphql";
 import type { GraphQLSchema } from "graphql";
 import { makeServerTls } from "./tls-fixtures.js";
@@ -69,16 +73,37 @@ export interface FakeApplication {
 }
 
 export interface SeenRequest {
-  headers: IncomingMessage["headers"];
+  headers: IncomingHttpHeaders;
+  /** "1.1" or "2.0" */
+  httpVersion: string;
   operationName: string | undefined;
   query: string;
   variables: Record<string, unknown>;
   bytes: number;
 }
 
-export type RawHandler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+/** What a script needs of a request and a response; node:https's and node:http2's compatibility objects both have it. */
+export interface FakeRequest {
+  headers: IncomingHttpHeaders;
+  httpVersion: string;
+  socket: { destroy(): void };
+}
+
+export interface FakeResponse {
+  writeHead(status: number, headers?: OutgoingHttpHeaders): this;
+  end(): this;
+  end(body: string): this;
+}
+
+export type RawHandler = (req: FakeRequest, body: string, res: FakeResponse) => void;
+
+/** HTTP/1.1 only (node:https), or h2 by ALPN with HTTP/1.1 allowed (node:http2), as real Compass's ingress. */
+export type Protocol = "http/1.1" | "h2";
 
 const CURSOR_PREFIX = "DpKtJ4j9jDq";
+
+/** Reorders the items of one page (after they were taken in id order). */
+export type PageOrder = <T extends { id: string }>(data: T[]) => T[];
 
 export function encodeCursor(offset: number): string {
   return Buffer.from(`${CURSOR_PREFIX}${offset}`).toString("base64");
@@ -99,8 +124,8 @@ function decodeCursor(after: unknown): number {
   return offset;
 }
 
-/** Compass's offset paging over items ordered by id. */
-export function compassPage<T extends { id: string }>(items: readonly T[], first: unknown, after: unknown, nested: boolean) {
+/** Compass's offset paging over items ordered by id; `order` rearranges the page taken. */
+export function compassPage<T extends { id: string }>(items: readonly T[], first: unknown, after: unknown, nested: boolean, order?: PageOrder) {
   if (first === null || first === undefined) {
     throw compassError("Invalid data [reason=missing required parameter 'first']", "InvalidData", 22);
   }
@@ -109,7 +134,8 @@ export function compassPage<T extends { id: string }>(items: readonly T[], first
   if (size < 1) throw compassError("Invalid data [reason=page size cannot be smaller than 1]", "InvalidData", 22);
   const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const offset = decodeCursor(after);
-  const data = sorted.slice(offset, offset + size);
+  const page = sorted.slice(offset, offset + size);
+  const data = order ? order(page) : page;
   const more = sorted.length > offset + size;
   return {
     data,
@@ -129,28 +155,52 @@ export class FakeDirector {
   readonly runtimeId = "0ab2ca6e-767c-4d34-a292-618b01681c50";
   runtimeLabels: Record<string, unknown> | null = { isNormalized: "true" };
   applications: FakeApplication[] = [];
-  /** When set, a Tenant header with another value gets HTTP 400 TenantNotFound (without Content-Type, like Compass). */
+  /**
+   * The runtime's tenant. When set, a Tenant header naming one of `otherTenants` gets HTTP 400 TenantNotFound, any
+   * other value HTTP 401 code 26, as from real Compass.
+   */
   tenant: string | undefined;
+  /** Tenants that exist but are not the runtime's. */
+  otherTenants: string[] = [];
+  /** Whether the 400 TenantNotFound carries `content-type: application/json` (real Compass: it does). */
+  tenantNotFoundContentType = true;
+  /** The client certificate is revoked: every request gets HTTP 401 code 26. */
+  revoked = false;
+  /** Reorders the items within every page (applications and nested lists). */
+  pageOrder: PageOrder | undefined;
   /** Called before each GraphQL execution with the 0-based request index; may change the state. */
   beforeExecute: ((index: number, request: SeenRequest) => void) | undefined;
   /** Answers instead of the GraphQL execution when it returns a handler. */
   raw: ((index: number, request: SeenRequest) => RawHandler | undefined) | undefined;
   readonly requests: SeenRequest[] = [];
+  readonly #protocol: Protocol;
   #server: Server | undefined;
+  readonly #sockets = new Set<TLSSocket>();
   url = "";
 
+  constructor(protocol: Protocol = "http/1.1") {
+    this.#protocol = protocol;
+  }
+
   async start(): Promise<void> {
-    this.#server = createServer({ key: this.tls.keyPem, cert: this.tls.certPem }, (req, res) => {
+    const tls = { key: this.tls.keyPem, cert: this.tls.certPem };
+    const listener = (req: FakeRequest & Readable, res: FakeResponse): void => {
       let body = "";
       req.on("data", (chunk: Buffer) => (body += chunk.toString()));
       req.on("end", () => void this.#handle(req, body, res));
+    };
+    const server = this.#protocol === "h2" ? createSecureServer({ ...tls, allowHTTP1: true }, listener) : createServer(tls, listener);
+    server.on("secureConnection", (socket: TLSSocket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => this.#server?.listen(0, "127.0.0.1", resolve));
-    this.url = `https://127.0.0.1:${(this.#server.address() as AddressInfo).port}/director/graphql`;
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/director/graphql`;
   }
 
   async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
     await new Promise((resolve) => this.#server?.close(resolve));
   }
 
@@ -158,6 +208,10 @@ export class FakeDirector {
     this.runtimeLabels = { isNormalized: "true" };
     this.applications = [];
     this.tenant = undefined;
+    this.otherTenants = [];
+    this.tenantNotFoundContentType = true;
+    this.revoked = false;
+    this.pageOrder = undefined;
     this.beforeExecute = undefined;
     this.raw = undefined;
     this.requests.length = 0;
@@ -168,7 +222,7 @@ export class FakeDirector {
     return this.requests.filter((r) => r.operationName !== undefined && names.includes(r.operationName));
   }
 
-  async #handle(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+  async #handle(req: FakeRequest, body: string, res: FakeResponse): Promise<void> {
     let parsed: { query?: unknown; variables?: unknown; operationName?: unknown } = {};
     try {
       parsed = JSON.parse(body) as typeof parsed;
@@ -177,6 +231,7 @@ export class FakeDirector {
     }
     const request: SeenRequest = {
       headers: req.headers,
+      httpVersion: req.httpVersion,
       operationName: typeof parsed.operationName === "string" ? parsed.operationName : undefined,
       query: typeof parsed.query === "string" ? parsed.query : "",
       variables: (parsed.variables as Record<string, unknown> | undefined) ?? {},
@@ -190,8 +245,19 @@ export class FakeDirector {
       return;
     }
     const tenant = req.headers["tenant"];
-    if (this.tenant !== undefined && tenant !== undefined && tenant !== this.tenant) {
-      res.writeHead(400);
+    const foreignTenant = this.tenant !== undefined && tenant !== undefined && tenant !== "" && tenant !== this.tenant;
+    if (this.revoked || (foreignTenant && !this.otherTenants.includes(String(tenant)))) {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          errors: [{ message: "Unauthorized [reason=consumer with type <nil> is not supported]", extensions: { error: "Unauthorized", error_code: 26 } }],
+          data: null,
+        }),
+      );
+      return;
+    }
+    if (foreignTenant) {
+      res.writeHead(400, this.tenantNotFoundContentType ? { "content-type": "application/json" } : {});
       res.end(
         JSON.stringify({
           errors: [{ message: `Tenant not found [externalTenant=${String(tenant)}]`, extensions: { error: "TenantNotFound", error_code: 25 } }],
@@ -227,6 +293,7 @@ export class FakeDirector {
           first,
           after,
           false,
+          this.pageOrder,
         );
       },
       setRuntimeLabel: ({ runtimeID, key, value }: { runtimeID: string; key: string; value: unknown }) => {
@@ -258,7 +325,7 @@ export class FakeDirector {
       labels: () => ("labels" in app ? app.labels : { scenarios: ["DEFAULT"] }),
       auths: app.auths === undefined ? [] : app.auths,
       status: { condition: "CONNECTED", timestamp: "2024-06-01T10:00:00Z" },
-      bundles: ({ first, after }: { first: unknown; after: unknown }) => compassPage(bundles, first, after, true),
+      bundles: ({ first, after }: { first: unknown; after: unknown }) => compassPage(bundles, first, after, true, this.pageOrder),
       bundle: ({ id }: { id: string }) => bundles.find((b) => b.id === id) ?? null,
     };
   }
@@ -270,8 +337,9 @@ export class FakeDirector {
       description: bundle.description ?? null,
       instanceAuthRequestInputSchema: bundle.instanceAuthRequestInputSchema ?? null,
       defaultInstanceAuth: bundle.defaultInstanceAuth ?? null,
-      apiDefinitions: ({ first, after }: { first: unknown; after: unknown }) => compassPage(bundle.apis ?? [], first, after, true),
-      eventDefinitions: ({ first, after }: { first: unknown; after: unknown }) => compassPage(bundle.events ?? [], first, after, true),
+      apiDefinitions: ({ first, after }: { first: unknown; after: unknown }) => compassPage(bundle.apis ?? [], first, after, true, this.pageOrder),
+      eventDefinitions: ({ first, after }: { first: unknown; after: unknown }) =>
+        compassPage(bundle.events ?? [], first, after, true, this.pageOrder),
     };
   }
 }

@@ -1,0 +1,172 @@
+// Listings against a Director that keeps changing (real-compass.md §2.5) or that varies the order of nested lists
+// between identical calls (§2.2): `allowInconsistent`, `consistent`, the canonical order and the digest.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
+import type { ApplicationListing } from "../src/index.js";
+import { FakeDirector, fakeId } from "./support/fake-director.js";
+import type { FakeApplication, FakeBundle } from "./support/fake-director.js";
+
+const director = new FakeDirector();
+let client: DirectorClient;
+
+beforeAll(async () => {
+  await director.start();
+  client = new DirectorClient({ url: director.url, tls: { caPem: director.tls.caPem } });
+});
+afterAll(async () => {
+  await client.close();
+  await director.stop();
+});
+beforeEach(() => director.reset());
+
+/** An application with two bundles; the first has 201 API definitions (two nested pages) and 3 events. */
+function application(prefix: string, n: number): FakeApplication {
+  const bundles: FakeBundle[] = [
+    {
+      id: fakeId("b0000000", n * 10 + 2),
+      name: `big-${n}`,
+      apis: Array.from({ length: 201 }, (_, i) => ({ id: fakeId(`c${prefix.slice(1)}`, n * 1000 + i), name: `api-${i}`, targetURL: `https://x/${i}` })),
+      events: Array.from({ length: 3 }, (_, i) => ({ id: fakeId("e0000000", n * 10 + i), name: `event-${i}` })),
+    },
+    { id: fakeId("b0000000", n * 10 + 1), name: `small-${n}`, events: [{ id: fakeId("e1000000", n), name: "only" }] },
+  ];
+  return { id: fakeId(prefix, n), name: `mp-${prefix}-${n}`, bundles };
+}
+
+/** What a complete listing of `app` holds, with every list in id order. */
+function expectedIds(app: FakeApplication): unknown {
+  const sorted = (ids: string[]) => [...ids].sort();
+  return {
+    id: app.id,
+    bundles: sorted((app.bundles ?? []).map((b) => b.id)).map((id) => {
+      const b = (app.bundles ?? []).find((x) => x.id === id);
+      return { id, apis: sorted((b?.apis ?? []).map((a) => a.id)), events: sorted((b?.events ?? []).map((e) => e.id)) };
+    }),
+  };
+}
+
+function listedIds(listing: ApplicationListing, id: string): unknown {
+  const app = listing.applications.find((a) => a.id === id);
+  return app && {
+    id: app.id,
+    bundles: app.bundles.map((b) => ({ id: b.id, apis: b.apiDefinitions.map((a) => a.id), events: b.eventDefinitions.map((e) => e.id) })),
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<DirectorError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DirectorError);
+  return error as DirectorError;
+}
+
+/** Before every application page but the first of an attempt, an application with a smaller id appears. */
+function keepInserting(): void {
+  let n = 0;
+  director.beforeExecute = (_index, request) => {
+    if (request.operationName === "ApplicationsForRuntime" && request.variables["after"] !== null) {
+      n++;
+      director.applications.push(application("0a000000", n));
+    }
+  };
+}
+
+describe("a Director that keeps changing", () => {
+  test("a listing that fits together is consistent", async () => {
+    director.applications = [application("a0000000", 1), application("a0000000", 2)];
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { allowInconsistent: true });
+    expect(listing).toMatchObject({ consistent: true, inconsistency: null, totalCount: 2 });
+    expect(listing.stats.attempts).toBe(1);
+  });
+
+  test("without allowInconsistent: DIRECTOR_INCONSISTENT_PAGING, as before", async () => {
+    director.applications = Array.from({ length: 6 }, (_, i) => application("a0000000", i + 1));
+    keepInserting();
+    const error = await failure(client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 }));
+    expect(error.code).toBe(DirectorErrorCode.INCONSISTENT_PAGING);
+  });
+
+  test("with allowInconsistent: the applications seen, once each, each complete, marked inconsistent", async () => {
+    director.applications = Array.from({ length: 6 }, (_, i) => application("a0000000", i + 1));
+    keepInserting();
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2, allowInconsistent: true });
+    expect(listing.consistent).toBe(false);
+    expect(listing.inconsistency).toMatch(/^first attempt: .*totalCount changed.*; second attempt: .*totalCount changed/);
+    expect(listing.stats.attempts).toBe(2);
+    const ids = listing.applications.map((a) => a.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual([...ids].sort());
+    // Offset paging with an insert before each page sees (and repeats) items; all six of the start are still seen.
+    expect(ids.filter((id) => id.startsWith("a0000000"))).toHaveLength(6);
+    for (const id of ids) {
+      const app = director.applications.find((a) => a.id === id);
+      expect(app).toBeDefined();
+      expect(listedIds(listing, id)).toEqual(expectedIds(app as FakeApplication));
+    }
+  });
+
+  test("with allowInconsistent, when the second attempt fits together, the listing is consistent", async () => {
+    director.applications = Array.from({ length: 4 }, (_, i) => application("a0000000", i + 1));
+    let inserted = false;
+    director.beforeExecute = (_index, request) => {
+      if (!inserted && request.operationName === "ApplicationsForRuntime" && request.variables["after"] !== null) {
+        inserted = true;
+        director.applications.push(application("0a000000", 1));
+      }
+    };
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2, allowInconsistent: true });
+    expect(listing).toMatchObject({ consistent: true, inconsistency: null, totalCount: 5 });
+    expect(listing.applications).toHaveLength(5);
+    expect(listing.stats.attempts).toBe(2);
+  });
+
+  test("an application whose nested pages shift in the second attempt too is left out, never half listed", async () => {
+    const shifting = application("a0000000", 1);
+    director.applications = [shifting, application("a0000000", 2), application("a0000000", 3)];
+    let added = 0;
+    director.beforeExecute = (_index, request) => {
+      if (request.operationName === "BundleApiDefinitionsPage" && request.variables["bundleId"] === shifting.bundles?.[0]?.id) {
+        shifting.bundles?.[0]?.apis?.push({ id: fakeId("c0000000", 0) + `-${++added}`, name: "new", targetURL: "https://x" });
+      }
+    };
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2, allowInconsistent: true });
+    expect(listing.consistent).toBe(false);
+    expect(listing.inconsistency).toContain(`application ${shifting.id} is left out`);
+    expect(listing.applications.map((a) => a.id)).toEqual([fakeId("a0000000", 2), fakeId("a0000000", 3)]);
+    for (const app of director.applications.slice(1)) expect(listedIds(listing, app.id)).toEqual(expectedIds(app));
+  });
+});
+
+describe("canonical order and digest", () => {
+  const reverse = <T>(data: T[]): T[] => [...data].reverse();
+  const swapFirstTwo = <T>(data: T[]): T[] => (data.length < 2 ? data : [data[1] as T, data[0] as T, ...data.slice(2)]);
+
+  test("the same content in other nested (and application) orders: the same model and digest", async () => {
+    director.applications = [application("a0000000", 1), application("a0000000", 2), application("a0000000", 3)];
+    const inIdOrder = await client.listApplicationsForRuntime(director.runtimeId);
+    director.pageOrder = reverse;
+    const reversed = await client.listApplicationsForRuntime(director.runtimeId);
+    director.pageOrder = swapFirstTwo;
+    const swapped = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 });
+    expect(reversed.applications).toEqual(inIdOrder.applications);
+    expect(swapped.applications).toEqual(inIdOrder.applications);
+    expect(reversed.digest).toBe(inIdOrder.digest);
+    expect(swapped.digest).toBe(inIdOrder.digest);
+    for (const app of director.applications) expect(listedIds(reversed, app.id)).toEqual(expectedIds(app));
+  });
+
+  test("different content: a different digest", async () => {
+    director.applications = [application("a0000000", 1), application("a0000000", 2)];
+    const before = await client.listApplicationsForRuntime(director.runtimeId);
+    const event = director.applications[1]?.bundles?.[0]?.events?.[2];
+    if (event) event.name = "renamed";
+    director.pageOrder = reverse;
+    const after = await client.listApplicationsForRuntime(director.runtimeId);
+    expect(after.digest).not.toBe(before.digest);
+    director.pageOrder = undefined;
+    director.applications.pop();
+    expect((await client.listApplicationsForRuntime(director.runtimeId)).digest).not.toBe(after.digest);
+  });
+});
