@@ -107,6 +107,8 @@ async function rawCreateLoop(kubeconfigPath: string, bodies: { path: string; bod
   const read = (data?: string, file?: string): Buffer | undefined => (data ? Buffer.from(data, "base64") : file ? readFileSync(file) : undefined);
   const server = new URL(cluster.server);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: read(cluster.caData, cluster.caFile), cert: read(user.certData, user.certFile), key: read(user.keyData, user.keyFile) });
+  // kube-testenv's agent identity authenticates with a bearer token, as an in-cluster ServiceAccount does.
+  const auth: Record<string, string> = user.token ? { authorization: `Bearer ${user.token}` } : {};
   let next = 0;
   let failures = 0;
   const started = performance.now();
@@ -118,7 +120,7 @@ async function rawCreateLoop(kubeconfigPath: string, bodies: { path: string; bod
         const { path, body } = bodies[i] as { path: string; body: string };
         const status = await new Promise<number>((resolve, reject) => {
           const req = request(
-            { agent, host: server.hostname, port: server.port, method: "POST", path: `${path}?fieldManager=raw-bench`, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+            { agent, host: server.hostname, port: server.port, method: "POST", path: `${path}?fieldManager=raw-bench`, headers: { ...auth, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
             (res) => {
               res.resume();
               res.on("end", () => resolve(res.statusCode ?? 0));

@@ -5,7 +5,7 @@ import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { parseSecret, secretApplyBody } from "./secrets.js";
-import type { DesiredSecret, SecretObject, SecretStore } from "./secrets.js";
+import type { DesiredSecret, SecretMetadata, SecretObject, SecretStore } from "./secrets.js";
 import { mapConcurrent } from "./util.js";
 
 export const APPLICATION_GROUP = "applicationconnector.kyma-project.io";
@@ -15,6 +15,12 @@ export const APPLICATION_KIND = "Application";
 export const APPLICATION_API_VERSION = `${APPLICATION_GROUP}/${APPLICATION_VERSION}`;
 /** Default namespace of the Applications' credential and request-parameter Secrets (APP_INTEGRATION_NAMESPACE). */
 export const DEFAULT_INTEGRATION_NAMESPACE = "kyma-system";
+/**
+ * Label selector of app Secrets: both this agent and Kyma's Go agent label every credential and request-parameter
+ * Secret `app=<Application>` and `bundleId=<bundle>`. Many Kyma components label their own Secrets `app` too, so
+ * `app` alone would select them; `bundleId` is the agents' own.
+ */
+export const APP_SECRET_SELECTOR = "app,bundleId";
 
 export interface ApplicationCredentials {
   /** The agent writes "OAuth", "Basic" or "". */
@@ -141,7 +147,13 @@ export class ApplicationStore {
   readonly managedLabels: Readonly<Record<string, string>>;
   readonly managedSelector: string;
   readonly integrationNamespace: string;
-  private readonly uidCache = new Map<string, { uid: string; until: number }>();
+  /**
+   * Application uids by name, for owner references. Kept to what the latest listing holds (plus what was read or
+   * written since it started), so it neither grows with every Application ever seen nor hands out the uid of one
+   * deleted and re-created under the same name. `seq` orders entries against listings.
+   */
+  private readonly uidCache = new Map<string, { uid: string; until: number; seq: number }>();
+  private uidSeq = 0;
 
   constructor(
     private readonly client: K8sClient,
@@ -163,19 +175,30 @@ export class ApplicationStore {
     return hasLabels(obj, this.managedLabels);
   }
 
-  private remember(app: Application): Application {
-    if (app.metadata.uid !== undefined) this.uidCache.set(app.metadata.name, { uid: app.metadata.uid, until: Date.now() + (this.options.ownerUidTtlMs ?? 60_000) });
+  private remember<A extends { metadata: ObjectMeta }>(app: A): A {
+    if (app.metadata.uid !== undefined) {
+      this.uidCache.set(app.metadata.name, { uid: app.metadata.uid, until: Date.now() + (this.options.ownerUidTtlMs ?? 60_000), seq: ++this.uidSeq });
+    }
     return app;
+  }
+
+  /**
+   * Runs a complete listing whose items are remembered, then forgets the uids of Applications it did not hold.
+   * Entries remembered while it ran (a write meanwhile) are kept: the listing may have been taken before them.
+   * A listing with a narrower selector also drops the others: a dropped uid only costs one lookup later.
+   */
+  private async listRemembering<A extends { metadata: ObjectMeta }>(list: (add: (app: A) => void) => Promise<void>): Promise<A[]> {
+    const started = this.uidSeq;
+    const out: A[] = [];
+    await list((app) => out.push(this.remember(app)));
+    const listed = new Set(out.map((a) => a.metadata.name));
+    for (const [name, entry] of this.uidCache) if (entry.seq <= started && !listed.has(name)) this.uidCache.delete(name);
+    return out;
   }
 
   /** Lists Applications (all pages) matching `labelSelector`, by default the managed ones only. */
   async listManaged(options: { labelSelector?: string; pageSize?: number } = {}): Promise<Application[]> {
-    const out: Application[] = [];
-    await forEachListItem(
-      (cont) => this.listPage(options, cont),
-      (item) => out.push(this.remember(parseApplication(item))),
-    );
-    return out;
+    return this.listRemembering((add) => forEachListItem((cont) => this.listPage(options, cont), (item) => add(parseApplication(item))));
   }
 
   /**
@@ -184,12 +207,12 @@ export class ApplicationStore {
    * of the cost of a full list.
    */
   async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<{ metadata: ObjectMeta }[]> {
-    const out: { metadata: ObjectMeta }[] = [];
-    await forEachListItem(
-      (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
-      (item) => out.push({ metadata: listedObjectMeta(item) }),
+    return this.listRemembering((add) =>
+      forEachListItem(
+        (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
+        (item) => add({ metadata: listedObjectMeta(item) }),
+      ),
     );
-    return out;
   }
 
   /** One page of Applications matching `labelSelector` (default: the managed ones), after `cont`. */
@@ -378,9 +401,35 @@ export class ApplicationStore {
     return out;
   }
 
-  /** Lists the agent-managed app Secrets of the integration namespace. */
-  async listManagedSecrets(namespace: string = this.integrationNamespace): Promise<SecretObject[]> {
-    return this.secrets.list(namespace, { labelSelector: this.managedSelector });
+  /**
+   * Whether a Secret is one of the agent's app Secrets: labelled `app` and `bundleId` (APP_SECRET_SELECTOR), and
+   * either carrying the managed labels (written by this agent) or, as Kyma's Go agent writes them (no managed
+   * label), named `<...>-<bundleId>` with an owner reference to the Application its `app` label names — so that
+   * the agent adopts the Go agent's Secrets. Another component's Secret labelled `app` is none of these.
+   */
+  isManagedSecret(secret: { metadata: Pick<ObjectMeta, "name" | "labels" | "ownerReferences"> }): boolean {
+    const app = secret.metadata.labels?.["app"];
+    const bundleId = secret.metadata.labels?.["bundleId"];
+    if (app === undefined || app === "" || bundleId === undefined || bundleId === "") return false;
+    if (this.isManaged(secret)) return true;
+    return (
+      secret.metadata.name.endsWith(`-${bundleId}`) &&
+      (secret.metadata.ownerReferences ?? []).some((o) => o.kind === APPLICATION_KIND && o.apiVersion.startsWith(`${APPLICATION_GROUP}/`) && o.name === app)
+    );
+  }
+
+  /**
+   * Lists the agent's app Secrets (see isManagedSecret) of a namespace, by default the integration namespace;
+   * `fieldSelector` narrows it further (e.g. `metadata.name=x`). Selected by APP_SECRET_SELECTOR on the server,
+   * then filtered: other Secrets labelled `app` are neither listed nor read.
+   */
+  async listManagedSecrets(namespace: string = this.integrationNamespace, options: { fieldSelector?: string; pageSize?: number } = {}): Promise<SecretObject[]> {
+    return (await this.secrets.list(namespace, { ...options, labelSelector: APP_SECRET_SELECTOR })).filter((s) => this.isManagedSecret(s));
+  }
+
+  /** listManagedSecrets without data: names, uids, resourceVersions, labels, annotations, owner references. */
+  async listManagedSecretMetadata(namespace: string = this.integrationNamespace, options: { pageSize?: number } = {}): Promise<SecretMetadata[]> {
+    return (await this.secrets.listMetadata(namespace, { ...options, labelSelector: APP_SECRET_SELECTOR })).filter((s) => this.isManagedSecret(s));
   }
 
   /**
@@ -402,16 +451,30 @@ export class ApplicationStore {
    * wanted is removed, also one another field manager wrote), and the owner reference to `owner` set, replacing a
    * stale one (other owner references kept). The same fields as applySecret; unlike server-side apply it also
    * removes what was written with a create or by someone else, so the Secret ends up exactly as wanted.
+   * Conditional on `current.uid` and `current.resourceVersion` (both required: K8S_INVALID without them, nothing
+   * sent): a Secret changed, or deleted and re-created by someone else, since it was read is a K8S_CONFLICT and
+   * stays as it is — the caller reads and decides again.
    */
-  async patchSecret(secret: DesiredAppSecret, current: { ownerReferences?: readonly OwnerReference[] | undefined; dataKeys: readonly string[] }): Promise<SecretObject> {
+  async patchSecret(
+    secret: DesiredAppSecret,
+    current: { uid: string | undefined; resourceVersion: string | undefined; ownerReferences?: readonly OwnerReference[] | undefined; dataKeys: readonly string[] },
+  ): Promise<SecretObject> {
+    const namespace = secret.namespace ?? this.integrationNamespace;
+    const name = secret.name;
+    const { uid, resourceVersion } = current;
+    if (uid === undefined || uid === "" || resourceVersion === undefined || resourceVersion === "") {
+      throw new K8sStoreError("K8S_INVALID", `patch secrets ${namespace}/${name}: the uid and resourceVersion it was read with are required (read the Secret first)`);
+    }
     const body = secretApplyBody(await this.toDesiredSecret(secret));
-    const { namespace, name } = body.metadata;
     const owners = body.metadata.ownerReferences ?? [];
     const others = (current.ownerReferences ?? []).filter((o) => !owners.some((mine) => o.kind === mine.kind && o.name === mine.name));
     const data: Record<string, string | null> = { ...body.data };
     for (const key of current.dataKeys) if (!(key in body.data)) data[key] = null;
     const patch = {
       metadata: {
+        // In a patch these are preconditions: the API server answers 409 Conflict when the object differs.
+        uid,
+        resourceVersion,
         labels: body.metadata.labels ?? {},
         annotations: body.metadata.annotations ?? {},
         ...(owners.length > 0 || others.length !== (current.ownerReferences ?? []).length ? { ownerReferences: [...others, ...owners] } : {}),
@@ -460,9 +523,12 @@ export class ApplicationStore {
     return results;
   }
 
-  /** Deletes an app Secret (integration namespace by default); false when absent. */
-  async deleteSecret(name: string, namespace: string = this.integrationNamespace): Promise<boolean> {
-    return this.secrets.delete(namespace, name);
+  /**
+   * Deletes an app Secret (integration namespace by default); false when absent. With `uid`/`resourceVersion`,
+   * only the object as it was read (K8S_CONFLICT when it changed or was replaced meanwhile).
+   */
+  async deleteSecret(name: string, namespace: string = this.integrationNamespace, preconditions: { uid?: string | undefined; resourceVersion?: string | undefined } = {}): Promise<boolean> {
+    return this.secrets.delete(namespace, name, preconditions);
   }
 
   /** A cache of Applications (by default only managed ones), kept current by list+watch. Not started. */

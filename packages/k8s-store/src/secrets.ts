@@ -221,7 +221,7 @@ export function classifyCredentials(client: SecretObject | undefined, ca: Secret
 export function secretApplyBody(s: DesiredSecret): {
   apiVersion: "v1";
   kind: "Secret";
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
   type: string;
   data: Record<string, string>;
 } {
@@ -235,6 +235,16 @@ export function secretApplyBody(s: DesiredSecret): {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data)) data[k] = b64(v);
   return withAppliedHash({ apiVersion: "v1", kind: "Secret", metadata, type: s.type ?? "Opaque", data });
+}
+
+/**
+ * An apply body that only applies to `read` as it was read: a resourceVersion in an apply is a precondition (409
+ * Conflict when the object changed), and a Secret deleted and re-created by someone else has a new one, so it is
+ * not taken over. The applied-hash annotation stays that of `body`.
+ */
+function conditional(body: ReturnType<typeof secretApplyBody>, read: SecretObject): ReturnType<typeof secretApplyBody> {
+  const resourceVersion = read.metadata.resourceVersion;
+  return resourceVersion === undefined ? body : { ...body, metadata: { ...body.metadata, resourceVersion } };
 }
 
 /** isUpToDate for Secrets: compares decoded data. */
@@ -498,7 +508,8 @@ export class SecretStore {
    * objects (default: listed by `managedSelector` in each namespace involved), unchanged Secrets are skipped,
    * new ones are created, and a Secret that exists but is not in `live` (a foreign one) is left alone and
    * reported as K8S_ALREADY_EXISTS. `isManaged` decides whether an existing Secret found on create may be
-   * taken over.
+   * taken over. An apply to an existing Secret is conditional on the resourceVersion it was listed or read with:
+   * changed or replaced meanwhile → a K8S_CONFLICT result, the Secret untouched.
    */
   async applyAll(
     secrets: readonly DesiredSecret[],
@@ -530,7 +541,7 @@ export class SecretStore {
         const current = live.get(`${s.namespace}/${s.name}`);
         if (current !== undefined) {
           if (isSecretUpToDate(current, body)) return { ok: true, name: s.name, namespace: s.namespace, outcome: "unchanged", object: current };
-          return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
+          return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(conditional(body, current)) };
         }
         try {
           return { ok: true, name: s.name, namespace: s.namespace, outcome: "created", object: await this.createBody(body) };
@@ -538,7 +549,7 @@ export class SecretStore {
           if (!isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw err;
           const existing = await this.find(s.namespace, s.name);
           if (existing !== undefined && options.isManaged?.(existing) === true) {
-            return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
+            return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(conditional(body, existing)) };
           }
           throw new K8sStoreError("K8S_ALREADY_EXISTS", `apply secrets ${s.namespace}/${s.name}: a Secret of that name exists and is not managed by the agent; not taking it over`, {
             cause: err,

@@ -183,7 +183,7 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     const before = await admin.secrets.get("kyma-system", name);
     const patched = await store.applications.patchSecret(
       { ...base, ownerUid: app.metadata.uid ?? "", data: { username: "u2" } },
-      { ownerReferences: [...(before.metadata.ownerReferences ?? []), other], dataKeys: Object.keys(before.data) },
+      { uid: before.metadata.uid, resourceVersion: before.metadata.resourceVersion, ownerReferences: [...(before.metadata.ownerReferences ?? []), other], dataKeys: Object.keys(before.data) },
     );
     expect(patched.data).toEqual({ username: "u2" });
     expect(patched.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", team: "a", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
