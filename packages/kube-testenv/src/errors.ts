@@ -10,7 +10,8 @@
  * - `API_ERROR`: the API server answered a request with an unexpected status.
  * - `MANIFEST_INVALID`: a YAML manifest could not be read or parsed, or names an unknown kind.
  * - `KUBECONFIG_INVALID`: `KUBECONFIG` is missing, unreadable, or uses an unsupported auth method.
- * - `USAGE`: bad command line arguments.
+ * - `PROXY_CLOSED`: the fault proxy closed while a caller still awaited a matching request.
+ * - `USAGE`: bad command line arguments, or a fault proxy rule that cannot work as written.
  */
 export type KubeTestenvErrorCode =
   | "GO_NOT_FOUND"
@@ -22,6 +23,7 @@ export type KubeTestenvErrorCode =
   | "API_ERROR"
   | "MANIFEST_INVALID"
   | "KUBECONFIG_INVALID"
+  | "PROXY_CLOSED"
   | "USAGE";
 
 /** The one error class of this package. */

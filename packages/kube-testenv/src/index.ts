@@ -7,6 +7,9 @@ export type { KubeCredentials } from "./kubeconfig.js";
 export { AGENT_USER, AGENT_GROUPS } from "./pki.js";
 export { readManifests, RBAC_KINDS } from "./manifests.js";
 export type { ManifestObject } from "./manifests.js";
+export { startFaultProxy } from "./fault-proxy.js";
+export type { FaultProxy, FaultProxyOptions } from "./fault-proxy.js";
+export type { ArmedRule, Fault, FaultRule, ProxiedRequest, RequestMatch } from "./fault-rules.js";
 export { KubeTestenvError } from "./errors.js";
 export type { KubeTestenvErrorCode } from "./errors.js";
 

@@ -146,6 +146,26 @@ export function readKubeconfig(path: string): KubeCredentials {
   return creds;
 }
 
+/** The namespace of a kubeconfig's current context, when it names one (kubectl's default namespace). */
+export function contextNamespace(path: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new KubeTestenvError(
+      "KUBECONFIG_INVALID",
+      `cannot read kubeconfig ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (!isRecord(doc)) return undefined;
+  const ctxName = str(doc["current-context"]);
+  const ctx = ctxName ? findNamed(doc["contexts"], ctxName, "context") : undefined;
+  return ctx ? str(ctx["namespace"]) : undefined;
+}
+
 /** The first file of a KUBECONFIG path list (colon-separated), or `~/.kube/config` semantics left to the caller. */
 export function firstKubeconfigPath(value: string): string {
   const first = value.split(process.platform === "win32" ? ";" : ":").find((p) => p !== "");

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KubeTestenvError } from "./errors.js";
 
@@ -129,12 +129,7 @@ async function leaf(
   );
 }
 
-/**
- * Creates a fresh CA, a serving certificate for 127.0.0.1/localhost, a ServiceAccount signing key, an
- * admin client certificate (group system:masters), in `dir`.
- * Keys are ECDSA P-256 made with node:crypto; certificates are signed with the `openssl` command.
- */
-export async function createPki(dir: string): Promise<Pki> {
+async function createCa(dir: string): Promise<void> {
   await writeFile(join(dir, "openssl.cnf"), REQ_CONFIG);
   await writeKey(join(dir, "ca.key"));
   await openssl(
@@ -158,6 +153,15 @@ export async function createPki(dir: string): Promise<Pki> {
     ],
     dir,
   );
+}
+
+/**
+ * Creates a fresh CA, a serving certificate for 127.0.0.1/localhost, a ServiceAccount signing key, an
+ * admin client certificate (group system:masters), in `dir`.
+ * Keys are ECDSA P-256 made with node:crypto; certificates are signed with the `openssl` command.
+ */
+export async function createPki(dir: string): Promise<Pki> {
+  await createCa(dir);
   const saPub = await writeKey(join(dir, "sa.key"));
   await writeFile(join(dir, "sa.pub"), saPub);
   await Promise.all([
@@ -175,4 +179,20 @@ export async function createPki(dir: string): Promise<Pki> {
     adminCert: p("admin.crt"),
     adminKey: p("admin.key"),
   };
+}
+
+/**
+ * Only a fresh CA and a serving certificate for 127.0.0.1/localhost (the fault proxy's own TLS identity), in
+ * `dir`. Returns the PEM contents.
+ */
+export async function createServingPki(
+  dir: string,
+  cn: string,
+): Promise<{ caCert: string; servingCert: string; servingKey: string }> {
+  await createCa(dir);
+  await leaf(dir, "serving", cn, [], "serving");
+  const [caCert, servingCert, servingKey] = await Promise.all(
+    ["ca.crt", "serving.crt", "serving.key"].map((f) => readFile(join(dir, f), "utf8")),
+  );
+  return { caCert: caCert as string, servingCert: servingCert as string, servingKey: servingKey as string };
 }
