@@ -76,7 +76,7 @@ describe("runtime-agent pair / renew / revoke", () => {
     const second = join(work, "reuse-2");
     const result = await runCli(["pair", "--connector-url", connectorURL, "--token", token, "--out", second, "--ca-file", sim.serverCaFile, ...KEY]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain("CONNECTOR_AUTH_FAILED");
+    expect(result.stderr).toContain("CONNECTOR_NOT_AUTHENTICATED");
     expect(result.stderr).not.toContain(token);
     await expect(stat(second)).rejects.toThrow();
   });
@@ -87,7 +87,7 @@ describe("runtime-agent pair / renew / revoke", () => {
     for (const token of [["--token", "-not-issued"], ["--token=-not-issued"]]) {
       const refused = await runCli(["pair", "--connector-url", connectorURL, ...token, "--out", dir, "--ca-file", sim.serverCaFile, ...KEY]);
       expect(refused.code, refused.stderr).toBe(3);
-      expect(refused.stderr).toContain("CONNECTOR_AUTH_FAILED");
+      expect(refused.stderr).toContain("CONNECTOR_NOT_AUTHENTICATED");
     }
     await expect(stat(dir)).rejects.toThrow();
   });
@@ -158,8 +158,12 @@ describe("runtime-agent pair / renew / revoke", () => {
     const files = await readFile(join(dir, "crt.pem"), "utf8");
     const renew = await runCli(["renew", "--cert-dir", dir, "--ca-file", sim.serverCaFile, ...KEY]);
     expect(renew.code).toBe(3);
-    expect(renew.stderr).toContain("CONNECTOR_AUTH_FAILED");
+    expect(renew.stderr).toContain("CONNECTOR_NOT_AUTHENTICATED");
     expect(await readFile(join(dir, "crt.pem"), "utf8")).toBe(files);
+    // Real Compass answers a revoked certificate with HTTP 400 and an empty body, on every operation.
+    const again = await runCli(["revoke", "--cert-dir", dir, "--ca-file", sim.serverCaFile]);
+    expect(again.code, again.stderr).toBe(3);
+    expect(again.stderr).toContain("CONNECTOR_NOT_AUTHENTICATED");
   });
 
   test("usage errors exit 2", async () => {

@@ -165,8 +165,17 @@ describe("runtime-agent sync --dry-run", () => {
     expectNothingSecret(result.stdout, result.stderr);
   });
 
-  test("a Tenant the runtime does not belong to: refused (exit 3)", async () => {
+  test("a Tenant Compass does not know: refused (exit 3), the message names the Tenant header", async () => {
     const result = await sync("--tenant", "11111111-2222-3333-4444-555555555555");
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain("DIRECTOR_AUTH_FAILED");
+    expect(result.stderr).toContain("11111111-2222-3333-4444-555555555555");
+    expect(result.stdout).toBe("");
+  });
+
+  test("a Tenant the runtime does not belong to: refused (exit 3)", async () => {
+    const other = await admin.call<{ externalId: string }>("POST", "/admin/tenants", { name: "other" });
+    const result = await sync("--tenant", other.externalId);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain("DIRECTOR_TENANT_NOT_FOUND");
     expect(result.stdout).toBe("");

@@ -7,7 +7,7 @@ export const ExitCode = {
   OK: 0,
   FAILURE: 1,
   USAGE: 2,
-  /** Compass refused: token invalid, used or expired; certificate rejected or revoked. */
+  /** Compass refused: token invalid, used or expired; certificate rejected or revoked (or Compass could not authenticate it). */
   REFUSED: 3,
   /** Compass unreachable, timed out, or TLS failed. */
   UNREACHABLE: 4,
@@ -25,6 +25,7 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ConnectorError) {
     switch (error.code) {
       case ConnectorErrorCode.AUTH_FAILED:
+      case ConnectorErrorCode.NOT_AUTHENTICATED:
       case ConnectorErrorCode.REJECTED:
         return ExitCode.REFUSED;
       case ConnectorErrorCode.UNAVAILABLE:

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CompassTransport, ConnectorClient, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
+import { CompassTransport, ConnectorClient, ConnectorError, ConnectorErrorCode, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
 import type { ConnectorConfiguration, TlsTrust } from "@runtime-agent/connector-client";
 import { DirectorClient } from "@runtime-agent/director-client";
 import type { AgentMetrics } from "../observability/metrics.js";
@@ -77,8 +77,11 @@ export class CompassSession {
       this.#nextToken = undefined;
       return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
     } catch (error) {
-      // Refused or unacceptable: a retry cannot help, and the token Compass returned is spent or useless too.
-      if ((error as { retryable?: unknown }).retryable !== true) this.#nextToken = undefined;
+      // Refused or unacceptable: a retry cannot help, and the token Compass returned is spent or useless too —
+      // except when Compass could not authenticate the signing call (HTTP 400, empty body): its own authentication
+      // may have been failing, and then the token `configuration` returned is still unspent.
+      const keep = (error as { retryable?: unknown }).retryable === true || (error instanceof ConnectorError && error.code === ConnectorErrorCode.NOT_AUTHENTICATED);
+      if (!keep) this.#nextToken = undefined;
       throw error;
     }
   }

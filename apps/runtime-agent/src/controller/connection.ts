@@ -25,7 +25,8 @@ export type ConnectionOutcome =
   | { kind: "paired"; credentials: AgentCredentials; configuration: ConnectorConfiguration }
   | { kind: "maintained"; configuration: ConnectorConfiguration; renewed: AgentCredentials | undefined }
   | { kind: "skipped"; retryInMs: number }
-  | { kind: "connection-failed"; message: string; tokenRefused: boolean; waitForNewToken: boolean; retryAfterMs?: number | undefined }
+  /** `requeueAfterMs`: when trying again can help (a refused credential's backoff, or a new token); else the usual backoff. */
+  | { kind: "connection-failed"; message: string; requeueAfterMs?: number | undefined; retryAfterMs?: number | undefined }
   | { kind: "maintenance-failed"; message: string; retryAfterMs?: number | undefined };
 
 /** How long Compass asked to wait (HTTP 429 or 503 with Retry-After), when it did. */
@@ -42,66 +43,56 @@ export function tokenDigest(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-/**
- * The token flow with the config Secret's CONNECTOR_URL and TOKEN, then the credentials are stored.
- * A token Compass already refused is not sent again: the operator must write a new one (the Secret is watched).
- */
-export async function establish(
-  ctx: ConnectionContext,
-  agentConfig: AgentConfiguration | undefined,
-  refusedTokenDigest: string | undefined,
-  /** Why that token failed, repeated in the status (the first failure's message is overwritten by the next cycle). */
-  refusedReason?: string,
-): Promise<ConnectionOutcome> {
-  const secret = `${ctx.config.agentConfigurationSecret.namespace}/${ctx.config.agentConfigurationSecret.name}`;
-  if (!agentConfig) {
-    return { kind: "connection-failed", message: `Failed to read the configuration Secret ${secret}`, tokenRefused: false, waitForNewToken: true };
-  }
+export function configSecretName(config: AgentConfig): string {
+  return `${config.agentConfigurationSecret.namespace}/${config.agentConfigurationSecret.name}`;
+}
+
+/** Why the config Secret cannot start a pairing (read, CONNECTOR_URL, TOKEN), or undefined when it can. */
+export function pairingConfigProblem(config: AgentConfig, agentConfig: AgentConfiguration | undefined): string | undefined {
+  const secret = configSecretName(config);
+  if (!agentConfig) return `Failed to read the configuration Secret ${secret}`;
   const connectorUrl = agentConfig.connectorUrl.trim();
   const token = agentConfig.token.trim();
-  if (connectorUrl === "") {
-    return { kind: "connection-failed", message: `Failed to establish connection: CONNECTOR_URL in Secret ${secret} is empty`, tokenRefused: false, waitForNewToken: true };
-  }
-  if (!isHttpsUrl(connectorUrl)) {
-    return { kind: "connection-failed", message: `Failed to establish connection: CONNECTOR_URL in Secret ${secret} is not an https URL`, tokenRefused: false, waitForNewToken: true };
-  }
+  if (connectorUrl === "") return `Failed to establish connection: CONNECTOR_URL in Secret ${secret} is empty`;
+  if (!isHttpsUrl(connectorUrl)) return `Failed to establish connection: CONNECTOR_URL in Secret ${secret} is not an https URL`;
   if (token === "" || /[\s\p{Cc}]/u.test(token)) {
-    return {
-      kind: "connection-failed",
-      message: `Failed to establish connection: TOKEN in Secret ${secret} is ${token === "" ? "empty" : "malformed (whitespace or control characters)"}`,
-      tokenRefused: false,
-      waitForNewToken: true,
-    };
+    return `Failed to establish connection: TOKEN in Secret ${secret} is ${token === "" ? "empty" : "malformed (whitespace or control characters)"}`;
   }
-  if (refusedTokenDigest !== undefined && tokenDigest(token) === refusedTokenDigest) {
-    return {
-      kind: "connection-failed",
-      message: `The one-time token in Secret ${secret} was refused by Compass (used or expired); write a new TOKEN into the Secret${refusedReason ? `. Last attempt: ${refusedReason}` : ""}`,
-      tokenRefused: true,
-      waitForNewToken: true,
-    };
-  }
+  return undefined;
+}
+
+export type PairingResult =
+  | { kind: "paired"; credentials: AgentCredentials; configuration: ConnectorConfiguration }
+  /** Compass did not accept the token (or could not authenticate it) or issued nothing usable. */
+  | { kind: "refused"; message: string }
+  /** Unreachable, timed out, a bad answer: the same token can be tried again (with the token Compass returned). */
+  | { kind: "failed"; message: string; retryAfterMs: number | undefined };
+
+/** The token flow with the config Secret's CONNECTOR_URL and TOKEN (checked by pairingConfigProblem). Stores nothing. */
+export async function pair(ctx: ConnectionContext, agentConfig: AgentConfiguration): Promise<PairingResult> {
+  const connectorUrl = agentConfig.connectorUrl.trim();
+  const token = agentConfig.token.trim();
   if (ctx.session.hasRetryToken(connectorUrl, token)) {
     ctx.log.info("retrying the pairing with the one-time token Compass returned last time (the configured one was spent by that attempt)");
   }
   try {
     const { credentials, configuration } = await ctx.session.pair(connectorUrl, token, ctx.requestId, ctx.signal);
-    await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials));
-    ctx.session.use(credentials);
     return { kind: "paired", credentials, configuration };
   } catch (error) {
-    // Refused, or a certificate we could not accept: either way Compass has spent the token.
+    const message = `Failed to establish connection with the one-time token: ${describe(error)}`;
+    // Refused, or a certificate we could not accept: either way Compass has spent the token (or, for
+    // CONNECTOR_NOT_AUTHENTICATED, could not authenticate it at all).
     const refused =
       error instanceof CertificateError ||
-      (error instanceof ConnectorError && (error.code === ConnectorErrorCode.AUTH_FAILED || error.code === ConnectorErrorCode.REJECTED));
-    return {
-      kind: "connection-failed",
-      message: `Failed to establish connection with the one-time token: ${describe(error)}`,
-      tokenRefused: refused,
-      waitForNewToken: refused,
-      retryAfterMs: retryAfterOf(error),
-    };
+      (error instanceof ConnectorError &&
+        (error.code === ConnectorErrorCode.AUTH_FAILED || error.code === ConnectorErrorCode.NOT_AUTHENTICATED || error.code === ConnectorErrorCode.REJECTED));
+    return refused ? { kind: "refused", message } : { kind: "failed", message, retryAfterMs: retryAfterOf(error) };
   }
+}
+
+/** Writes a certificate into the Secrets (after pairing, or again after a write failed). */
+export async function storeCredentials(ctx: ConnectionContext, credentials: AgentCredentials): Promise<void> {
+  await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials));
 }
 
 /**
@@ -145,7 +136,11 @@ export async function loadCredentials(ctx: ConnectionContext): Promise<{ repair:
  * The maintenance pass over mTLS: `configuration` as a connection check (new URLs are taken over), then a
  * renewal when forced, due by the renewal rule, or needed to repair the Secrets.
  */
-export async function maintain(ctx: ConnectionContext, cc: CompassConnection, repair: string | undefined): Promise<ConnectionOutcome> {
+export async function maintain(
+  ctx: ConnectionContext,
+  cc: CompassConnection,
+  repair: string | undefined,
+): Promise<ConnectionOutcome | { kind: "certificate-refused"; message: string }> {
   const connectorUrl = cc.spec.managementInfo.connectorUrl;
   let configuration: ConnectorConfiguration;
   try {
@@ -167,7 +162,7 @@ export async function maintain(ctx: ConnectionContext, cc: CompassConnection, re
   ctx.log.info({ reason: repair ?? policy.reason, notAfter: current.notAfter.toISOString() }, "renewing the client certificate");
   try {
     const renewed = await ctx.session.renew(configuration.certificateSecuredConnectorUrl, ctx.requestId, ctx.signal);
-    await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(renewed.credentials));
+    await storeCredentials(ctx, renewed.credentials);
     ctx.session.use(renewed.credentials);
     return { kind: "maintained", configuration: renewed.configuration, renewed: renewed.credentials };
   } catch (error) {
@@ -175,14 +170,19 @@ export async function maintain(ctx: ConnectionContext, cc: CompassConnection, re
   }
 }
 
-/** A certificate Compass refuses (revoked, expired, unknown) sends the agent back to the token flow. */
-function certificateFailure(ctx: ConnectionContext, error: unknown, prefix: string): ConnectionOutcome {
+/** Whether Compass's answer says it did not accept the client certificate (or a token): 400-empty or an auth error. */
+export function isRefusal(error: unknown): boolean {
+  return error instanceof ConnectorError && (error.code === ConnectorErrorCode.AUTH_FAILED || error.code === ConnectorErrorCode.NOT_AUTHENTICATED);
+}
+
+/** A certificate Compass refuses (revoked, expired, unknown — or its authentication failing) is set aside for now. */
+function certificateFailure(ctx: ConnectionContext, error: unknown, prefix: string): ConnectionOutcome | { kind: "certificate-refused"; message: string } {
   const current = ctx.session.credentials;
   const expired = current !== undefined && current.notAfter.getTime() <= ctx.now.getTime();
-  if ((error instanceof ConnectorError && error.code === ConnectorErrorCode.AUTH_FAILED) || expired) {
-    const why = expired ? `the client certificate expired at ${current?.notAfter.toISOString()}` : "Compass refused the client certificate (revoked, expired or unknown)";
+  if (isRefusal(error) || expired) {
+    const why = expired ? `the client certificate expired at ${current?.notAfter.toISOString()}` : "Compass did not accept the client certificate";
     ctx.session.forget();
-    return { kind: "connection-failed", message: `${prefix}: ${why}: ${describe(error)}; falling back to the one-time token`, tokenRefused: false, waitForNewToken: false };
+    return { kind: "certificate-refused", message: `${prefix}: ${why}: ${describe(error)}` };
   }
   return { kind: "maintenance-failed", message: `${prefix}: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
 }

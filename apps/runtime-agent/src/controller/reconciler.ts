@@ -6,8 +6,11 @@ import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
 import { backoffMs } from "./backoff.js";
 import type { CompassSession } from "./compass-session.js";
-import { establish, loadCredentials, maintain, tokenDigest } from "./connection.js";
-import type { ConnectionOutcome } from "./connection.js";
+import type { ConnectorConfiguration } from "@runtime-agent/connector-client";
+import { decideConnection, nextRefusal } from "./connection-decision.js";
+import type { ConnectionDecision, Refusal } from "./connection-decision.js";
+import { configSecretName, loadCredentials, maintain, pair, pairingConfigProblem, storeCredentials, tokenDigest } from "./connection.js";
+import type { ConnectionContext, ConnectionOutcome } from "./connection.js";
 import type { AgentCredentials } from "./credentials.js";
 import { describe } from "./describe-error.js";
 import type { ReconcileOutcome } from "./loop.js";
@@ -25,12 +28,21 @@ export interface ReconcilerOptions {
   random?: () => number;
 }
 
-/** After a refused token the agent waits for a new one; the config Secret is watched, so this is only a fallback. */
+/** Without a credential to try, the agent waits for a new token; the config Secret is watched, so this is only a fallback. */
 const WAIT_FOR_TOKEN_MS = 5 * 60_000;
+/** A refused token or certificate is tried again after 2, 4, 8, ... sync periods, at most this long apart. */
+const MAX_REFUSAL_BACKOFF_MS = 15 * 60_000;
 /** The keys of the agent configuration Secret (as in Kyma). */
 const CONFIG_KEYS = new Set(["CONNECTOR_URL", "TOKEN", "RUNTIME_ID", "TENANT"]);
 /** A Retry-After longer than this is shortened to it (a broken or hostile gateway must not park the agent for days). */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+interface PendingPairing {
+  credentials: AgentCredentials;
+  configuration: ConnectorConfiguration;
+  /** In the Secrets already (only the CompassConnection is missing). */
+  stored: boolean;
+}
 
 /**
  * Reconciles the CompassConnection `compass-connection`: connection (pairing, checks, renewal), then
@@ -40,9 +52,17 @@ const MAX_RETRY_AFTER_MS = 5 * 60_000;
 export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #now: () => Date;
-  #refusedToken: string | undefined;
-  /** The message of the failure that spent #refusedToken (kept in the status while waiting for a new token). */
-  #refusedReason: string | undefined;
+  /** Digest of the token this agent paired with last: spent, never sent again. */
+  #spentToken: string | undefined;
+  /** The token Compass refused last, tried again after a backoff (Compass's authentication may have been failing). */
+  #tokenRefusal: Refusal | undefined;
+  /** The certificate Compass refused last, tried again after a backoff, like a refused token. */
+  #certificateRefusal: Refusal | undefined;
+  /**
+   * A certificate Compass issued that is not yet stored in the Secrets and the CompassConnection: the token is
+   * spent, so it is kept in memory and storing it is retried until it succeeds.
+   */
+  #pendingPairing: PendingPairing | undefined;
   #connectionFailures = 0;
   #lastState: string | undefined;
   /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
@@ -64,7 +84,7 @@ export class Reconciler {
   async reconcile(signal: AbortSignal): Promise<ReconcileOutcome> {
     const { config, store, metrics } = this.#o;
     const started = process.hrtime.bigint();
-    const agentConfig = await this.#readAgentConfiguration();
+    const { config: agentConfig, unreadable } = await this.#readAgentConfiguration();
     const requestId = `${agentConfig?.runtimeId || "runtime"}_${randomUUID()}`;
     const log = this.#o.log.child({ reconcileId: requestId });
     const now = this.#now();
@@ -86,33 +106,11 @@ export class Reconciler {
     const resetRefresh = spec.refreshCredentialsNow === true;
 
     // ---- connection ----
-    let connection: ConnectionOutcome;
-    let repair: string | undefined;
     const configKey = tokenDigest(JSON.stringify(agentConfig ?? null));
     const configChanged = this.#configSeen !== undefined && this.#configSeen !== configKey;
-    const needsToken = !existing || existing.status?.connectionState === STATE.ConnectionFailed;
-    if (!needsToken) {
-      const loaded = await loadCredentials(ctx);
-      repair = loaded.repair;
-      if (!loaded.usable) {
-        log.warn({ reason: repair }, "no usable client certificate; falling back to the one-time token");
-        connection = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
-      } else if (this.#rateLimited(existing, repair)) {
-        // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
-        // next cycle stays where the last one put it, a sync period after it.
-        // A changed config Secret (RUNTIME_ID, TENANT, ...) is taken up as soon as the minimal sync time allows.
-        return this.#finish(started, "Skipped", { requeueAfterMs: configChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) });
-      } else {
-        connection = await maintain(ctx, existing, repair);
-        if (connection.kind === "connection-failed") {
-          log.warn({ reason: connection.message }, "client certificate refused; trying the one-time token");
-          const retry = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
-          connection = retry.kind === "connection-failed" ? { ...retry, message: `${connection.message}. ${retry.message}` } : retry;
-        }
-      }
-    } else {
-      connection = await establish(ctx, agentConfig, this.#refusedToken, this.#refusedReason);
-    }
+    const connected = await this.#connect(ctx, existing, agentConfig, unreadable, configChanged);
+    if (connected.kind === "skip") return this.#finish(started, "Skipped", { requeueAfterMs: connected.requeueAfterMs });
+    const connection = connected.connection;
 
     this.#configSeen = configKey;
     const connectionStatus = status.connectionStatus ?? {
@@ -130,8 +128,6 @@ export class Reconciler {
     switch (connection.kind) {
       case "paired": {
         this.#connectionFailures = 0;
-        this.#refusedToken = undefined;
-        this.#refusedReason = undefined;
         spec = { ...spec, managementInfo: managementInfo(connection.configuration) };
         status = { ...status, connectionState: STATE.Connected };
         Object.assign(connectionStatus, { established: stamp, lastSync: stamp, lastSuccess: stamp });
@@ -158,25 +154,19 @@ export class Reconciler {
         const held = this.#o.session.credentials;
         if (held) {
           this.#o.metrics.certificateNotAfter.set(held.notAfter.getTime() / 1000);
-          if (!status.connectionStatus?.certificateStatus.notAfter) setCertificateStatus(status, held, stamp);
+          // The status shows the certificate in use, also when the write after its renewal (or pairing) was lost.
+          const shown = status.connectionStatus?.certificateStatus;
+          if (shown?.notAfter !== timestamp(held.notAfter) || shown.notBefore !== timestamp(held.notBefore)) setCertificateStatus(status, held, stamp);
         }
         break;
       }
       case "connection-failed": {
         this.#connectionFailures++;
-        if (connection.tokenRefused && agentConfig) {
-          const digest = tokenDigest(agentConfig.token.trim());
-          // The first refusal says why; the cycles after it (watch events) only find the same token again.
-          if (digest !== this.#refusedToken) this.#refusedReason = connection.message;
-          this.#refusedToken = digest;
-        }
         status = { ...status, connectionState: STATE.ConnectionFailed };
         connectionStatus.lastSync = stamp;
         connectionStatus.error = connection.message;
         message = connection.message;
-        requeueAfterMs = connection.waitForNewToken
-          ? WAIT_FOR_TOKEN_MS
-          : backoffMs(this.#connectionFailures, 1_000, Math.max(config.controllerSyncPeriod, 60_000), this.#o.random);
+        requeueAfterMs = connection.requeueAfterMs ?? backoffMs(this.#connectionFailures, 1_000, Math.max(config.controllerSyncPeriod, 60_000), this.#o.random);
         log.error({ reason: connection.message }, "connection to Compass failed");
         break;
       }
@@ -198,6 +188,7 @@ export class Reconciler {
     let current = existing;
     if (connection.kind === "paired") {
       current = await this.#persist(existing, spec, withConditions(structuredClone(status), "", now), { resetResync: false, resetRefresh: false });
+      this.#pendingPairing = undefined;
     }
 
     // ---- synchronization, in the same pass as the connection (also right after pairing) ----
@@ -211,6 +202,12 @@ export class Reconciler {
       if (sync.kind === "fetch-failed") {
         status.connectionState = STATE.SynchronizationFailed;
         syncStatus.error = message = sync.message;
+        if (sync.certificateRefused && this.#o.session.credentials) {
+          // As a refusal by the Connector: the next cycle (soon) sets this certificate aside and uses the token.
+          const { fingerprint } = this.#o.session.credentials;
+          this.#certificateRefusal = nextRefusal(this.#certificateRefusal, fingerprint, sync.message, now.getTime(), (n) => this.#refusalBackoff(n));
+          requeueAfterMs = backoffMs(1, 1_000, 1_000, this.#o.random);
+        }
         // Like the connection failures, a failed fetch is in the log too, not only in the status and an Event.
         log.error({ reason: sync.message }, "synchronization failed");
       } else {
@@ -238,7 +235,7 @@ export class Reconciler {
     } else if (!agentConfig && connection.kind !== "connection-failed") {
       status.connectionState = STATE.SynchronizationFailed;
       const secret = `${config.agentConfigurationSecret.namespace}/${config.agentConfigurationSecret.name}`;
-      message = `Failed to read Runtime config: the configuration Secret ${secret} cannot be read`;
+      message = `Failed to read Runtime config: the configuration Secret ${secret} ${unreadable ? `cannot be read now: ${unreadable}` : "does not exist"}`;
       // In synchronizationStatus too, where every other synchronization failure is reported.
       const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
       status.synchronizationStatus = { ...syncStatus, lastAttempt: stamp, error: message };
@@ -268,9 +265,141 @@ export class Reconciler {
     return this.#finish(started, status.connectionState, { requeueAfterMs });
   }
 
-  async #readAgentConfiguration(): Promise<AgentConfiguration | undefined> {
+  /**
+   * The connection phase: which credential to use (decideConnection), then using it. A refused certificate falls
+   * back to the token in the same cycle; a refused credential is tried again after a backoff.
+   */
+  async #connect(
+    ctx: ConnectionContext,
+    existing: CompassConnection | undefined,
+    agentConfig: AgentConfiguration | undefined,
+    /** Why the config Secret could not be read this time (it may exist): retried with backoff, not waited for. */
+    unreadable: string | undefined,
+    configChanged: boolean,
+  ): Promise<{ kind: "skip"; requeueAfterMs: number } | { kind: "connect"; connection: ConnectionOutcome; repair: string | undefined }> {
+    const configProblem = unreadable
+      ? `Cannot read the configuration Secret ${configSecretName(ctx.config)} now: ${unreadable}; retrying`
+      : pairingConfigProblem(ctx.config, agentConfig);
+    const token = configProblem === undefined && agentConfig ? tokenDigest(agentConfig.token.trim()) : undefined;
+    let repair: string | undefined;
+    if (this.#pendingPairing === undefined) {
+      const loaded = await loadCredentials(ctx);
+      repair = loaded.repair;
+      if (!loaded.usable && repair !== undefined && existing) ctx.log.warn({ reason: repair }, "no usable client certificate");
+    }
+    // The certificate as observed now: a refusal below makes the session forget it, but it is still the one the
+    // Secrets hold, and its refusal decides when it is tried again.
+    const held = ctx.session.credentials;
+    const decide = (): ConnectionDecision =>
+      decideConnection({
+        now: ctx.now.getTime(),
+        pendingPairing: this.#pendingPairing !== undefined,
+        certificate: held ? { fingerprint: held.fingerprint, notAfter: held.notAfter.getTime() } : undefined,
+        knowsConnectorUrl: (existing?.spec.managementInfo?.connectorUrl ?? "") !== "",
+        certificateRefusal: this.#certificateRefusal,
+        token,
+        spentToken: this.#spentToken,
+        tokenRefusal: this.#tokenRefusal,
+      });
+
+    let decision = decide();
+    let certificateRefused: string | undefined;
+    if (decision.kind === "maintain" && existing) {
+      if (existing.status?.connectionState !== STATE.ConnectionFailed && this.#rateLimited(existing, repair)) {
+        // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
+        // next cycle stays where the last one put it, a sync period after it.
+        // A changed config Secret (RUNTIME_ID, TENANT, ...) is taken up as soon as the minimal sync time allows.
+        return { kind: "skip", requeueAfterMs: configChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
+      }
+      const fingerprint = held?.fingerprint ?? "";
+      const maintained = await maintain(ctx, existing, repair);
+      if (maintained.kind !== "certificate-refused") {
+        if (maintained.kind === "maintained") this.#certificateRefusal = undefined;
+        return { kind: "connect", connection: maintained, repair };
+      }
+      certificateRefused = maintained.message;
+      this.#certificateRefusal = nextRefusal(this.#certificateRefusal, fingerprint, maintained.message, ctx.now.getTime(), (n) => this.#refusalBackoff(n));
+      ctx.log.warn({ reason: maintained.message }, "Compass did not accept the client certificate; falling back to the one-time token");
+      decision = decide();
+    }
+    const connection = await this.#useDecision(ctx, decision, agentConfig, configProblem, unreadable !== undefined, certificateRefused);
+    return { kind: "connect", connection, repair };
+  }
+
+  async #useDecision(
+    ctx: ConnectionContext,
+    decision: ConnectionDecision,
+    agentConfig: AgentConfiguration | undefined,
+    configProblem: string | undefined,
+    configUnreadable: boolean,
+    certificateRefused: string | undefined,
+  ): Promise<ConnectionOutcome> {
+    const secret = configSecretName(ctx.config);
+    const prefix = certificateRefused ? `${certificateRefused}. ` : "";
+    const now = ctx.now.getTime();
+    if (decision.kind === "store-pairing" && this.#pendingPairing) return this.#storePairing(ctx, this.#pendingPairing);
+    if (decision.kind === "pair" && agentConfig) {
+      const result = await pair(ctx, agentConfig);
+      const digest = tokenDigest(agentConfig.token.trim());
+      if (result.kind === "paired") {
+        // From here on the token is spent: the certificate is kept in memory until it is stored.
+        this.#spentToken = digest;
+        this.#tokenRefusal = undefined;
+        this.#certificateRefusal = undefined;
+        ctx.session.use(result.credentials);
+        this.#pendingPairing = { credentials: result.credentials, configuration: result.configuration, stored: false };
+        return this.#storePairing(ctx, this.#pendingPairing);
+      }
+      if (result.kind === "failed") return { kind: "connection-failed", message: prefix + result.message, retryAfterMs: result.retryAfterMs };
+      this.#tokenRefusal = nextRefusal(this.#tokenRefusal, digest, result.message, now, (n) => this.#refusalBackoff(n));
+      const retryAt = this.#tokenRefusal.notBefore;
+      return {
+        kind: "connection-failed",
+        message: `${prefix}${result.message}. Compass did not accept the one-time token in Secret ${secret}: write a new TOKEN into the Secret (it is used at once); in case Compass's authentication was failing, this token is tried again at ${new Date(retryAt).toISOString()}`,
+        requeueAfterMs: retryAt - now,
+      };
+    }
+    if (decision.kind !== "wait") throw new Error(`connection decision ${decision.kind} without what it needs`);
+    const retry = decision.retryAt === undefined ? "" : `; tried again at ${new Date(decision.retryAt).toISOString()}`;
+    // An unreadable Secret is retried with the usual backoff; a missing or spent token is waited for (watched).
+    const requeueAfterMs = configUnreadable ? undefined : decision.retryAt === undefined ? WAIT_FOR_TOKEN_MS : Math.max(0, decision.retryAt - now);
+    const why = {
+      "no-token": configProblem ?? `No one-time token in Secret ${secret}: write a TOKEN into the Secret`,
+      "token-spent": `The one-time token in Secret ${secret} was used by this agent to pair and cannot be used again: write a new TOKEN into the Secret (it is used at once)`,
+      "token-refused": `${this.#tokenRefusal?.reason ?? "Compass did not accept the one-time token"}. Write a new TOKEN into Secret ${secret} (it is used at once)`,
+      "certificate-refused": `${this.#certificateRefusal?.reason ?? "Compass did not accept the client certificate"}. ${configProblem ?? `No unused one-time token in Secret ${secret}`}: write a new TOKEN into the Secret (it is used at once)`,
+    }[decision.why];
+    return { kind: "connection-failed", message: `${prefix}${why}${retry}`, requeueAfterMs };
+  }
+
+  /** Stores a pairing's certificate; a failure keeps it in memory and is retried (the token is spent). */
+  async #storePairing(ctx: ConnectionContext, pending: PendingPairing): Promise<ConnectionOutcome> {
+    if (!pending.stored) {
+      try {
+        await storeCredentials(ctx, pending.credentials);
+        pending.stored = true;
+      } catch (error) {
+        return {
+          kind: "connection-failed",
+          message: `Paired with Compass, but storing the client certificate in the Secrets failed: ${describe(error)}. The certificate is kept in memory and stored on the next attempt; no new token is needed`,
+        };
+      }
+    }
+    return { kind: "paired", credentials: pending.credentials, configuration: pending.configuration };
+  }
+
+  /** 2, 4, 8, ... sync periods (at least 10 s), with jitter, at most MAX_REFUSAL_BACKOFF_MS. */
+  #refusalBackoff(attempts: number): number {
+    const base = Math.max(2 * this.#o.config.controllerSyncPeriod, 10_000);
+    return backoffMs(attempts, base, Math.max(base, MAX_REFUSAL_BACKOFF_MS), this.#o.random);
+  }
+
+  /** The config Secret: its content, or why it cannot be read now (`unreadable`), or neither when it does not exist. */
+  async #readAgentConfiguration(): Promise<{ config: AgentConfiguration | undefined; unreadable: string | undefined }> {
+    const { namespace, name } = this.#o.config.agentConfigurationSecret;
     try {
-      const secret = await this.#o.store.secrets.get(this.#o.config.agentConfigurationSecret.namespace, this.#o.config.agentConfigurationSecret.name);
+      const secret = await this.#o.store.secrets.find(namespace, name);
+      if (secret === undefined) return { config: undefined, unreadable: undefined };
       // Keys the agent does not know are ignored; a typo (TOKENN) would otherwise look like a missing key. Said once
       // per set of keys, by name only (values may be secret).
       const unknown = Object.keys(secret.data).filter((key) => !CONFIG_KEYS.has(key)).sort();
@@ -281,10 +410,11 @@ export class Reconciler {
           this.#o.log.warn({ keys: unknown, known: [...CONFIG_KEYS] }, "the agent configuration Secret has keys the agent does not use; they are ignored");
         }
       }
-      return agentConfigurationFromData(secret.data);
+      return { config: agentConfigurationFromData(secret.data), unreadable: undefined };
     } catch (error) {
+      // Not "missing": the API server did not answer, or refused (RBAC). The Secret may well be there.
       this.#o.log.warn({ reason: describe(error) }, "cannot read the agent configuration Secret");
-      return undefined;
+      return { config: undefined, unreadable: describe(error) };
     }
   }
 

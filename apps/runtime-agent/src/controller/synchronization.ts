@@ -1,6 +1,7 @@
 import {
   applicationContentHashOf,
   buildDesiredState,
+  DESIRED_HASH_ANNOTATION,
   fromBase64,
   mergeApplication,
   plan,
@@ -9,7 +10,8 @@ import {
   stableStringify,
   toBase64,
 } from "@runtime-agent/app-sync";
-import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, Plan, SecretUpdate, Warning } from "@runtime-agent/app-sync";
+import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, DesiredState, Plan, SecretUpdate, Warning } from "@runtime-agent/app-sync";
+import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
 import type { DirectorApplication } from "@runtime-agent/director-client";
 import { isK8sStoreError, retryOnConflict } from "@runtime-agent/k8s-store";
 import type { AgentConfiguration, Application, CompassConnection, K8sStore, ObjectMeta, OwnerReference, SecretObject } from "@runtime-agent/k8s-store";
@@ -39,7 +41,13 @@ export interface ApplicationFailure {
 }
 
 export type SyncOutcome =
-  | { kind: "fetch-failed"; message: string; retryAfterMs?: number | undefined }
+  | {
+      kind: "fetch-failed";
+      message: string;
+      retryAfterMs?: number | undefined;
+      /** The Director did not accept the client certificate (HTTP 401, code 26) and no TENANT can be the cause. */
+      certificateRefused?: boolean | undefined;
+    }
   | {
       kind: "applied";
       /** Applications in Compass for this runtime. */
@@ -49,6 +57,11 @@ export type SyncOutcome =
       writes: number;
       /** Set when reporting the runtime's URLs as labels failed. */
       labelsError: string | undefined;
+      /**
+       * Set when the Director's pages did not fit together (Compass changed while the agent paged): what was listed
+       * was created and updated, and these managed objects were kept rather than deleted until a consistent listing.
+       */
+      deferred?: { inconsistency: string; kept: number } | undefined;
     };
 
 /**
@@ -78,6 +91,8 @@ interface SyncMemory {
   appHashes: Map<string, ContentHash>;
   secretHashes: Map<string, SecretDigest>;
   clean: CleanCycle | undefined;
+  /** Compass application id → the desired hash of that application when its warnings were last logged. */
+  warned: Map<string, string>;
 }
 
 /** What is remembered of a Secret's content: its hash and the names of its data keys (not the values). */
@@ -91,7 +106,6 @@ interface CleanCycle {
   /** `A/<name>` and `S/<namespace>/<name>` → `<uid>/<resourceVersion>`, after the cycle's own writes. */
   objects: Map<string, string>;
   managed: number;
-  warnings: Warning[];
 }
 
 const memories = new WeakMap<K8sStore, SyncMemory>();
@@ -99,7 +113,7 @@ const memories = new WeakMap<K8sStore, SyncMemory>();
 function memoryOf(store: K8sStore): SyncMemory {
   let memory = memories.get(store);
   if (memory === undefined) {
-    memory = { appHashes: new Map(), secretHashes: new Map(), clean: undefined };
+    memory = { appHashes: new Map(), secretHashes: new Map(), clean: undefined, warned: new Map() };
     memories.set(store, memory);
   }
   return memory;
@@ -108,7 +122,8 @@ function memoryOf(store: K8sStore): SyncMemory {
 /**
  * One synchronization: every page of applications and the runtime's labels from the Director, the desired
  * Applications and Secrets, a plan against what the cluster holds, and only the writes the plan needs.
- * A failed or partial fetch returns before anything is written, so it never deletes an Application.
+ * A failed fetch returns before anything is written. A listing whose pages did not fit together (Compass changed
+ * while the agent paged) is applied too, but deletes nothing: an application missing from it may still exist.
  */
 export async function synchronize(ctx: SyncContext, cc: CompassConnection, agentConfig: AgentConfiguration): Promise<SyncOutcome> {
   const runtimeId = agentConfig.runtimeId.trim();
@@ -124,11 +139,12 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   let labels: Record<string, unknown>;
   let applications: DirectorApplication[];
   let digest: string;
+  let inconsistency: string | undefined;
   try {
-    ({ labels, applications, digest } = await fetchFromDirector(ctx, director, runtimeId));
+    ({ labels, applications, digest, inconsistency } = await fetchFromDirector(ctx, director, runtimeId));
   } catch (error) {
     await listing;
-    return { kind: "fetch-failed", message: `Failed to fetch configuration: ${describe(error)}`, retryAfterMs: retryAfterOf(error) };
+    return fetchFailure(error, agentConfig.tenant.trim(), secret);
   }
   const options = {
     centralGatewayUrl: ctx.config.centralGatewayServiceUrl,
@@ -145,9 +161,9 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
 
   const t2 = performance.now();
   const clean = memory.clean;
-  if (clean !== undefined && clean.key === key && sameObjects(clean.objects, listed.value.objects)) {
-    // Compass answered byte for byte as in the last clean cycle and no object changed since: nothing to write.
-    for (const warning of clean.warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
+  if (inconsistency === undefined && clean !== undefined && clean.key === key && sameObjects(clean.objects, listed.value.objects)) {
+    // Compass answered as in the last clean cycle and no object changed since: nothing to write (and nothing new
+    // to warn about).
     const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, labels);
     ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), unchanged: true }, "synchronization phases");
     return { kind: "applied", fetched: applications.length, managed: clean.managed, failures: [], writes: 0, labelsError };
@@ -161,7 +177,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   // eslint-disable-next-line no-useless-assignment
   applications = [];
   const desiredNames = desired.applications.map((a) => a.metadata.name);
-  for (const warning of desired.warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
+  logNewWarnings(ctx, memory, desired, inconsistency === undefined);
 
   const t3 = performance.now();
   let actual: ActualState;
@@ -171,7 +187,10 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
     return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(error)}` };
   }
   const t4 = performance.now();
-  const thePlan = plan(desired, actual);
+  const thePlan = plan(desired, actual, {
+    deferDeletions: inconsistency === undefined ? undefined : "the Director's listing was inconsistent (Compass changed while the agent paged); deletions wait for a consistent listing",
+  });
+  const kept = thePlan.applications.kept.length + thePlan.secrets.kept.length;
   // Failures are per application: a Secret's conflict is reported under its Application, and not at all when
   // the Application itself is in conflict (its Secrets are never written then).
   const ownerOfSecret = new Map(desired.secrets.map((d) => [`${d.secret.metadata.namespace}/${d.secret.metadata.name}`, d.ownerApplication]));
@@ -199,7 +218,10 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), desiredMs: ms(t2, t3), readMs: ms(t3, t4), planMs: ms(t4, t5), writeMs: ms(t5, t6), writes }, "synchronization phases");
   const failedNames = new Set(failures.map((f) => f.name));
   const managed = desiredNames.filter((name) => !failedNames.has(name)).length;
-  if (failures.length === 0) memory.clean = { key, objects, managed, warnings: desired.warnings };
+  if (failures.length === 0 && inconsistency === undefined) memory.clean = { key, objects, managed };
+  if (inconsistency !== undefined) {
+    ctx.log.warn({ inconsistency, applications: fetched, kept }, "the Director's listing was inconsistent: applied what it listed, deleted nothing");
+  }
   return {
     kind: "applied",
     fetched,
@@ -207,10 +229,30 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
     failures: dedupe(failures),
     writes,
     labelsError,
+    ...(inconsistency !== undefined ? { deferred: { inconsistency, kept } } : {}),
   };
 }
 
 const ms = (from: number, to: number): number => Math.round(to - from);
+
+/**
+ * The Director answers HTTP 401 code 26 both for a certificate it does not accept and for a Tenant header naming no
+ * tenant it knows. The Connector accepted the certificate earlier in the same cycle, so with a TENANT configured the
+ * TENANT is the likely cause; without one, the certificate is.
+ */
+function fetchFailure(error: unknown, tenant: string, secret: string): SyncOutcome {
+  const message = `Failed to fetch configuration: ${describe(error)}`;
+  if (!(error instanceof DirectorError && error.code === DirectorErrorCode.AUTH_FAILED)) {
+    return { kind: "fetch-failed", message, retryAfterMs: retryAfterOf(error) };
+  }
+  if (tenant !== "") {
+    return {
+      kind: "fetch-failed",
+      message: `${message}. Likely cause: TENANT ${JSON.stringify(tenant)} in Secret ${secret} is not a tenant Compass knows (the Connector accepted the client certificate); correct TENANT in the Secret`,
+    };
+  }
+  return { kind: "fetch-failed", message, certificateRefused: true };
+}
 
 /** A promise that never rejects (so it may wait unobserved while other work runs). */
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
@@ -221,7 +263,7 @@ async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | 
   }
 }
 
-/** The metadata of every Application and of every Secret with an `app` label, and their uids/resourceVersions. */
+/** The metadata of every Application and of the agent's app Secrets, and their uids/resourceVersions. */
 interface Listed {
   applications: { metadata: ObjectMeta }[];
   secrets: { metadata: ObjectMeta & { namespace: string } }[];
@@ -241,21 +283,43 @@ async function fetchFromDirector(
   ctx: SyncContext,
   director: ReturnType<SyncContext["session"]["director"]>,
   runtimeId: string,
-): Promise<{ labels: Record<string, unknown>; applications: DirectorApplication[]; digest: string }> {
+): Promise<{ labels: Record<string, unknown>; applications: DirectorApplication[]; digest: string; inconsistency: string | undefined }> {
   const call = { requestId: ctx.requestId, signal: ctx.signal };
   const [labels, listing] = await Promise.all([
     ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-    ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, call)),
+    // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
+    ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, { ...call, allowInconsistent: true })),
   ]);
-  return { labels, applications: listing.applications, digest: listing.digest };
+  return { labels, applications: listing.applications, digest: listing.digest, inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together") };
+}
+
+/**
+ * Warnings (e.g. an unsupported credential type) are logged once per change of their application, not every
+ * cycle. Applications no longer listed are forgotten, unless the listing was inconsistent (they may still exist).
+ */
+function logNewWarnings(ctx: SyncContext, memory: SyncMemory, desired: DesiredState, complete: boolean): void {
+  const hashOf = new Map<string, string>();
+  for (const app of desired.applications) hashOf.set(app.spec.compassMetadata.applicationId, app.metadata.annotations[DESIRED_HASH_ANNOTATION] ?? "");
+  const byApplication = new Map<string, Warning[]>();
+  for (const warning of desired.warnings) byApplication.set(warning.applicationId, [...(byApplication.get(warning.applicationId) ?? []), warning]);
+  const warned = new Map<string, string>(complete ? [] : memory.warned);
+  for (const [applicationId, warnings] of byApplication) {
+    const hash = hashOf.get(applicationId) ?? "";
+    if (memory.warned.get(applicationId) !== hash) {
+      for (const warning of warnings) ctx.log.warn({ application: warning.name, bundleId: warning.bundleId }, warning.reason);
+    }
+    warned.set(applicationId, hash);
+  }
+  memory.warned = warned;
 }
 
 async function listObjects(ctx: SyncContext): Promise<Listed> {
   const [applications, secrets] = await Promise.all([
     // All Applications: a foreign one with a wanted name must be seen to be left alone.
     ctx.store.applications.listMetadata({ labelSelector: "", pageSize: METADATA_PAGE_SIZE }),
-    // Secrets written by the agent (ours or the Go agent's) carry an `app` label.
-    ctx.store.secrets.listMetadata(ctx.config.integrationNamespace, { labelSelector: "app", pageSize: METADATA_PAGE_SIZE }),
+    // Only Secrets written by an agent (ours or the Go agent's): other components' Secrets labelled `app` neither
+    // count as changes nor get read.
+    ctx.store.applications.listManagedSecretMetadata(ctx.config.integrationNamespace, { pageSize: METADATA_PAGE_SIZE }),
   ]);
   const objects = new Map<string, string>();
   for (const a of applications) objects.set(appKey(a.metadata.name), version(a.metadata));
@@ -284,8 +348,8 @@ async function completeActualState(ctx: SyncContext, memory: SyncMemory, listed:
   });
   const secrets = await withContentHashes(listed.secrets, memory.secretHashes, {
     key: (meta) => secretKey(meta.namespace, meta.name),
-    readAll: () => ctx.store.secrets.list(ns, { labelSelector: "app" }),
-    readOne: async (meta) => (await ctx.store.secrets.list(meta.namespace, { labelSelector: "app", fieldSelector: `metadata.name=${meta.name}` }))[0],
+    readAll: () => ctx.store.applications.listManagedSecrets(ns),
+    readOne: async (meta) => (await ctx.store.applications.listManagedSecrets(meta.namespace, { fieldSelector: `metadata.name=${meta.name}` }))[0],
     hashOf: secretDigest,
   });
   // Only what is there now is remembered.
@@ -458,7 +522,8 @@ async function execute(
     };
     const what = `Secret ${s.metadata.namespace}/${s.metadata.name}`;
     try {
-      let current: { ownerReferences?: OwnerReference[] | undefined; dataKeys: string[] };
+      // The patch applies only to the Secret as it was read (uid, resourceVersion): K8S_CONFLICT otherwise.
+      let current: { uid: string | undefined; resourceVersion: string | undefined; ownerReferences?: OwnerReference[] | undefined; dataKeys: string[] };
       if (isNew) {
         try {
           // A create (POST) costs the API server less than a server-side apply that creates.
@@ -469,15 +534,17 @@ async function execute(
           if (!isK8sStoreError(error, "K8S_ALREADY_EXISTS")) throw error;
           // Created meanwhile: only one of the agent's own is overwritten, as the plan would have decided.
           const [existing] = await ctx.store.secrets.list(s.metadata.namespace, { fieldSelector: `metadata.name=${s.metadata.name}` });
-          if (existing === undefined || !ctx.store.applications.isManaged(existing)) {
+          if (existing === undefined || !ctx.store.applications.isManagedSecret(existing)) {
             record(desired.ownerApplication, "create", what, `a Secret ${s.metadata.namespace}/${s.metadata.name} exists that the agent does not manage; it is left alone`);
             return;
           }
-          current = { ownerReferences: existing.metadata.ownerReferences, dataKeys: Object.keys(existing.data) };
+          current = { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion, ownerReferences: existing.metadata.ownerReferences, dataKeys: Object.keys(existing.data) };
         }
       } else {
         const actualSecret = update?.actual;
         current = {
+          uid: actualSecret?.metadata?.uid,
+          resourceVersion: actualSecret?.metadata?.resourceVersion,
           ownerReferences: actualSecret?.metadata?.ownerReferences,
           dataKeys: memory.secretHashes.get(version(actualSecret?.metadata ?? {}))?.keys ?? Object.keys(actualSecret?.data ?? {}),
         };
@@ -504,7 +571,7 @@ async function execute(
   await forEachLimited(thePlan.secrets.delete, WRITE_CONCURRENCY, async (ref) => {
     const namespace = ref.namespace ?? ctx.config.integrationNamespace;
     try {
-      await ctx.store.secrets.delete(namespace, ref.name, ref.uid ? { uid: ref.uid } : {});
+      await ctx.store.applications.deleteSecret(ref.name, namespace, { uid: ref.uid, resourceVersion: ref.resourceVersion });
       objects.delete(secretKey(namespace, ref.name));
       count("Secret", "delete");
     } catch (error) {

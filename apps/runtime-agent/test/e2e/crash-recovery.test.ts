@@ -135,7 +135,7 @@ describe("SIGKILL while Applications are being deleted", () => {
   test("the next start deletes the rest and their Secrets; what stays in Compass stays untouched", async () => {
     const keep = Array.from({ length: 20 }, (_, i) => i * 15); // 20 applications stay
     const keptUids = new Map((await scenario.store.applications.listManaged()).filter((a) => keep.some((i) => a.metadata.name === `mp-crash-${n3(i)}`)).map((a) => [a.metadata.name, a.metadata.uid]));
-    for (let i = 0; i < COUNT; i++) if (!keep.includes(i)) scenario.sim.deleteApplication(ids[i] as string);
+    for (let i = 0; i < COUNT; i++) if (!keep.includes(i)) scenario.removeApplication(ids[i] as string);
     const remaining = async () => (await scenario.store.applications.listManaged()).length;
     // Secrets go first, then Applications: kill once some Applications are gone.
     const atKill = await killWhen(async () => COUNT - (await remaining()), 40, COUNT - keep.length);

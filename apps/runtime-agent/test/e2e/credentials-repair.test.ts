@@ -119,7 +119,7 @@ describe("after a restart", () => {
     await sleep(3_000);
     expect(agent.exitStatus()).toBeUndefined();
     expect((await fetch(`http://127.0.0.1:${agent.healthPort}/healthz`)).status).toBe(200);
-    await agent.waitForLog(/no usable client certificate; falling back to the one-time token/);
+    await agent.waitForLog(/no usable client certificate/);
 
     await scenario.writeConfigSecret();
     await scenario.waitForState("Synchronized", 20_000);

@@ -136,7 +136,7 @@ describe("steady state", () => {
     await waitFor("changed description", async () =>
       (await scenario.managedApplications()).find((a) => a.name === "mp-new-app")?.spec.description === "second" ? true : undefined,
     );
-    await scenario.admin.call("DELETE", `/admin/applications/${id}`);
+    await scenario.admin.removeApplication(id);
     await waitFor("removed application", async () => ((await scenario.managedApplications()).some((a) => a.name === "mp-new-app") ? undefined : true));
   });
 

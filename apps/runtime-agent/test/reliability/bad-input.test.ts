@@ -55,8 +55,12 @@ async function expectApplicationsKept(): Promise<void> {
   expect((await scenario.appSecrets()).map((s) => s.data["password"])).toEqual([PASSWORD]);
 }
 
+const OTHER_TENANT = "22222222-3333-4444-8555-666666666666";
+
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"));
+  // A tenant Compass knows that is not the runtime's (TenantNotFound, not the 401 of an unknown one).
+  await scenario.admin.call("POST", "/admin/tenants", { externalId: OTHER_TENANT, name: "other" });
   leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   connectorUrl = (await scenario.store.secrets.readAgentConfiguration(CONFIG_SECRET)).connectorUrl;
@@ -118,7 +122,7 @@ describe("the configuration Secret", () => {
   test("the Secret deleted while connected: SynchronizationFailed naming it, nothing deleted; back → Synchronized", async () => {
     const saved = (await scenario.store.secrets.get(CONFIG_SECRET.namespace, CONFIG_SECRET.name)).data;
     await scenario.kube.ok("DELETE", CONFIG_PATH);
-    await waitForError(/the configuration Secret kyma-system\/compass-agent-configuration cannot be read/, "SynchronizationFailed");
+    await waitForError(/the configuration Secret kyma-system\/compass-agent-configuration does not exist/, "SynchronizationFailed");
     await expectApplicationsKept();
     await replaceConfig(saved);
     await scenario.waitForState("Synchronized");
@@ -128,7 +132,9 @@ describe("the configuration Secret", () => {
     ["RUNTIME_ID empty", () => ({ RUNTIME_ID: "" }), /RUNTIME_ID in Secret kyma-system\/compass-agent-configuration is empty/],
     ["RUNTIME_ID of a runtime Compass does not know", () => ({ RUNTIME_ID: "00000000-0000-4000-8000-000000000000" }), /DIRECTOR_RUNTIME_NOT_FOUND/],
     ["RUNTIME_ID that is not a UUID", () => ({ RUNTIME_ID: "not-a-uuid" }), /Failed to fetch configuration: DIRECTOR_/],
-    ["TENANT of another tenant", () => ({ TENANT: "11111111-2222-4333-8444-555555555555" }), /DIRECTOR_TENANT_NOT_FOUND/],
+    // Real Compass: a Tenant it does not know is HTTP 401 code 26, as for a revoked certificate; the status names TENANT.
+    ["TENANT Compass does not know", () => ({ TENANT: "11111111-2222-4333-8444-555555555555" }), /DIRECTOR_AUTH_FAILED.*Likely cause: TENANT "11111111-2222-4333-8444-555555555555"/],
+    ["TENANT of another tenant", () => ({ TENANT: OTHER_TENANT }), /DIRECTOR_TENANT_NOT_FOUND/],
   ];
   test.each(syncCases)("%s: SynchronizationFailed with the cause, nothing deleted; restored → Synchronized", async (_name, change, pattern) => {
     const saved = (await scenario.store.secrets.get(CONFIG_SECRET.namespace, CONFIG_SECRET.name)).data;
@@ -160,7 +166,7 @@ describe("what the Director sends", () => {
       expect(agent.exitStatus()).toBeUndefined();
     } finally {
       // Removed in Compass: Synchronized again.
-      scenario.sim.deleteApplication(id as string);
+      scenario.removeApplication(id as string);
     }
     await scenario.waitForState("Synchronized", 30_000);
   }, 120_000);
@@ -178,7 +184,7 @@ describe("what the Director sends", () => {
       expect(unicode!.length).toBeLessThanOrEqual(253);
       await expectApplicationsKept();
     } finally {
-      await scenario.admin.call("DELETE", `/admin/applications/${longId}`);
+      await scenario.admin.removeApplication(longId);
     }
     await scenario.waitForState("Synchronized", 30_000);
     await states.stop();

@@ -137,8 +137,8 @@ describe("while pairing", () => {
     await sleep(3_000);
     const seen = await states.stop();
     // The refusal (with the Connector's code), then the standing advice; the token was sent exactly once.
-    expect(agent.logs().some((l) => /CONNECTOR_AUTH_FAILED/.test(String(l["reason"] ?? "")))).toBe(true);
-    expect(seen[seen.length - 1]?.error).toMatch(/refused by Compass \(used or expired\); write a new TOKEN/);
+    expect(agent.logs().some((l) => /CONNECTOR_NOT_AUTHENTICATED/.test(String(l["reason"] ?? "")))).toBe(true);
+    expect(seen[seen.length - 1]?.error).toMatch(/Compass did not accept the one-time token in Secret .*: write a new TOKEN/);
     expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(1);
     await scenario.writeConfigSecret();
     await scenario.waitForState("Synchronized", 20_000);

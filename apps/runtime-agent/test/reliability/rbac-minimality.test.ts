@@ -241,7 +241,7 @@ async function runScenario(budgetMs: number): Promise<Outcome> {
     }
 
     await scenario.admin.call("PATCH", `/admin/applications/${a}`, { description: "two", bundles: [kept("rbac-pw-1b")] });
-    await scenario.admin.call("DELETE", `/admin/applications/${gamma}`);
+    await scenario.admin.removeApplication(gamma);
     const changed = await until("changes in Compass applied", async () => {
       const apps = await scenario.store.applications.listManaged();
       const secrets = await scenario.appSecrets();

@@ -63,7 +63,7 @@ describe("TLS verification", () => {
     await scenario.waitForState("Synchronized");
     await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, { TOKEN: VALUES.invalidToken });
     await scenario.store.compassConnections.delete();
-    await waitFor("the invalid token refused", async () => (agent.logs().some((l) => /CONNECTOR_AUTH_FAILED/.test(String(l["reason"]))) ? true : undefined));
+    await waitFor("the invalid token refused", async () => (agent.logs().some((l) => /CONNECTOR_NOT_AUTHENTICATED/.test(String(l["reason"]))) ? true : undefined));
     await scenario.writeConfigSecret();
     await scenario.waitForState("Synchronized");
     await leaks.remember();

@@ -190,7 +190,7 @@ async function main(): Promise<number> {
         } else {
           const app = pick(list);
           if (kind === "delete") {
-            await s.admin.call("DELETE", `/admin/applications/${app.id}`);
+            await s.admin.removeApplication(app.id);
             apps.delete(app.id);
           } else if (kind === "description") {
             app.description = `${app.description.split(" (")[0]} (changed ${counter++})`;

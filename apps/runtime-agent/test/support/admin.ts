@@ -25,6 +25,15 @@ export class SimAdmin {
     return this.call("POST", "/admin/clock", { advanceSeconds: seconds });
   }
 
+  /** Unregisters an application as Compass allows it: out of every formation first (code 27 otherwise), then deleted. */
+  async removeApplication(id: string): Promise<void> {
+    const app = await this.call<{ labels: { scenarios?: string[] } }>("GET", `/admin/applications/${id}`);
+    for (const formation of app.labels.scenarios ?? []) {
+      await this.call("POST", "/admin/formations/unassign", { formation, applicationId: id });
+    }
+    await this.call("DELETE", `/admin/applications/${id}`);
+  }
+
   revoke(fingerprint: string): Promise<{ revoked: number }> {
     return this.call("POST", "/admin/revoke", { fingerprint });
   }

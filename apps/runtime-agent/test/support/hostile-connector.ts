@@ -124,7 +124,8 @@ export async function startHostileConnector(): Promise<HostileConnector> {
         requests.push({ variant: variantName, operation: signing ? "signCertificateSigningRequest" : "configuration" });
         let result: unknown;
         if (!variant) {
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: null, errors: [{ message: "Failed to authenticate request. Token authentication error" }] }));
+          // As real Compass answers an unknown token: HTTP 400, empty body.
+          res.writeHead(400, { "content-type": "application/json;charset=UTF-8", "content-length": "0" }).end();
           return;
         }
         if (!signing) {

@@ -39,7 +39,7 @@ export class Scenario {
   /** Every one-time token this scenario issued (for the leak checks). */
   readonly tokens: string[] = [];
 
-  static async start(adminKubeconfig: string, options: Pick<CompassSimulatorOptions, "certValidity" | "advertisedHost"> = {}): Promise<Scenario> {
+  static async start(adminKubeconfig: string, options: Pick<CompassSimulatorOptions, "certValidity" | "advertisedHost" | "director"> = {}): Promise<Scenario> {
     // A request log large enough to count every call of a test file.
     const sim = await startCompassSimulator({ ...options, requestLogLimit: 1_000_000 });
     const admin = new SimAdmin(sim.adminUrl);
@@ -91,6 +91,11 @@ export class Scenario {
   async clientCertificateFingerprint(): Promise<string | undefined> {
     const read = await this.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
     return read.state === "complete" ? read.fingerprint : undefined;
+  }
+
+  /** Unregisters an application at once (in-process): unassigned from its formations, then deleted, as Compass requires. */
+  removeApplication(id: string): void {
+    this.sim.state.deleteApplication(id, { unassign: true });
   }
 
   async addApplication(app: AppInput): Promise<string> {
