@@ -4,7 +4,7 @@
  * | Route                              | Body                                              | Answer                                  |
  * |------------------------------------|---------------------------------------------------|-----------------------------------------|
  * | `POST /admin/tenants`              | `{"externalId"?, "name"?}`                        | `{"externalId","internalId"}`           |
- * | `POST /admin/runtimes`             | `{"name","tenant"?,"id"?,"description"?,"labels"?,"formations"?}` | `{"id","tenant","name"}` |
+ * | `POST /admin/runtimes`             | `{"name","tenant"?,"id"?,"description"?,"labels"?,"formations"?,"runtimeType"?}` | `{"id","tenant","name"}` |
  * | `POST /admin/runtimes/{id}/tokens` | `{"systemAuthId"?}` (optional)                     | `{"token","connectorURL","expiresAt",…}`|
  * | `GET  /admin/clock`                |                                                   | `{"now"}`                               |
  * | `POST /admin/clock`                | `{"advanceSeconds": n}`                           | `{"now"}`                               |
@@ -14,7 +14,7 @@
  * | `POST /admin/applications`         | application (applications.ts)                     | `{"id"}`                                |
  * | `GET  /admin/applications[/{id}]`  |                                                   | the application(s) with bundles         |
  * | `PATCH /admin/applications/{id}`   | partial application                               | `{"id"}`                                |
- * | `DELETE /admin/applications/{id}`  |                                                   | `{"id"}`                                |
+ * | `DELETE /admin/applications/{id}`  | (409 while the application is in a formation)     | `{"id"}`                                |
  * | `POST /admin/formations/assign`    | `{"formation","runtimeId"}` / `{"formation","applicationId"}` | `{"formation","tenant",…}`  |
  * | `POST /admin/formations/unassign`  | the same                                          | the same                                |
  * | `PUT  /admin/hide-selectors`       | `{labelKey: [values]}`                            | `{"hideSelectors"}`                     |
@@ -76,7 +76,9 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 
 function mapStateError(error: unknown): never {
   if (error instanceof StateError) {
-    throw new AdminError(error.code === "NotFound" ? 404 : error.code === "Conflict" ? 409 : 400, error.message);
+    // InvalidOperation (Compass code 27, e.g. deleting an application still in a formation) → 409 with Compass's text.
+    const status = error.code === "NotFound" ? 404 : error.code === "Conflict" || error.code === "InvalidOperation" ? 409 : 400;
+    throw new AdminError(status, error.message);
   }
   if (error instanceof RangeError || error instanceof InputError || error instanceof FaultInputError) {
     throw new AdminError(400, error.message);
@@ -151,6 +153,10 @@ const routes: Array<{ method: string; pattern: RegExp; run: Route }> = [
       const tenant = optionalString(body, "tenant");
       const id = optionalString(body, "id");
       const description = optionalString(body, "description");
+      const runtimeType = body["runtimeType"];
+      if (runtimeType !== undefined && runtimeType !== null && (typeof runtimeType !== "string" || runtimeType === "")) {
+        throw new AdminError(400, '"runtimeType" must be a non-empty string or null');
+      }
       try {
         const runtime = sim.createRuntime({
           name,
@@ -159,6 +165,7 @@ const routes: Array<{ method: string; pattern: RegExp; run: Route }> = [
           ...(description !== undefined ? { description } : {}),
           ...(labels !== undefined ? { labels: labels as Record<string, JsonValue> } : {}),
           ...(formations !== undefined ? { formations: formations as string[] } : {}),
+          ...(runtimeType !== undefined ? { runtimeType: runtimeType as string | null } : {}),
         });
         return { id: runtime.id, tenant: runtime.tenant, name: runtime.name };
       } catch (error) {

@@ -31,6 +31,7 @@ import {
   type EventDefinition,
   type JsonValue,
   type Version,
+  applyRegistrationLabels,
   scenariosOf,
 } from "./state.js";
 
@@ -180,19 +181,36 @@ function jsonLabels(value: unknown, path: string): Record<string, JsonValue> {
   return obj as Record<string, JsonValue>;
 }
 
+/** A version as Compass stores it: `deprecated` and `forRemoval` default to false (the columns are NOT NULL-ish). */
 function version(value: unknown, path: string): Version | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === "string") return { value };
+  if (typeof value === "string") return { value, deprecated: false, forRemoval: false };
   const obj = object(value, path);
-  const deprecated = optBoolean(obj, "deprecated", path);
   const deprecatedSince = optString(obj, "deprecatedSince", path);
-  const forRemoval = optBoolean(obj, "forRemoval", path);
   return {
     value: reqString(obj, "value", path),
-    ...(deprecated !== undefined ? { deprecated } : {}),
+    deprecated: optBoolean(obj, "deprecated", path) ?? false,
     ...(deprecatedSince !== undefined ? { deprecatedSince } : {}),
-    ...(forRemoval !== undefined ? { forRemoval } : {}),
+    forRemoval: optBoolean(obj, "forRemoval", path) ?? false,
   };
+}
+
+/**
+ * JSON text the way PostgreSQL's `jsonb` prints it: `", "` and `": "` separators, object keys ordered by length, then
+ * bytes (duplicate keys: the last one wins). Compass stores `instanceAuthRequestInputSchema` there.
+ */
+export function postgresJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(postgresJson).join(", ")}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort((a, b) => {
+      const la = Buffer.byteLength(a);
+      const lb = Buffer.byteLength(b);
+      if (la !== lb) return la - lb;
+      return Buffer.compare(Buffer.from(a), Buffer.from(b));
+    });
+    return `{${keys.map((key) => `${JSON.stringify(key)}: ${postgresJson(value[key])}`).join(", ")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 function spec<T extends string>(value: unknown, path: string, types: readonly T[], defaultType: T) {
@@ -337,14 +355,15 @@ function parseBundle(value: unknown, path: string): BundleInput {
   let schema: string | undefined;
   const rawSchema = obj["instanceAuthRequestInputSchema"];
   if (typeof rawSchema === "string") {
+    let parsed: unknown;
     try {
-      JSON.parse(rawSchema);
+      parsed = JSON.parse(rawSchema);
     } catch {
       throw new InputError(`${path}.instanceAuthRequestInputSchema must be a JSON schema (object) or its JSON text`);
     }
-    schema = rawSchema;
+    schema = postgresJson(parsed);
   } else if (rawSchema !== undefined && rawSchema !== null) {
-    schema = JSON.stringify(rawSchema);
+    schema = postgresJson(rawSchema);
   }
   const auth = parseAuth(obj["defaultInstanceAuth"], `${path}.defaultInstanceAuth`);
   const list = <T>(key: string, parse: (v: unknown, p: string) => T): T[] | undefined =>
@@ -432,6 +451,20 @@ function mergeScenarios(labels: Map<string, JsonValue>, formations: readonly str
   labels.set("scenarios", merged);
 }
 
+/** A version as Compass stores it: the flags a registration leaves out are false. */
+function storedVersion(version: Version): Version {
+  return { ...version, deprecated: version.deprecated ?? false, forRemoval: version.forRemoval ?? false };
+}
+
+/** JSON text as PostgreSQL prints it (text that is not JSON is kept as given). */
+function storedSchema(text: string): string {
+  try {
+    return postgresJson(JSON.parse(text));
+  } catch {
+    return text;
+  }
+}
+
 /** Builds bundles (with fresh ids where none are given), sorted by id, and their instance auths. */
 function buildBundles(
   state: CompassState,
@@ -456,6 +489,7 @@ function buildBundles(
     const apiDefinitions = (input.apiDefinitions ?? []).map(
       ({ spec, ...api }): ApiDefinition => ({
         ...api,
+        ...(api.version ? { version: storedVersion(api.version) } : {}),
         id: unique(api.id, "API definition"),
         ...(spec ? { spec: { id: randomUUID(), ...spec } } : {}),
         createdAt: now,
@@ -464,6 +498,7 @@ function buildBundles(
     const eventDefinitions = (input.eventDefinitions ?? []).map(
       ({ spec, ...event }): EventDefinition => ({
         ...event,
+        ...(event.version ? { version: storedVersion(event.version) } : {}),
         id: unique(event.id, "event definition"),
         ...(spec ? { spec: { id: randomUUID(), ...spec } } : {}),
         createdAt: now,
@@ -489,7 +524,7 @@ function buildBundles(
       name: input.name,
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.instanceAuthRequestInputSchema !== undefined
-        ? { instanceAuthRequestInputSchema: input.instanceAuthRequestInputSchema }
+        ? { instanceAuthRequestInputSchema: storedSchema(input.instanceAuthRequestInputSchema) }
         : {}),
       ...(input.defaultInstanceAuth ? { defaultInstanceAuth: input.defaultInstanceAuth } : {}),
       apiDefinitions: apiDefinitions.sort(byId),
@@ -522,6 +557,7 @@ export function createApplication(state: CompassState, input: ApplicationInput):
   const now = state.now();
   const labels = new Map<string, JsonValue>(Object.entries(input.labels ?? {}));
   mergeScenarios(labels, input.formations ?? []);
+  if (scenariosOf(labels).length === 0) labels.delete("scenarios");
   const { bundles, instanceAuths } = buildBundles(state, input.bundles ?? [], id, now);
   const application: Application = {
     id,
@@ -567,9 +603,11 @@ export function patchApplication(state: CompassState, id: string, patch: Applica
     }
   }
   if (patch.formations !== undefined) {
-    application.labels.set("scenarios", []);
+    application.labels.delete("scenarios");
     mergeScenarios(application.labels, patch.formations);
   }
+  if (scenariosOf(application.labels).length === 0) application.labels.delete("scenarios");
+  applyRegistrationLabels(application);
   if (patch.status !== undefined) application.status = { condition: patch.status, timestamp: now };
   if (systemAuthIds) application.systemAuthIds = systemAuthIds;
   if (built) state.replaceBundles(application, built.bundles, built.instanceAuths);

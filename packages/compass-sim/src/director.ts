@@ -2,15 +2,18 @@
  * The Director as a runtime sees it (compass-contract.md §5, §7.8), executed by graphql-js against
  * `schemas/compass/director.graphql`.
  *
- * - Identity: the mTLS listener maps the client certificate to a SystemAuth (identity.ts). Only Runtime SystemAuths
- *   get the runtime scopes; anything else (revoked, unknown CN, expired in simulator time, or a non-runtime
- *   SystemAuth) has none, and every root field fails with code 23 "insufficient scopes provided".
- * - `Tenant` header: absent or empty → the SystemAuth's tenant; any other value than that tenant (unknown or foreign)
- *   → HTTP 400 TenantNotFound from the "auth middleware", before GraphQL runs.
- * - The first certificate-authenticated call sets the runtime CONNECTED.
- * - Errors are rendered by Compass's error presenter: `{message, path, extensions: {error, error_code}}`.
+ * - Identity: the mTLS listener maps the client certificate to a SystemAuth (identity.ts). A certificate without one
+ *   (revoked, unknown CN, expired in simulator time) → HTTP 401 Unauthorized code 26 before GraphQL, as real Compass
+ *   answers (the hydrator finds no consumer). Runtime SystemAuths get the runtime scopes; other SystemAuths
+ *   (application, integration system) are authenticated but lack them: code 23 "insufficient scopes" per root field.
+ * - `Tenant` header: absent or empty → the SystemAuth's tenant; a value that is no tenant → HTTP 401 code 26; another
+ *   existing tenant → HTTP 400 TenantNotFound code 25 (JSON). Both before GraphQL runs.
+ * - The first certificate-authenticated call sets the runtime CONNECTED; the first one whose body mentions "bundle"
+ *   adds the label `useBundles: "true"` (after answering it).
+ * - Errors are rendered by Compass's error presenter: `{message, path, extensions: {error, error_code}}`; internal
+ *   errors carry gqlgen's `input: <path> ` prefix in their reason.
+ * - Nested lists (bundles, API and event definitions) come back in varying order within a page (`nestedOrder`).
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import {
   buildSchema,
@@ -24,6 +27,8 @@ import {
 } from "graphql";
 import { UUID_PATTERN } from "./applications.js";
 import type { SimClock } from "./clock.js";
+import { directorInternalError, gqlerrorText } from "./gqlgen-errors.js";
+import { normalizeName } from "./normalize.js";
 import {
   executeOperation,
   isHttpResult,
@@ -35,17 +40,44 @@ import {
 } from "./graphql-http.js";
 import type { AuthOutcome } from "./identity.js";
 import { loadSchemaSource } from "./schemas.js";
-import type {
-  Application,
-  Auth,
-  Bundle,
-  BundleInstanceAuth,
-  CompassState,
-  Credential,
-  JsonValue,
-  Runtime,
-  SystemAuth,
+import {
+  runtimeLabels,
+  type Application,
+  type Auth,
+  type Bundle,
+  type BundleInstanceAuth,
+  type CompassState,
+  type Credential,
+  type JsonValue,
+  type Runtime,
+  type SystemAuth,
+  type Version,
 } from "./state.js";
+
+export { normalizeName };
+
+/**
+ * How the simulated Director behaves where the simulator used to differ from real Compass (all default to real
+ * Compass; the legacy switches exist for old tests and tools only).
+ */
+export interface DirectorOptions {
+  /**
+   * Order of nested lists (bundles, API and event definitions) inside a page. `"varying"` (default): like real
+   * Compass (a SQL UNION without an outer ORDER BY), the page holds the right items but their order changes between
+   * identical calls, most of the time for any list of 2 or more. `"id"`: always ordered by id.
+   */
+  nestedOrder?: "varying" | "id";
+  /** Seed of the PRNG behind `nestedOrder: "varying"` (default a fixed value: reproducible call sequences). */
+  nestedOrderSeed?: number;
+  /**
+   * Legacy: a certificate without identity (revoked, unknown CN, expired in simulator time) gets HTTP 200 with a code
+   * 23 "insufficient scopes" error per root field instead of HTTP 401 code 26; any foreign Tenant header (unknown or
+   * another tenant) gets HTTP 400 TenantNotFound without Content-Type.
+   */
+  legacyDirectorAuth?: boolean;
+  /** Legacy: runtime labels as stored only (no `scenarios` derived from formations, no `useBundles` added). */
+  legacyRuntimeLabels?: boolean;
+}
 
 export interface DirectorRequest {
   body: GraphQLRequestBody;
@@ -58,6 +90,7 @@ export interface DirectorRequest {
 export interface DirectorEnvironment {
   state: CompassState;
   clock: SimClock;
+  options?: DirectorOptions;
 }
 
 export interface DirectorHandler {
@@ -84,6 +117,8 @@ export const ErrorCode = Object.freeze({
   InvalidData: 22,
   InsufficientScopes: 23,
   TenantNotFound: 25,
+  Unauthorized: 26,
+  InvalidOperation: 27,
 });
 
 const ERROR_NAMES: Record<number, string> = {
@@ -92,6 +127,8 @@ const ERROR_NAMES: Record<number, string> = {
   22: "InvalidData",
   23: "InsufficientScopes",
   25: "TenantNotFound",
+  26: "Unauthorized",
+  27: "InvalidOperation",
 };
 
 /** A Compass `apperrors.Error`: the presenter shows its message and code. */
@@ -119,8 +156,8 @@ function invalidDataFields(objectType: string, fields: Record<string, string>): 
   return new AppError(ErrorCode.InvalidData, withArguments(`Invalid data ${objectType}`, fields));
 }
 
-function notFound(object: string, id: string): AppError {
-  return new AppError(ErrorCode.NotFound, withArguments("Object not found", { object, ID: id }));
+function notFound(object: string, id?: string): AppError {
+  return new AppError(ErrorCode.NotFound, withArguments("Object not found", { object, ...(id !== undefined ? { ID: id } : {}) }));
 }
 
 /** The scopes a runtime consumer gets (chart `scopesPerConsumerType.runtime`). */
@@ -141,18 +178,17 @@ function insufficientScopes(required: string, actual: readonly string[]): AppErr
   );
 }
 
+/** gqlgen's `ast.Path.String()`: `result.data[0].bundles`. */
+export function gqlgenPath(path: ReadonlyArray<string | number>): string {
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+}
+
 /** Compass's error presenter (components/director/internal/error_presenter/presenter.go). */
 export function presentDirectorError(error: GraphQLError): GraphQLErrorJson {
   const original = error.originalError;
   const path = error.path ? { path: error.path } : {};
   if (original instanceof AppError) {
-    if (original.code === ErrorCode.InternalError) {
-      return {
-        message: `Internal Server Error [errorID=${randomUUID()}]`,
-        ...path,
-        extensions: { error: "InternalError", error_code: ErrorCode.InternalError },
-      };
-    }
+    if (original.code === ErrorCode.InternalError) return directorInternalError(undefined, error.path);
     return {
       message: original.message,
       ...path,
@@ -160,11 +196,9 @@ export function presentDirectorError(error: GraphQLError): GraphQLErrorJson {
     };
   }
   if (original !== undefined && !(original instanceof GraphQLError)) {
-    return {
-      message: `Internal Server Error [errorID=${randomUUID()}, reason: ${original.message}]`,
-      ...path,
-      extensions: { error: "InternalError", error_code: ErrorCode.InternalError },
-    };
+    // The reason is gqlgen's gqlerror text: `input: <path> <message>` (no location for resolver errors).
+    const where = error.path && error.path.length > 0 ? `${gqlgenPath(error.path)} ` : "";
+    return directorInternalError(gqlerrorText(`${where}${original.message}`), error.path);
   }
   // Errors of the executor itself (e.g. a null in a non-null field): gqlgen shows them with message and path.
   return { message: error.message, ...path };
@@ -248,22 +282,6 @@ export function paginate<T>(
 
 // ---- names (components/director/pkg/normalizer) ----
 
-const NORMALIZED_PREFIX = "mp-";
-
-function compassNormalize(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/[^-a-z0-9]/g, "-")
-    .replace(/-{2,}/g, "-")
-    .replace(/-$/, "");
-}
-
-/** `mp-` prefix, lower case, `[^-a-z0-9]` → `-`, `--` collapsed, a trailing `-` dropped; `mp-…` names kept. */
-export function normalizeName(name: string): string {
-  if (name.startsWith(NORMALIZED_PREFIX) && compassNormalize(name) === name) return name;
-  return compassNormalize(NORMALIZED_PREFIX + name);
-}
-
 /** Names are rewritten unless the runtime's `isNormalized` label is set to something other than the string "true". */
 export function runtimeNormalizes(runtime: Runtime): boolean {
   return !runtime.labels.has("isNormalized") || runtime.labels.get("isNormalized") === "true";
@@ -298,10 +316,13 @@ export function validateLabelInput(key: string, value: unknown): AppError | unde
   return Object.keys(fields).length > 0 ? invalidDataFields("LabelInput", fields) : undefined;
 }
 
-/** Stored labels without the protected `<appId>_defaultEventing` ones; one key only when asked. */
+/**
+ * Labels without the protected `<appId>_defaultEventing` ones; one key only when asked. Keys in Go's map order
+ * (sorted), as Compass's JSON encoder writes them.
+ */
 function visibleLabels(labels: ReadonlyMap<string, JsonValue>, key: string | null | undefined): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
-  for (const [k, v] of labels) {
+  for (const [k, v] of [...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (PROTECTED_LABEL.test(k)) continue;
     if (key !== undefined && key !== null && k !== key) continue;
     out[k] = v;
@@ -321,6 +342,70 @@ interface Consumer {
 interface DirectorContext {
   state: CompassState;
   consumer?: Consumer;
+  order: NestedOrder;
+  legacyRuntimeLabels: boolean;
+}
+
+// ---- nested list order ----
+
+/** mulberry32: a small, fast, seedable PRNG. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const DEFAULT_NESTED_ORDER_SEED = 0x5eed_c0de;
+
+/**
+ * Real Compass pages nested lists with a SQL UNION of per-parent `ORDER BY id LIMIT/OFFSET` queries and no outer
+ * ORDER BY: a page holds the right items, in whatever order PostgreSQL returns them. Here each page is shuffled; when
+ * the shuffle repeats the order of the previous answer for the same page it is drawn once more, so consecutive
+ * identical calls differ for a list of 2 in about 3 of 4 calls and nearly always for longer lists.
+ */
+export class NestedOrder {
+  readonly #random: (() => number) | undefined;
+  /** page key → signature of the order last answered. */
+  readonly #last = new Map<string, number>();
+
+  constructor(mode: "varying" | "id" = "varying", seed: number = DEFAULT_NESTED_ORDER_SEED) {
+    this.#random = mode === "id" ? undefined : mulberry32(seed);
+  }
+
+  #permutation(n: number): number[] {
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.#random!() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  }
+
+  arrange<T>(key: string, page: Page<T>): Page<T> {
+    const n = page.data.length;
+    if (this.#random === undefined || n < 2) return page;
+    const signature = (order: number[]) => order.reduce((h, i) => Math.imul(h ^ i, 16777619) >>> 0, 2166136261);
+    let order = this.#permutation(n);
+    if (this.#last.get(key) === signature(order)) order = this.#permutation(n);
+    if (this.#last.size >= 100_000) this.#last.clear();
+    this.#last.set(key, signature(order));
+    return { ...page, data: order.map((i) => page.data[i]!) };
+  }
+}
+
+function nestedPage<T>(
+  ctx: DirectorContext,
+  key: string,
+  items: readonly T[],
+  args: { first?: number | null; after?: string | null },
+): Page<T> {
+  const page = paginate(items, args.first, args.after, true);
+  return ctx.order.arrange(`${key}@${args.after ?? ""}/${page.data.length}`, page);
 }
 
 /** An application as one runtime sees it (the name depends on that runtime's `isNormalized`). */
@@ -407,6 +492,8 @@ const resolvers = {
   Query: {
     runtime: (_: unknown, args: { id: string }, ctx: DirectorContext) => {
       const consumer = requireScope(ctx, "runtime:read");
+      // Compass fails converting the id, and its presenter hides the reason of this one.
+      if (!UUID_PATTERN.test(args.id)) throw new AppError(ErrorCode.InternalError, `while converting id to UUID: ${uuidError(args.id)}`);
       return findRuntime(ctx, consumer, args.id) ?? null;
     },
     applicationsForRuntime: (
@@ -422,7 +509,13 @@ const resolvers = {
       }
       const runtime = findRuntime(ctx, consumer, args.runtimeID);
       if (!runtime) throw invalidData("runtime does not exist");
-      const page = paginate(ctx.state.applicationsVisibleTo(runtime), args.first, args.after, false);
+      let page: Page<Application>;
+      try {
+        page = paginate(ctx.state.applicationsVisibleTo(runtime), args.first, args.after, false);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        throw new Error(`while getting all Application for Runtime: ${(error as Error).message}`, { cause: error });
+      }
       const normalize = runtimeNormalizes(runtime);
       return { ...page, data: page.data.map((app) => ({ app, normalize })) };
     },
@@ -449,7 +542,7 @@ const resolvers = {
       if (PROTECTED_LABEL.test(args.key) || IMMUTABLE_LABEL.test(args.key)) {
         throw invalidData(`could not delete unmodifiable label with key ${args.key}`);
       }
-      if (!runtime.labels.has(args.key)) throw notFound("label", args.key);
+      if (!runtime.labels.has(args.key)) throw notFound("runtimeLabel");
       const value = runtime.labels.get(args.key)!;
       runtime.labels.delete(args.key);
       return { key: args.key, value };
@@ -458,7 +551,8 @@ const resolvers = {
   Runtime: {
     metadata: (runtime: Runtime) => ({ creationTimestamp: runtime.createdAt }),
     description: (runtime: Runtime) => runtime.description ?? null,
-    labels: (runtime: Runtime, args: { key?: string | null }) => visibleLabels(runtime.labels, args.key),
+    labels: (runtime: Runtime, args: { key?: string | null }, ctx: DirectorContext) =>
+      visibleLabels(ctx.legacyRuntimeLabels ? runtime.labels : runtimeLabels(runtime), args.key),
     eventingConfiguration: (runtime: Runtime) => ({ defaultURL: runtimeEventingUrl(runtime) }),
     applicationNamespace: nothing,
   },
@@ -475,8 +569,8 @@ const resolvers = {
     labels: (ref: ApplicationRef, args: { key?: string | null }) => visibleLabels(ref.app.labels, args.key),
     status: (ref: ApplicationRef) => ref.app.status,
     healthCheckURL: nothing,
-    bundles: (ref: ApplicationRef, args: { first?: number | null; after?: string | null }) =>
-      paginate(ref.app.bundles, args.first, args.after, true),
+    bundles: (ref: ApplicationRef, args: { first?: number | null; after?: string | null }, ctx: DirectorContext) =>
+      nestedPage(ctx, `bundles:${ref.app.id}`, ref.app.bundles, args),
     bundle: (ref: ApplicationRef, args: { id: string }) => ref.app.bundles.find((b) => b.id === args.id) ?? null,
     apiDefinition: (ref: ApplicationRef, args: { id: string }) => {
       for (const bundle of ref.app.bundles) {
@@ -534,10 +628,16 @@ const resolvers = {
       ownInstanceAuths(ctx.state, bundle, ctx.consumer?.runtimeId),
     defaultInstanceAuth: (bundle: Bundle, _args: unknown, ctx: DirectorContext) =>
       authForRuntime(ctx.state, bundle, ctx.consumer?.runtimeId),
-    apiDefinitions: (bundle: Bundle, args: { group?: string | null; first?: number | null; after?: string | null }) =>
-      paginate(byGroup(bundle.apiDefinitions, args.group), args.first, args.after, true),
-    eventDefinitions: (bundle: Bundle, args: { group?: string | null; first?: number | null; after?: string | null }) =>
-      paginate(byGroup(bundle.eventDefinitions, args.group), args.first, args.after, true),
+    apiDefinitions: (
+      bundle: Bundle,
+      args: { group?: string | null; first?: number | null; after?: string | null },
+      ctx: DirectorContext,
+    ) => nestedPage(ctx, `apis:${bundle.id}:${args.group ?? ""}`, byGroup(bundle.apiDefinitions, args.group), args),
+    eventDefinitions: (
+      bundle: Bundle,
+      args: { group?: string | null; first?: number | null; after?: string | null },
+      ctx: DirectorContext,
+    ) => nestedPage(ctx, `events:${bundle.id}:${args.group ?? ""}`, byGroup(bundle.eventDefinitions, args.group), args),
     apiDefinition: (bundle: Bundle, args: { id: string }) => bundle.apiDefinitions.find((a) => a.id === args.id) ?? null,
     eventDefinition: (bundle: Bundle, args: { id: string }) =>
       bundle.eventDefinitions.find((e) => e.id === args.id) ?? null,
@@ -560,6 +660,11 @@ const resolvers = {
     updatedAt: (event: { createdAt: Date }) => event.createdAt,
     deletedAt: nothing,
     error: nothing,
+  },
+  // Compass stores false for flags a registration leaves out.
+  Version: {
+    deprecated: (version: Version) => version.deprecated ?? false,
+    forRemoval: (version: Version) => version.forRemoval ?? false,
   },
   Auth: {
     additionalHeadersSerialized: (auth: Auth) => serializedMap(auth.additionalHeaders),
@@ -618,8 +723,8 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** HTTP 400 from Compass's auth middleware, without Content-Type (Compass sets it after WriteHeader). */
-function tenantNotFound(externalTenant: string): GraphQLHttpResult {
+/** HTTP 400 from Compass's tenant middleware (legacy: without Content-Type). */
+function tenantNotFound(externalTenant: string, noContentType: boolean): GraphQLHttpResult {
   return {
     status: 400,
     body: {
@@ -632,8 +737,27 @@ function tenantNotFound(externalTenant: string): GraphQLHttpResult {
       data: null,
     },
     operations: [],
-    noContentType: true,
+    ...(noContentType ? { noContentType: true } : {}),
   };
+}
+
+export const UNAUTHORIZED_MESSAGE = "Unauthorized [reason=consumer with type <nil> is not supported]";
+
+/** HTTP 401 of Compass's auth middleware when the token carries no consumer (no identity, or no such tenant). */
+function unauthorized(): GraphQLHttpResult {
+  return {
+    status: 401,
+    body: {
+      errors: [{ message: UNAUTHORIZED_MESSAGE, extensions: { error: "Unauthorized", error_code: ErrorCode.Unauthorized } }],
+      data: null,
+    },
+    operations: [],
+  };
+}
+
+/** Whether a request body mentions bundles (what makes Compass add `useBundles: "true"` to the calling runtime). */
+function mentionsBundle(body: GraphQLRequestBody): boolean {
+  return JSON.stringify(body).includes("bundle");
 }
 
 /** Parsed and validated operations, by query text and operation name (clients repeat the same few queries). */
@@ -645,7 +769,9 @@ class PreparedCache {
     const key = `${body.operationName ?? ""}\u0000${body.query}`;
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = prepareOperation(schema, body);
+      entry = prepareOperation(schema, body, "director");
+      // Error answers carry a fresh errorID each time: only successful preparations are cached.
+      if (isHttpResult(entry)) return entry;
       if (this.#entries.size >= this.limit) this.#entries.clear();
       this.#entries.set(key, entry);
     }
@@ -653,27 +779,50 @@ class PreparedCache {
   }
 }
 
-export const createDirector: DirectorFactory = ({ state }) => {
+export const createDirector: DirectorFactory = ({ state, options = {} }) => {
   const schema = directorSchema();
   const prepared = new PreparedCache();
+  const order = new NestedOrder(options.nestedOrder ?? "varying", options.nestedOrderSeed ?? DEFAULT_NESTED_ORDER_SEED);
+  const legacyAuth = options.legacyDirectorAuth ?? false;
+  const legacyRuntimeLabels = options.legacyRuntimeLabels ?? false;
   return {
     async handle(request: DirectorRequest): Promise<GraphQLHttpResult> {
       const identity = request.auth.identity;
       let consumer: Consumer | undefined;
-      if (identity?.via === "certificate" && identity.systemAuth.refType === "Runtime") {
+      if (identity?.via !== "certificate") {
+        if (!legacyAuth) return unauthorized();
+      } else {
         const systemAuth = identity.systemAuth;
         const header = headerValue(request.headers, "tenant");
-        if (header !== undefined && header !== "" && (header !== systemAuth.tenant || !state.tenants.has(header))) {
-          return tenantNotFound(header);
+        if (header !== undefined && header !== "") {
+          if (legacyAuth) {
+            if (header !== systemAuth.tenant || !state.tenants.has(header)) return tenantNotFound(header, true);
+          } else if (!state.tenants.has(header)) {
+            return unauthorized();
+          } else if (header !== systemAuth.tenant) {
+            return tenantNotFound(header, false);
+          }
         }
-        consumer = { runtimeId: systemAuth.refId, tenant: systemAuth.tenant, scopes: RUNTIME_SCOPES };
-        const runtime = state.runtimes.get(systemAuth.refId);
-        if (runtime) state.markRuntimeConnected(runtime);
+        if (systemAuth.refType === "Runtime") {
+          consumer = { runtimeId: systemAuth.refId, tenant: systemAuth.tenant, scopes: RUNTIME_SCOPES };
+          const runtime = state.runtimes.get(systemAuth.refId);
+          if (runtime) state.markRuntimeConnected(runtime);
+        }
       }
       const operation = prepared.get(schema, request.body);
-      if (isHttpResult(operation)) return operation;
-      const context: DirectorContext = { state, ...(consumer ? { consumer } : {}) };
-      return executeOperation(schema, request.body, operation, undefined, context, presentDirectorError);
+      let result: GraphQLHttpResult;
+      if (isHttpResult(operation)) {
+        result = operation;
+      } else {
+        const context: DirectorContext = { state, order, legacyRuntimeLabels, ...(consumer ? { consumer } : {}) };
+        result = await executeOperation(schema, request.body, operation, undefined, context, presentDirectorError);
+      }
+      // Added after the answer: the first request that mentions bundles does not show it yet.
+      if (consumer && !legacyRuntimeLabels && mentionsBundle(request.body)) {
+        const runtime = state.runtimes.get(consumer.runtimeId);
+        if (runtime && !runtime.labels.has("useBundles")) runtime.labels.set("useBundles", "true");
+      }
+      return result;
     },
   };
 };

@@ -11,8 +11,9 @@
  * | `emptyJson: true`          | `200 {}`                                                                      |
  * | `rateLimit: true` or 429   | HTTP 429 `local_rate_limited`, `x-local-rate-limit: true`, `Retry-After`       |
  */
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import { STATUS_CODES } from "node:http";
 import { getOperationAST, parse } from "graphql";
+import type { AnyResponse } from "./http-util.js";
 import type { FaultRule, FaultRuleInput } from "./state.js";
 
 export class FaultInputError extends Error {
@@ -133,8 +134,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * Writes the rule's answer. Returns the status written (0 for a reset), or undefined when the request should go on
  * normally (a pure delay, already waited for by the caller).
  */
-export function answerFault(rule: FaultRule, res: ServerResponse): number | undefined {
-  if (res.destroyed || res.writableEnded) return 0;
+export function answerFault(rule: FaultRule, res: AnyResponse): number | undefined {
+  if (res.writableEnded || res.socket?.destroyed) return 0;
   if (rule.reset) {
     const socket = res.socket;
     if (socket && typeof (socket as { resetAndDestroy?: () => void }).resetAndDestroy === "function") {

@@ -5,7 +5,7 @@
  * Objects are built directly (no JSON round trip), so 1,000 × 5 × 5 takes a few tens of milliseconds.
  */
 import { randomUUID } from "node:crypto";
-import type { Application, Auth, Bundle, CompassState, Runtime } from "./state.js";
+import type { Application, Auth, Bundle, CompassState, JsonValue, Runtime } from "./state.js";
 import { DEFAULT_TENANT } from "./state.js";
 
 export interface GenerateOptions {
@@ -37,6 +37,17 @@ export interface GeneratedSet {
 }
 
 export const GENERATE_DEFAULTS = Object.freeze({ bundles: 1, apis: 2, events: 1, credentialsRatio: 0.5, formation: "generated" });
+
+/**
+ * `applicationType` values of generated applications, in turn: types the "Side-by-Side Extensibility with Kyma"
+ * formation template accepts (the registrant sets the label; Compass adds `managed` and `name` itself).
+ */
+export const GENERATED_APPLICATION_TYPES = Object.freeze([
+  "SAP Commerce Cloud",
+  "SAP Marketing Cloud",
+  "SAP Cloud for Customer",
+  "SAP Field Service Management",
+]);
 
 function count(value: number | undefined, fallback: number, name: string): number {
   const n = value ?? fallback;
@@ -106,7 +117,7 @@ export function generateApplications(state: CompassState, options: GenerateOptio
           name: `event-${b}-${e}`,
           description: `Generated event ${e}`,
           group: `group-${b}`,
-          version: { value: "v1" },
+          version: { value: "v1", deprecated: false, forRemoval: false },
           createdAt: now,
         })).sort(byId),
         documents: [],
@@ -120,7 +131,11 @@ export function generateApplications(state: CompassState, options: GenerateOptio
       ...(i % 10 === 9 ? { systemNumber: String(100000 + i) } : {}),
       providerName: "compass-sim",
       description: `Generated application ${i}`,
-      labels: new Map([["scenarios", [formation]]]),
+      // `managed` and `name` are added by state.addApplication, as the Director does at registration.
+      labels: new Map<string, JsonValue>([
+        ["applicationType", GENERATED_APPLICATION_TYPES[i % GENERATED_APPLICATION_TYPES.length]!],
+        ["scenarios", [formation]],
+      ]),
       status: { condition: "INITIAL", timestamp: now },
       createdAt: now,
       updatedAt: now,

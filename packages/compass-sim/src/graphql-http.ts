@@ -1,10 +1,12 @@
 /**
- * GraphQL over HTTP the way gqlgen (Compass's server library) answers it:
+ * GraphQL over HTTP the way gqlgen (Compass's server library) answers it, in two dialects:
  * - resolver errors: HTTP 200, `{"errors":[{"message","path"[,"extensions"]}],"data":…}`, no `locations`;
- * - parse errors: HTTP 422, `extensions.code = "GRAPHQL_PARSE_FAILED"`;
- * - validation and variable-coercion errors: HTTP 422, `extensions.code = "GRAPHQL_VALIDATION_FAILED"`;
- * - a body that is not a JSON request object: HTTP 400.
- * Shared by the Connector and (later) the Director module.
+ * - a body that is not a JSON request: HTTP 400 `json request body could not be decoded: <Go error> body:<body>`;
+ * - parse errors: HTTP 422; validation and variable-coercion errors: HTTP 422.
+ * The Connector ("connector" dialect) shows request-level errors as gqlgen does: `extensions.code`
+ * `GRAPHQL_PARSE_FAILED` / `GRAPHQL_VALIDATION_FAILED` with `locations`. The Director ("director" dialect) passes
+ * every error through its error presenter: `Internal Server Error [errorID=…, reason: input:1: …]`, InternalError 10,
+ * no `locations`.
  */
 import {
   execute,
@@ -16,6 +18,11 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from "graphql";
+import { decodeGraphQLBody } from "./go-json.js";
+import { directorInternalError, gqlerrorText, gqlparserMessage } from "./gqlgen-errors.js";
+
+/** Whose error rendering a request-level error gets. */
+export type GraphQLDialect = "connector" | "director";
 
 export interface GraphQLRequestBody {
   query: string;
@@ -52,27 +59,16 @@ function requestError(status: number, message: string, code?: string): GraphQLHt
   };
 }
 
-/** Validates the decoded JSON body shape: `{query: string, variables?: object|null, operationName?: string|null}`. */
-export function parseRequestBody(raw: Buffer): GraphQLRequestBody | GraphQLHttpResult {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString("utf8"));
-  } catch (error) {
-    return requestError(400, `json request body could not be decoded: ${(error as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return requestError(400, "json request body could not be decoded: body must be a JSON object");
-  }
-  const { query, variables, operationName } = json as Record<string, unknown>;
-  if (query === undefined || query === null || query === "") {
-    return requestError(422, "no operation provided", "GRAPHQL_VALIDATION_FAILED");
-  }
-  if (typeof query !== "string") return requestError(400, "json request body could not be decoded: query must be a string");
-  if (variables !== undefined && variables !== null && (typeof variables !== "object" || Array.isArray(variables))) {
-    return requestError(400, "json request body could not be decoded: variables must be an object");
-  }
-  if (operationName !== undefined && operationName !== null && typeof operationName !== "string") {
-    return requestError(400, "json request body could not be decoded: operationName must be a string");
+/** A request-level error in the dialect's shape (`line`: where a parse or validation error points). */
+function dialectError(dialect: GraphQLDialect, status: number, message: string, code?: string): GraphQLHttpResult {
+  if (dialect === "connector") return requestError(status, message, code);
+  return { status, body: { errors: [directorInternalError(gqlerrorText(message))], data: null }, operations: [] };
+}
+
+function toRequest(fields: Record<string, unknown>, dialect: GraphQLDialect): GraphQLRequestBody | GraphQLHttpResult {
+  const { query, variables, operationName } = fields;
+  if (typeof query !== "string" || query === "") {
+    return dialectError(dialect, 422, "no operation provided", "GRAPHQL_VALIDATION_FAILED");
   }
   return {
     query,
@@ -81,12 +77,45 @@ export function parseRequestBody(raw: Buffer): GraphQLRequestBody | GraphQLHttpR
   };
 }
 
-function locatedErrors(errors: readonly GraphQLError[], code: string): GraphQLErrorJson[] {
-  return errors.map((error) => ({
-    message: error.message,
-    ...(error.locations ? { locations: error.locations.map(({ line, column }) => ({ line, column })) } : {}),
-    extensions: { code },
-  }));
+/** Decodes a POST body as gqlgen does (Go's JSON decoder; see go-json.ts). */
+export function parseRequestBody(raw: Buffer, dialect: GraphQLDialect = "connector"): GraphQLRequestBody | GraphQLHttpResult {
+  const text = raw.toString("utf8");
+  const decoded = decodeGraphQLBody(text);
+  if (!decoded.ok) return dialectError(dialect, 400, `json request body could not be decoded: ${decoded.error} body:${text}`);
+  return toRequest(decoded.value, dialect);
+}
+
+/** gqlgen's GET transport: `?query=…&variables=<JSON>&operationName=…`. */
+export function parseGetRequest(params: URLSearchParams, dialect: GraphQLDialect = "connector"): GraphQLRequestBody | GraphQLHttpResult {
+  const fields: Record<string, unknown> = { query: params.get("query") ?? "", operationName: params.get("operationName") };
+  const variables = params.get("variables");
+  if (variables !== null && variables !== "") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(variables);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return requestError(400, "variables could not be decoded");
+    }
+    fields["variables"] = parsed;
+  }
+  return toRequest(fields, dialect);
+}
+
+/** Parse, validation or coercion errors in the dialect's shape, HTTP 422. */
+function unprocessable(dialect: GraphQLDialect, errors: readonly GraphQLError[], code: string): GraphQLHttpResult {
+  const rendered = errors.map((error) => {
+    const message = gqlparserMessage(error);
+    if (dialect === "director") return directorInternalError(gqlerrorText(message, error.locations?.[0]?.line));
+    return {
+      message,
+      ...(error.locations ? { locations: error.locations.map(({ line, column }) => ({ line, column })) } : {}),
+      extensions: { code },
+    };
+  });
+  return { status: 422, body: { errors: rendered, data: null }, operations: [] };
 }
 
 /** How resolver errors appear in the response; Connector: message + path only. */
@@ -105,38 +134,35 @@ export interface PreparedOperation {
   document: DocumentNode;
   operation: OperationDefinitionNode;
   operations: string[];
+  dialect: GraphQLDialect;
 }
 
 /** Parses and validates; returns the selected operation or a 422 result. */
-export function prepareOperation(schema: GraphQLSchema, request: GraphQLRequestBody): PreparedOperation | GraphQLHttpResult {
+export function prepareOperation(
+  schema: GraphQLSchema,
+  request: GraphQLRequestBody,
+  dialect: GraphQLDialect = "connector",
+): PreparedOperation | GraphQLHttpResult {
   let document: DocumentNode;
   try {
     document = parse(request.query);
   } catch (error) {
-    if (error instanceof GraphQLError) {
-      return { status: 422, body: { errors: locatedErrors([error], "GRAPHQL_PARSE_FAILED"), data: null }, operations: [] };
-    }
+    if (error instanceof GraphQLError) return unprocessable(dialect, [error], "GRAPHQL_PARSE_FAILED");
     throw error;
   }
   const validationErrors = validate(schema, document);
-  if (validationErrors.length > 0) {
-    return {
-      status: 422,
-      body: { errors: locatedErrors(validationErrors, "GRAPHQL_VALIDATION_FAILED"), data: null },
-      operations: [],
-    };
-  }
+  if (validationErrors.length > 0) return unprocessable(dialect, validationErrors, "GRAPHQL_VALIDATION_FAILED");
   const operation = getOperationAST(document, request.operationName);
   if (!operation) {
     const message = request.operationName
       ? `operation ${request.operationName} not found`
       : "operation name is required when the document has several operations";
-    return requestError(422, message, "GRAPHQL_VALIDATION_FAILED");
+    return dialectError(dialect, 422, message, "GRAPHQL_VALIDATION_FAILED");
   }
   const operations = operation.selectionSet.selections.flatMap((selection) =>
     selection.kind === "Field" ? [selection.name.value] : [],
   );
-  return { document, operation, operations };
+  return { document, operation, operations, dialect };
 }
 
 /** Executes a prepared operation and shapes the HTTP result. */
@@ -159,8 +185,7 @@ export async function executeOperation(
   if (!("data" in result) || result.data === undefined) {
     // Variable coercion failed before execution started.
     return {
-      status: 422,
-      body: { errors: locatedErrors(result.errors ?? [], "GRAPHQL_VALIDATION_FAILED"), data: null },
+      ...unprocessable(prepared.dialect, result.errors ?? [], "GRAPHQL_VALIDATION_FAILED"),
       operations: prepared.operations,
     };
   }

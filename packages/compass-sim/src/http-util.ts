@@ -1,5 +1,26 @@
-/** Small HTTP helpers shared by the listeners. */
-import type { IncomingMessage, ServerResponse } from "node:http";
+/** Small HTTP helpers shared by the listeners (HTTP/1.1 and, on the TLS listeners, HTTP/2 compatibility objects). */
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import type { Socket } from "node:net";
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+/** What the listeners use of `ServerResponse` and `Http2ServerResponse` (their overloads do not unify). */
+export interface AnyResponse {
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
+  end(): unknown;
+  end(text: string): unknown;
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  /** HTTP/2: a proxy of the session's socket. */
+  readonly socket: Socket | null;
+  destroy?(): void;
+}
+
+/** HTTP/2 forbids connection-specific headers (`connection`, `keep-alive`, …). */
+export function isHttp2(req: AnyRequest): boolean {
+  return req.httpVersionMajor === 2;
+}
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -11,7 +32,7 @@ export class BodyTooLargeError extends Error {
 }
 
 /** Reads the whole body; rejects with BodyTooLargeError as soon as it passes `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > limit) {
@@ -44,7 +65,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: AnyResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json",
@@ -54,7 +75,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+/**
+ * Oathkeeper in front of Compass refusing an unauthenticated call: HTTP 400, no body, and this exact content type
+ * (real Compass, connector-token-configuration-*.json).
+ */
+export function sendUnauthenticated(res: AnyResponse): void {
+  res.writeHead(400, { "content-type": "application/json;charset=UTF-8", "content-length": 0 });
+  res.end();
+}
+
+export function sendText(res: AnyResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
     "content-length": Buffer.byteLength(text),

@@ -13,7 +13,9 @@ export {
   CompassState,
   StateError,
   DEFAULT_TENANT,
+  DEFAULT_RUNTIME_TYPE,
   DEFAULT_STATE_CONFIG,
+  runtimeLabels,
   generateOneTimeToken,
   normalizeFingerprint,
   type StateConfig,
@@ -79,6 +81,7 @@ export {
   validateLabelInput,
   type DirectorFactory,
   type DirectorHandler,
+  type DirectorOptions,
   type DirectorRequest,
   type DirectorEnvironment,
   type Page,
@@ -103,10 +106,15 @@ export { FaultInputError, parseFaultRule, describeFault } from "./faults.js";
 export { generateApplications, GENERATE_DEFAULTS, type GenerateOptions, type GeneratedSet } from "./generate.js";
 export type { Identity, AuthOutcome } from "./identity.js";
 export type { CertificationResult } from "./issuer.js";
+export { directorInternalError, gqlerrorText, gqlparserMessage, INTERNAL_ERROR } from "./gqlgen-errors.js";
+export { decodeGraphQLBody, type GoDecodeResult } from "./go-json.js";
+export { DEFAULT_DIRECTOR_OUTAGE, parseDirectorOutage, type DirectorOutageInput } from "./outage.js";
 export {
   executeOperation,
   prepareOperation,
+  parseGetRequest,
   parseRequestBody,
+  type GraphQLDialect,
   formatResolverError,
   type GraphQLHttpResult,
   type GraphQLRequestBody,

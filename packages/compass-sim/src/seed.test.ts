@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { SimClock } from "./clock.js";
-import { applySeed, SeedError } from "./seed.js";
-import { CompassState, DEFAULT_TENANT } from "./state.js";
+import { applySeed, readSeedFile, SeedError } from "./seed.js";
+import { CompassState, DEFAULT_TENANT, runtimeLabels } from "./state.js";
 
 const fresh = () => new CompassState(new SimClock());
 
@@ -18,6 +18,20 @@ describe("applySeed", () => {
     });
     expect(report).toEqual({ loaded: { formations: 1, runtimes: 1, applications: 2, formationAssignments: 2, hideSelectors: 1 }, ignored: [] });
     expect(state.applicationsVisibleTo(state.runtimes.get(runtimeId)!).map((a) => a.id)).toEqual([appId]);
+    // The labels Compass adds: runtimeType at registration, scenarios from the formation; managed and name.
+    expect(Object.fromEntries(runtimeLabels(state.runtimes.get(runtimeId)!))).toEqual({ isNormalized: "true", runtimeType: "kyma", scenarios: ["F"] });
+    expect(Object.fromEntries(state.applications.get(appId)!.labels)).toEqual({ managed: "false", name: "mp-commerce", scenarios: ["F"] });
+  });
+
+  test("runtimeType: another value or null; the example seed's applications carry an applicationType", () => {
+    const state = fresh();
+    applySeed(state, { runtimes: [{ name: "edge", runtimeType: "edge" }, { name: "none", runtimeType: null }] });
+    expect([...state.runtimes.values()].map((r) => r.labels.get("runtimeType"))).toEqual(["edge", undefined]);
+    expect(() => applySeed(fresh(), { runtimes: [{ name: "x", runtimeType: 1 }] })).toThrow("runtimes[0].runtimeType must be a non-empty string or null");
+    const example = fresh();
+    applySeed(example, readSeedFile(new URL("../examples/seed.json", import.meta.url).pathname));
+    const commerce = example.applications.get("2e0a6929-e892-493f-8542-59d5214db802")!;
+    expect(Object.fromEntries(commerce.labels)).toEqual({ applicationType: "SAP Commerce Cloud", managed: "false", name: "mp-commerce-mock", scenarios: ["DEFAULT"] });
   });
 
   test("loads tenants, formations and runtimes; reports sections it does not load", () => {

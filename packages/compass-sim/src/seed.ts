@@ -31,6 +31,8 @@ export interface SeedRuntime {
   labels?: Record<string, JsonValue>;
   formations?: string[];
   status?: RuntimeCondition;
+  /** Default `"kyma"`; `null` for none. */
+  runtimeType?: string | null;
 }
 
 export interface SeedFormation {
@@ -152,6 +154,10 @@ const loaders: Record<string, SectionLoader> = {
       const id = optionalString(item, "id", at);
       const tenant = optionalString(item, "tenant", at);
       const description = optionalString(item, "description", at);
+      const runtimeType = item["runtimeType"];
+      if (runtimeType !== undefined && runtimeType !== null && (typeof runtimeType !== "string" || runtimeType === "")) {
+        throw new SeedError(`${at}.runtimeType must be a non-empty string or null`);
+      }
       try {
         state.createRuntime({
           name: requiredString(item, "name", at),
@@ -161,6 +167,7 @@ const loaders: Record<string, SectionLoader> = {
           ...(labels !== undefined ? { labels: labels as Record<string, JsonValue> } : {}),
           ...(formations !== undefined ? { formations: formations as string[] } : {}),
           ...(status !== undefined ? { status: status as RuntimeCondition } : {}),
+          ...(runtimeType !== undefined ? { runtimeType: runtimeType as string | null } : {}),
         });
       } catch (error) {
         throw new SeedError(`${at}: ${(error as Error).message}`);

@@ -1,15 +1,17 @@
 /**
  * `startCompassSimulator`: three listeners around one CompassState.
  *
- * - token listener (HTTPS, no client certificate): `POST /connector/graphql`, `GET /connector/healthz`
- * - mTLS listener (HTTPS, client certificate required and verified in the handshake against the client CA):
- *   `POST /connector/graphql`, `POST /director/graphql`, `GET /connector/healthz`
- * - admin listener (plain HTTP, JSON; test-only, see admin.ts)
+ * - token listener (TLS, no client certificate): `GET|POST /connector/graphql`, `GET /connector/healthz`
+ * - mTLS listener (TLS, client certificate required and verified in the handshake against the client CA):
+ *   `GET|POST /connector/graphql`, `GET|POST /director/graphql`, `GET /connector/healthz`
+ * - admin listener (plain HTTP/1.1, JSON; test-only, see admin.ts and outage.ts)
+ * Both TLS listeners speak HTTP/2 and HTTP/1.1 (ALPN `h2`, `http/1.1`), as Compass's ingress does: the agent's undici
+ * negotiates h2 there.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -24,27 +26,34 @@ import {
   type ApplicationInput,
   type ApplicationPatch,
 } from "./applications.js";
-import { createDirector, type DirectorFactory, type DirectorHandler } from "./director.js";
+import { createDirector, type DirectorFactory, type DirectorHandler, type DirectorOptions } from "./director.js";
 import { answerFault, describeFault, operationNames, sleep } from "./faults.js";
 import { generateApplications, type GeneratedSet, type GenerateOptions } from "./generate.js";
 import {
   executeOperation,
   isHttpResult,
+  parseGetRequest,
   parseRequestBody,
   prepareOperation,
   type GraphQLHttpResult,
+  type GraphQLRequestBody,
 } from "./graphql-http.js";
 import {
   BodyTooLargeError,
   DEFAULT_MAX_BODY_BYTES,
+  isHttp2,
   isJsonContentType,
   readBody,
   sendJson,
   sendText,
+  sendUnauthenticated,
   urlHost,
+  type AnyRequest,
+  type AnyResponse,
 } from "./http-util.js";
 import { authenticateCertificate, authenticateToken, type AuthOutcome } from "./identity.js";
 import { CertificateIssuer, type CertificationResult } from "./issuer.js";
+import { DirectorOutage, handleOutageAdmin, type DirectorOutageInput } from "./outage.js";
 import { createSelfSignedCa, issueServerCertificate, loadCa } from "./pki.js";
 import { applySeed, type SeedData, type SeedReport } from "./seed.js";
 import {
@@ -63,7 +72,8 @@ import {
 
 const DAY = 86400;
 
-export interface CompassSimulatorOptions {
+/** Director behaviour switches (`nestedOrder`, `nestedOrderSeed`, legacy answers): see `DirectorOptions` in director.ts. */
+export interface CompassSimulatorOptions extends DirectorOptions {
   /** Listen address of all three listeners. Default `127.0.0.1`. */
   host?: string;
   /** Host name used in URLs (and in the server certificate). Default: `host`, or `127.0.0.1` for a wildcard host. */
@@ -106,6 +116,12 @@ export interface CompassSimulatorOptions {
   director?: DirectorFactory;
   /** Diagnostic lines (one per request and lifecycle event). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Legacy Connector answers, from before the simulator was checked against real Compass: an unauthenticated
+   * Connector call gets HTTP 200 with the GraphQL error "Failed to authenticate request…" instead of HTTP 400 with an
+   * empty body, and GET on the GraphQL routes gets 405. Default false.
+   */
+  legacyConnectorAnswers?: boolean;
 }
 
 /** What `requestOneTimeTokenForRuntime` returns, as JSON-ready values. */
@@ -167,6 +183,13 @@ export interface CompassSimulator {
   addFault(rule: FaultRuleInput): FaultRule;
   /** Removes every fault rule; returns how many there were. */
   clearFaults(): number;
+  /**
+   * Starts a Director outage (Compass's authentication chain failing, see outage.ts): Director calls get `answer`
+   * (default HTTP 503), Connector calls HTTP 400 with an empty body WITHOUT spending the token. Returns the answer.
+   */
+  startDirectorOutage(answer?: DirectorOutageInput): DirectorOutageInput;
+  /** Ends the outage; returns whether one was on. */
+  endDirectorOutage(): boolean;
   /** Director `requestOneTimeTokenForRuntime(id[, systemAuthID])`: a new SystemAuth unless one is given. */
   issueToken(runtimeId: string, options?: { systemAuthId?: string }): OneTimeTokenView;
   /** Moves the simulator clock forward; returns the new time. */
@@ -199,7 +222,7 @@ function tokenView(systemAuth: SystemAuth, connectorUrl: string): OneTimeTokenVi
   };
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server | Http2SecureServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once("error", onError);
@@ -210,14 +233,16 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops listening and destroys the open connections (`sockets`: those of an HTTP/2 server). */
+function closeServer(server: Server | Http2SecureServer, sockets: ReadonlySet<Socket>): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
       resolve();
       return;
     }
     server.close(() => resolve());
-    server.closeAllConnections();
+    if ("closeAllConnections" in server) server.closeAllConnections();
+    else for (const socket of sockets) socket.destroy();
   });
 }
 
@@ -277,7 +302,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     directorUrl: () => urls.directorUrl,
     certificateSecuredConnectorUrl: () => urls.certSecuredConnectorUrl,
   });
-  const director: DirectorHandler = (options.director ?? createDirector)({ state, clock });
+  const director: DirectorHandler = (options.director ?? createDirector)({ state, clock, options });
 
   const record = (entry: Omit<RequestLogEntry, "time">) => {
     state.logRequest({ time: clock.now(), ...entry });
@@ -287,18 +312,36 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     log(`${entry.listener} ${entry.method} ${entry.path}${ops}${who} -> ${entry.status}${errors}`);
   };
 
+  const legacyConnectorAnswers = options.legacyConnectorAnswers ?? false;
+  const outage = new DirectorOutage();
+
+  /** gqlgen's transports: POST with a JSON body, GET with `?query=`; anything else is 405. */
+  async function readGraphQLRequest(
+    api: "connector" | "director",
+    req: AnyRequest,
+    raw: Buffer,
+    query: URLSearchParams,
+  ): Promise<GraphQLRequestBody | GraphQLHttpResult> {
+    if (req.method === "GET") return parseGetRequest(query, api);
+    if (!isJsonContentType(req.headers["content-type"])) {
+      return { status: 400, body: { errors: [{ message: "transport not supported" }], data: null }, operations: [] };
+    }
+    return parseRequestBody(raw, api);
+  }
+
   async function handleGraphQL(
     listener: "token" | "mtls",
     api: "connector" | "director",
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: AnyRequest,
+    res: AnyResponse,
     path: string,
     query: URLSearchParams,
   ): Promise<void> {
     const method = req.method ?? "GET";
     const base = { listener, method, path, api } as const;
-    if (method !== "POST") {
-      sendJson(res, 405, { errors: [{ message: "method not allowed" }], data: null }, { allow: "POST" });
+    const allowed = legacyConnectorAnswers ? ["POST"] : ["GET", "POST"];
+    if (!allowed.includes(method)) {
+      sendJson(res, 405, { errors: [{ message: "method not allowed" }], data: null }, { allow: allowed.join(", ") });
       record({ ...base, operations: [], status: 405, errors: ["method not allowed"] });
       return;
     }
@@ -317,7 +360,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
       raw = await readBody(req, maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
-        sendJson(res, 413, { errors: [{ message: error.message }], data: null }, { connection: "close" });
+        sendJson(res, 413, { errors: [{ message: error.message }], data: null }, isHttp2(req) ? {} : { connection: "close" });
         record({ ...base, operations: [], status: 413, errors: [error.message] });
         return;
       }
@@ -325,16 +368,23 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     }
 
     // Faults act like the gateway in front of Compass: before authentication, so a faulted call burns no token.
-    const fault = state.takeFault(api, () => operationNames(raw));
+    // A Director outage comes next: the Director itself fails, and with it the identity lookups of the hydrators.
+    const fault = state.takeFault(api, () => operationNames(raw)) ?? (api === "director" ? outage.asFaultRule() : undefined);
     const faultLog = fault ? { fault: describeFault(fault) } : {};
     if (fault) {
       log(`${listener} ${method} ${path}: applying ${faultLog.fault}`);
       if (fault.delayMs !== undefined && fault.delayMs > 0) await sleep(fault.delayMs);
-      const status = req.socket.destroyed ? 0 : answerFault(fault, res);
+      const status = answerFault(fault, res);
       if (status !== undefined) {
         record({ ...base, ...faultLog, operations: [], status, errors: status === 0 ? ["connection closed"] : [] });
         return;
       }
+    }
+    if (api === "connector" && outage.active && !legacyConnectorAnswers) {
+      // The hydrator cannot resolve the token (or certificate) while the Director is down: 400, token NOT spent.
+      sendUnauthenticated(res);
+      record({ ...base, operations: [], status: 400, errors: ["unauthenticated: Director outage (identity lookup failed)"] });
+      return;
     }
 
     // Authentication runs before the body is parsed, like Oathkeeper in front of the Connector: a valid token is
@@ -343,7 +393,9 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     let auth: AuthOutcome;
     if (listener === "token") {
       const header = req.headers["connector-token"];
-      const token = (Array.isArray(header) ? header[0] : header) ?? query.get("token") ?? undefined;
+      // An empty header counts as none: then `?token=` is used (the hydrator's order).
+      const fromHeader = Array.isArray(header) ? header[0] : header;
+      const token = fromHeader !== undefined && fromHeader !== "" ? fromHeader : (query.get("token") ?? undefined);
       auth = authenticateToken(state, token);
     } else {
       auth = authenticateCertificate(state, (req.socket as TLSSocket).getPeerCertificate().raw, subject);
@@ -354,24 +406,29 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     const fingerprintLog = auth.fingerprint ? { certificateFingerprint: auth.fingerprint } : {};
     const authErrors = auth.reason ? [`unauthenticated: ${auth.reason}`] : [];
 
+    if (api === "connector" && !auth.identity && !legacyConnectorAnswers) {
+      // Oathkeeper refuses before the Connector sees the request: HTTP 400, empty body (both listeners).
+      sendUnauthenticated(res);
+      record({ ...base, ...fingerprintLog, operations: [], status: 400, errors: authErrors });
+      return;
+    }
+
     let result: GraphQLHttpResult;
-    if (!isJsonContentType(req.headers["content-type"])) {
-      result = { status: 400, body: { errors: [{ message: "transport not supported" }], data: null }, operations: [] };
+    const body = await readGraphQLRequest(api, req, raw, query);
+    if (isHttpResult(body)) {
+      result = body;
+    } else if (api === "director") {
+      result = await director.handle({ body, auth, headers: req.headers });
     } else {
-      const body = parseRequestBody(raw);
-      if (isHttpResult(body)) {
-        result = body;
-      } else if (api === "director") {
-        result = await director.handle({ body, auth, headers: req.headers });
+      const schema = connectorSchema();
+      const prepared = prepareOperation(schema, body, "connector");
+      if (isHttpResult(prepared)) {
+        result = prepared;
+      } else if (method === "GET" && prepared.operation.operation !== "query") {
+        result = { status: 406, body: { errors: [{ message: "GET requests only allow query operations" }], data: null }, operations: prepared.operations };
       } else {
-        const schema = connectorSchema();
-        const prepared = prepareOperation(schema, body);
-        if (isHttpResult(prepared)) {
-          result = prepared;
-        } else {
-          const context: ConnectorContext = { listener, ...(auth.identity ? { identity: auth.identity } : {}) };
-          result = await executeOperation(schema, body, prepared, connectorRoot, context);
-        }
+        const context: ConnectorContext = { listener, ...(auth.identity ? { identity: auth.identity } : {}) };
+        result = await executeOperation(schema, body, prepared, connectorRoot, context);
       }
     }
     if (result.noContentType) {
@@ -393,7 +450,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
   }
 
   function handler(listener: "token" | "mtls") {
-    return (req: IncomingMessage, res: ServerResponse) => {
+    return (req: AnyRequest, res: AnyResponse) => {
       const url = new URL(req.url ?? "/", "http://compass-sim");
       const path = url.pathname;
       const work = async () => {
@@ -412,23 +469,30 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
       work().catch((error: unknown) => {
         log(`${listener} ${req.method} ${path} internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "internal simulator error" }], data: null });
-        else res.destroy();
+        else res.destroy?.();
       });
     };
   }
 
-  const tls = { key: serverCert.keyPem, cert: serverCert.certPem };
-  const tokenServer = createHttpsServer({ ...tls }, handler("token"));
-  const mtlsServer = createHttpsServer(
+  // Both TLS listeners offer h2 and http/1.1 by ALPN (allowHTTP1), as Compass's ingress does.
+  const tls = { key: serverCert.keyPem, cert: serverCert.certPem, allowHTTP1: true };
+  const tokenServer = createSecureServer({ ...tls }, handler("token"));
+  const mtlsServer = createSecureServer(
     // The client certificate is required and verified IN THE HANDSHAKE (like Istio `tls.mode: MUTUAL`): no
     // certificate, a foreign CA, or real-clock expiry fails the handshake, before any HTTP is exchanged.
     { ...tls, ca: clientCa.pem, requestCert: true, rejectUnauthorized: true },
     handler("mtls"),
   );
   const adminServer = createHttpServer();
-  const servers: Server[] = [tokenServer, mtlsServer, adminServer];
+  const servers: Array<Server | Http2SecureServer> = [tokenServer, mtlsServer, adminServer];
+  // node:http2 servers have no closeAllConnections(): their connections are tracked to be destroyed on close.
+  const tlsSockets = new Set<Socket>();
   for (const server of [tokenServer, mtlsServer]) {
     server.on("tlsClientError", (error: Error) => log(`TLS handshake failed: ${error.message}`));
+    server.on("secureConnection", (socket: Socket) => {
+      tlsSockets.add(socket);
+      socket.once("close", () => tlsSockets.delete(socket));
+    });
   }
 
   const tempDir = mkdtempSync(join(tmpdir(), "compass-sim-"));
@@ -442,7 +506,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     ports.mtls = await listen(mtlsServer, options.mtlsPort ?? 0, host);
     ports.admin = await listen(adminServer, options.adminPort ?? 0, host);
   } catch (error) {
-    await Promise.all(servers.map(closeServer));
+    await Promise.all(servers.map((server) => closeServer(server, tlsSockets)));
     rmSync(tempDir, { recursive: true, force: true });
     throw error;
   }
@@ -477,6 +541,16 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     assignFormation: (formation, target) => state.assignFormation(formation, target),
     addFault: (rule) => state.addFaultRule(rule),
     clearFaults: () => state.clearFaults(),
+    startDirectorOutage: (answer) => {
+      const started = outage.start(answer);
+      log(`Director outage started: Director calls get ${JSON.stringify(started)}, Connector calls 400 (tokens kept)`);
+      return started;
+    },
+    endDirectorOutage: () => {
+      const ended = outage.end();
+      if (ended) log("Director outage ended");
+      return ended;
+    },
     issueToken: (runtimeId, tokenOptions = {}) =>
       tokenView(state.issueRuntimeToken(runtimeId, tokenOptions.systemAuthId), urls.connectorUrl),
     advanceClock: (seconds) => clock.advance(seconds),
@@ -494,7 +568,7 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     },
     close() {
       closed ??= (async () => {
-        await Promise.all(servers.map(closeServer));
+        await Promise.all(servers.map((server) => closeServer(server, tlsSockets)));
         rmSync(tempDir, { recursive: true, force: true });
         log("closed");
       })();
@@ -502,7 +576,10 @@ export async function startCompassSimulator(options: CompassSimulatorOptions = {
     },
   };
   adminServer.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    handleAdminRequest(simulator, req, res, maxBodyBytes).catch((error: unknown) => {
+    const answer = async () => {
+      if (!(await handleOutageAdmin(outage, req, res, maxBodyBytes))) await handleAdminRequest(simulator, req, res, maxBodyBytes);
+    };
+    answer().catch((error: unknown) => {
       log(`admin internal error: ${error instanceof Error ? error.message : String(error)}`);
       if (!res.headersSent) sendJson(res, 500, { error: "internal simulator error" });
     });

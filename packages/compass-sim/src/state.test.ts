@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { SimClock } from "./clock.js";
-import { CompassState, DEFAULT_TENANT, generateOneTimeToken, normalizeFingerprint, StateError } from "./state.js";
+import { CompassState, DEFAULT_TENANT, generateOneTimeToken, normalizeFingerprint, runtimeLabels, StateError } from "./state.js";
 
 function setup(config = {}) {
   let real = Date.UTC(2026, 0, 1);
@@ -88,14 +88,24 @@ describe("one-time tokens", () => {
 });
 
 describe("runtimes", () => {
-  test("creation: default tenant, isNormalized label, INITIAL status, formations", () => {
+  test("creation: default tenant, isNormalized and runtimeType labels, INITIAL status, formations", () => {
     const { state } = setup();
     const runtime = state.createRuntime({ name: "rt", labels: { a: 1 }, formations: ["DEFAULT"] });
     expect(runtime.tenant).toBe(DEFAULT_TENANT);
-    expect(Object.fromEntries(runtime.labels)).toEqual({ isNormalized: "true", a: 1 });
+    expect(Object.fromEntries(runtime.labels)).toEqual({ isNormalized: "true", runtimeType: "kyma", a: 1 });
+    // scenarios is never stored: Compass derives it from the formations (and drops it with the last one).
+    expect(Object.fromEntries(runtimeLabels(runtime))).toEqual({ isNormalized: "true", runtimeType: "kyma", a: 1, scenarios: ["DEFAULT"] });
     expect(runtime.status.condition).toBe("INITIAL");
     expect([...runtime.formations]).toEqual(["DEFAULT"]);
     expect(state.formations.get(`${DEFAULT_TENANT}/DEFAULT`)).toEqual({ name: "DEFAULT", tenant: DEFAULT_TENANT });
+    state.unassignFormation("DEFAULT", { runtimeId: runtime.id });
+    expect(runtimeLabels(runtime).has("scenarios")).toBe(false);
+    // runtimeType: another value, or none; a scenarios label in the input is read as formations.
+    expect(state.createRuntime({ name: "edge", runtimeType: "edge" }).labels.get("runtimeType")).toBe("edge");
+    expect(state.createRuntime({ name: "none", runtimeType: null }).labels.has("runtimeType")).toBe(false);
+    const viaLabel = state.createRuntime({ name: "via-label", labels: { scenarios: ["X"] } });
+    expect([...viaLabel.formations]).toEqual(["X"]);
+    expect(viaLabel.labels.has("scenarios")).toBe(false);
   });
 
   test("validation", () => {
@@ -169,7 +179,7 @@ describe("snapshot", () => {
     const auths = state.snapshot().systemAuths;
     expect(auths.find((a) => a.id === used.id)?.oneTimeToken).toMatchObject({ used: true, usedAt: expect.any(String) });
     expect(auths.find((a) => a.id === expired.id)?.oneTimeToken).toMatchObject({ used: false, expired: true });
-    expect(JSON.parse(JSON.stringify(state.snapshot())).runtimes[0].labels).toEqual({ isNormalized: "true" });
+    expect(JSON.parse(JSON.stringify(state.snapshot())).runtimes[0].labels).toEqual({ isNormalized: "true", runtimeType: "kyma" });
   });
 });
 
@@ -231,6 +241,11 @@ describe("applications", () => {
     state.addApplication(app("00000000-0000-4000-8000-000000000000", ["A"], "other-tenant"));
     expect(state.sortedApplications().map((a) => a.id[0])).toEqual(["0", "a", "b", "c", "d"]);
     expect(state.applicationsVisibleTo(runtime).map((a) => a.id[0])).toEqual(["a", "b", "c"]);
+    // Still in formation A: refused with Compass's code-27 text until it is unassigned.
+    expect(() => state.deleteApplication("b0000000-0000-4000-8000-000000000000")).toThrow(
+      new StateError("The operation is not allowed [reason=System b0000000-0000-4000-8000-000000000000 is part of the following formations : A]", "InvalidOperation"),
+    );
+    state.unassignFormation("A", { applicationId: "b0000000-0000-4000-8000-000000000000" });
     state.deleteApplication("b0000000-0000-4000-8000-000000000000");
     state.assignFormation("B", { runtimeId: runtime.id });
     expect(state.applicationsVisibleTo(runtime).map((a) => a.id[0])).toEqual(["a", "c", "d"]);

@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "./clock.js";
+import { normalizeName } from "./normalize.js";
 import { applicationJson, type ApplicationJson } from "./views.js";
 
 /** `chart/compass/values.yaml` `global.defaultTenant`. */
@@ -28,7 +29,11 @@ export interface Runtime {
   tenant: string;
   name: string;
   description?: string;
-  /** Stored labels, protected ones (`<appId>_defaultEventing`) included; `isNormalized: "true"` on creation. */
+  /**
+   * Stored labels, protected ones (`<appId>_defaultEventing`) included; `isNormalized: "true"` and `runtimeType` on
+   * creation, `useBundles: "true"` once the runtime asked the Director about bundles. `scenarios` is never stored: it
+   * is derived from `formations` (see `runtimeLabels`).
+   */
   labels: Map<string, JsonValue>;
   status: { condition: RuntimeCondition; timestamp: Date };
   createdAt: Date;
@@ -277,7 +282,8 @@ export class StateError extends Error {
   override readonly name = "StateError";
   constructor(
     message: string,
-    readonly code: "NotFound" | "InvalidInput" | "Conflict",
+    /** `InvalidOperation`: Compass's code 27 (e.g. unregistering an application that is still in a formation). */
+    readonly code: "NotFound" | "InvalidInput" | "Conflict" | "InvalidOperation",
   ) {
     super(message);
   }
@@ -288,10 +294,19 @@ export interface CreateRuntimeInput {
   tenant?: string;
   id?: string;
   description?: string;
+  /** `scenarios` here is read as formations (Compass derives the label from formation assignments). */
   labels?: Record<string, JsonValue>;
   formations?: string[];
   status?: RuntimeCondition;
+  /**
+   * The immutable `runtimeType` label a provisioner sets at registration. Default `"kyma"`; `null` registers the
+   * runtime without one. A `runtimeType` in `labels` wins.
+   */
+  runtimeType?: string | null;
 }
+
+/** The `runtimeType` label of runtimes the simulator creates (what Kyma's provisioner sets). */
+export const DEFAULT_RUNTIME_TYPE = "kyma";
 
 /** Why a token did not authenticate (for logs and admin state; Compass answers the same message for all). */
 export type TokenRejection = "unknown" | "used" | "expired";
@@ -310,6 +325,29 @@ export function scenariosOf(labels: ReadonlyMap<string, JsonValue>): string[] {
 }
 
 const compareIds = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** A runtime's labels as Compass shows them: the stored ones plus `scenarios` (its formations; absent when none). */
+export function runtimeLabels(runtime: Runtime): Map<string, JsonValue> {
+  const labels = new Map(runtime.labels);
+  labels.delete("scenarios");
+  if (runtime.formations.size > 0) labels.set("scenarios", [...runtime.formations]);
+  return labels;
+}
+
+/**
+ * The labels the Director adds to every application it registers: `name` (the normalized name, always rewritten)
+ * and `managed: "false"` (unless given). `applicationType` is NOT added: the registrant sets it (or Compass copies the
+ * application template's name); formation templates such as Kyma's only accept applications whose type they list.
+ */
+export function applyRegistrationLabels(application: Pick<Application, "name" | "labels">): void {
+  if (!application.labels.has("managed")) application.labels.set("managed", "false");
+  application.labels.set("name", normalizeName(application.name));
+}
+
+/** Compass's code 27 text for unregistering an application that is still in formations. */
+export function partOfFormationsMessage(application: Pick<Application, "name">, formations: readonly string[]): string {
+  return `The operation is not allowed [reason=System ${application.name} is part of the following formations : ${formations.join(", ")}]`;
+}
 
 export class CompassState {
   readonly config: StateConfig;
@@ -369,7 +407,16 @@ export class CompassState {
     const tenant = this.ensureTenant(input.tenant ?? DEFAULT_TENANT).externalId;
     const now = this.now();
     const labels = new Map<string, JsonValue>([["isNormalized", "true"]]);
-    for (const [key, value] of Object.entries(input.labels ?? {})) labels.set(key, value);
+    const runtimeType = input.runtimeType === undefined ? DEFAULT_RUNTIME_TYPE : input.runtimeType;
+    if (runtimeType !== null) labels.set("runtimeType", runtimeType);
+    const formations = new Set(input.formations ?? []);
+    for (const [key, value] of Object.entries(input.labels ?? {})) {
+      if (key === "scenarios") {
+        if (Array.isArray(value)) for (const f of value) if (typeof f === "string" && f !== "") formations.add(f);
+        continue;
+      }
+      labels.set(key, value);
+    }
     const runtime: Runtime = {
       id,
       tenant,
@@ -378,7 +425,7 @@ export class CompassState {
       labels,
       status: { condition: input.status ?? "INITIAL", timestamp: now },
       createdAt: now,
-      formations: new Set(input.formations ?? []),
+      formations,
     };
     for (const formation of runtime.formations) this.ensureFormation(tenant, formation);
     this.runtimes.set(id, runtime);
@@ -413,6 +460,7 @@ export class CompassState {
       if (owner !== undefined) throw new StateError(`bundle ${bundle.id} already belongs to application ${owner}`, "Conflict");
     }
     this.ensureTenant(application.tenant);
+    applyRegistrationLabels(application);
     this.applications.set(application.id, application);
     for (const bundle of application.bundles) this.#bundleOwners.set(bundle.id, application.id);
     for (const auth of instanceAuths) this.bundleInstanceAuths.set(auth.id, auth);
@@ -439,10 +487,19 @@ export class CompassState {
     for (const [id, auth] of this.bundleInstanceAuths) if (ids.has(auth.bundleId)) this.bundleInstanceAuths.delete(id);
   }
 
-  /** Deletes an application with its bundles, instance auths and SystemAuths. */
-  deleteApplication(id: string): Application {
+  /**
+   * Unregisters an application with its bundles, instance auths and SystemAuths. Like Compass, an application that is
+   * still in a formation is refused (code 27 InvalidOperation): unassign it first (`unassignFormation`), or pass
+   * `{ unassign: true }` to do both in one step.
+   */
+  deleteApplication(id: string, options: { unassign?: boolean } = {}): Application {
     const application = this.applications.get(id.toLowerCase());
     if (!application) throw new StateError(`application ${id} not found`, "NotFound");
+    const formations = scenariosOf(application.labels);
+    if (formations.length > 0) {
+      if (!options.unassign) throw new StateError(partOfFormationsMessage(application, formations), "InvalidOperation");
+      application.labels.delete("scenarios");
+    }
     this.#dropBundles(application);
     for (const systemAuthId of application.systemAuthIds) this.systemAuths.delete(systemAuthId);
     this.applications.delete(application.id);
@@ -500,10 +557,10 @@ export class CompassState {
     }
     const application = this.applications.get(target.applicationId.toLowerCase());
     if (!application) throw new StateError(`application ${target.applicationId} not found`, "NotFound");
-    application.labels.set(
-      "scenarios",
-      scenariosOf(application.labels).filter((scenario) => scenario !== formation),
-    );
+    const remaining = scenariosOf(application.labels).filter((scenario) => scenario !== formation);
+    // Compass deletes the label with the last formation.
+    if (remaining.length > 0) application.labels.set("scenarios", remaining);
+    else application.labels.delete("scenarios");
   }
 
   /** Director status update: the first certificate-authenticated call of a runtime sets it CONNECTED. */
@@ -679,7 +736,7 @@ export class CompassState {
         tenant: runtime.tenant,
         name: runtime.name,
         ...(runtime.description !== undefined ? { description: runtime.description } : {}),
-        labels: Object.fromEntries(runtime.labels),
+        labels: Object.fromEntries(runtimeLabels(runtime)),
         status: { condition: runtime.status.condition, timestamp: runtime.status.timestamp.toISOString() },
         createdAt: runtime.createdAt.toISOString(),
         formations: [...runtime.formations],

@@ -59,7 +59,8 @@ describe("POST/GET/PATCH/DELETE /admin/applications", () => {
       tenant: DEFAULT_TENANT,
       name: "Commerce",
       systemNumber: "42",
-      labels: { region: "eu" },
+      // name and managed are added at registration, as the Director does.
+      labels: { region: "eu", name: "mp-commerce", managed: "false" },
       status: { condition: "INITIAL" },
       auths: [],
     });
@@ -67,14 +68,15 @@ describe("POST/GET/PATCH/DELETE /admin/applications", () => {
     const oauth = app.bundles.find((b: { name: string }) => b.name === "oauth");
     expect(oauth).toMatchObject({
       id: expect.stringMatching(UUID),
-      instanceAuthRequestInputSchema: '{"type":"object"}',
+      // Stored as PostgreSQL jsonb prints it.
+      instanceAuthRequestInputSchema: '{"type": "object"}',
       defaultInstanceAuth: {
         credential: { kind: "oauth", clientId: "id", clientSecret: "secret", url: "https://x/token" },
         additionalHeaders: { h: ["1", "2"], single: ["3"] },
         requestAuth: { csrf: { tokenEndpointURL: "https://x/csrf", credential: { kind: "basic", username: "u", password: "p" } } },
       },
-      apiDefinitions: [{ id: expect.stringMatching(UUID), name: "api", targetURL: "https://x/api", group: "g", version: { value: "v1" }, spec: { id: expect.stringMatching(UUID), type: "OPEN_API", format: "JSON", data: "{}" } }],
-      eventDefinitions: [{ id: expect.stringMatching(UUID), name: "ev", description: "e", version: { value: "v2", deprecated: true } }],
+      apiDefinitions: [{ id: expect.stringMatching(UUID), name: "api", targetURL: "https://x/api", group: "g", version: { value: "v1", deprecated: false, forRemoval: false }, spec: { id: expect.stringMatching(UUID), type: "OPEN_API", format: "JSON", data: "{}" } }],
+      eventDefinitions: [{ id: expect.stringMatching(UUID), name: "ev", description: "e", version: { value: "v2", deprecated: true, forRemoval: false } }],
     });
     const kinds = app.bundles.map((b: { defaultInstanceAuth: { credential: { kind: string } } }) => b.defaultInstanceAuth.credential.kind).sort();
     expect(kinds).toEqual(["basic", "certificateOAuth", "oauth"]);
@@ -123,13 +125,30 @@ describe("POST/GET/PATCH/DELETE /admin/applications", () => {
     });
     expect(patched.json).toEqual({ id });
     const app = (await admin("GET", `/admin/applications/${id}`)).json;
-    expect(app).toMatchObject({ name: "Commerce", description: "new", systemNumber: "42", labels: { only: "this", scenarios: ["F1"] } });
+    expect(app).toMatchObject({ name: "Commerce", description: "new", systemNumber: "42" });
+    expect(app.labels).toEqual({ only: "this", scenarios: ["F1"], name: "mp-commerce", managed: "false" });
     expect(app.bundles.map((b: { name: string }) => b.name)).toEqual(["replacement"]);
     expect((await admin("PATCH", `/admin/applications/${id}`, { formations: ["F2"], name: "Renamed" })).status).toBe(200);
-    expect((await admin("GET", `/admin/applications/${id}`)).json).toMatchObject({ name: "Renamed", labels: { scenarios: ["F2"] } });
+    expect((await admin("GET", `/admin/applications/${id}`)).json).toMatchObject({ name: "Renamed", labels: { scenarios: ["F2"], name: "mp-renamed" } });
     expect((await admin("PATCH", `/admin/applications/${id}`, { tenant: "x" })).json.error).toBe("application.tenant cannot be changed");
     expect((await admin("PATCH", `/admin/applications/${id}`, { bundles: [{}] })).status).toBe(400);
     expect((await admin("GET", `/admin/applications/${id}`)).json.bundles.map((b: { name: string }) => b.name)).toEqual(["replacement"]);
+  });
+
+  test("DELETE of an application still in a formation: 409 with Compass's code-27 text; unassign, then delete", async () => {
+    const { id } = (await admin("POST", "/admin/applications", { name: "Busy App", formations: ["F1", "F2"] })).json;
+    const refused = await admin("DELETE", `/admin/applications/${id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.json).toEqual({ error: "The operation is not allowed [reason=System Busy App is part of the following formations : F1, F2]" });
+    expect(sim.state.applications.has(id)).toBe(true);
+    await admin("POST", "/admin/formations/unassign", { formation: "F1", applicationId: id });
+    expect((await admin("DELETE", `/admin/applications/${id}`)).json.error).toBe(
+      "The operation is not allowed [reason=System Busy App is part of the following formations : F2]",
+    );
+    await admin("POST", "/admin/formations/unassign", { formation: "F2", applicationId: id });
+    expect((await admin("GET", `/admin/applications/${id}`)).json.labels).not.toHaveProperty("scenarios");
+    expect((await admin("DELETE", `/admin/applications/${id}`)).json).toEqual({ id });
+    expect(sim.state.applications.has(id)).toBe(false);
   });
 
   test("DELETE removes the application; unknown ids answer 404", async () => {
@@ -183,11 +202,14 @@ describe("formations and hide selectors", () => {
     await admin("POST", "/admin/formations/assign", { formation: "NEW", applicationId: id });
     const state = (await admin("GET", "/admin/state")).json;
     expect(state.runtimes.find((r: { id: string }) => r.id === runtime.id).formations).toEqual(["NEW"]);
-    expect(state.applications.find((a: { id: string }) => a.id === id).labels).toEqual({ scenarios: ["NEW"] });
+    expect(state.applications.find((a: { id: string }) => a.id === id).labels).toEqual({ managed: "false", name: "mp-a", scenarios: ["NEW"] });
+    expect(state.runtimes.find((r: { id: string }) => r.id === runtime.id).labels).toEqual({ isNormalized: "true", runtimeType: "kyma", scenarios: ["NEW"] });
     expect(state.formations).toContainEqual({ name: "NEW", tenant: DEFAULT_TENANT });
     expect(sim.state.applicationsVisibleTo(sim.state.runtimes.get(runtime.id)!).map((a) => a.id)).toEqual([id]);
     await admin("POST", "/admin/formations/unassign", { formation: "NEW", applicationId: id });
     expect(sim.state.applicationsVisibleTo(sim.state.runtimes.get(runtime.id)!)).toEqual([]);
+    // The label goes with the last formation.
+    expect(sim.state.applications.get(id)!.labels.has("scenarios")).toBe(false);
   });
 
   test.each([

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEFAULT_TENANT, startCompassSimulator, type CompassSimulator } from "../src/index.js";
 import { pair } from "./support/pairing.js";
-import { CONFIGURATION_QUERY, graphqlCall, httpCall, tempDir, UNAUTHENTICATED } from "./support/tools.js";
+import { CONFIGURATION_QUERY, expectRefused, graphqlCall, httpCall, tempDir } from "./support/tools.js";
 
 let sim: CompassSimulator;
 let serverCa: string;
@@ -34,8 +34,16 @@ describe("admin API", () => {
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), tenant: DEFAULT_TENANT, name: "my-runtime" });
     const runtime = sim.state.runtimes.get(res.json.id)!;
-    expect(Object.fromEntries(runtime.labels)).toEqual({ isNormalized: "true" });
+    expect(Object.fromEntries(runtime.labels)).toEqual({ isNormalized: "true", runtimeType: "kyma" });
     expect(runtime.status.condition).toBe("INITIAL");
+  });
+
+  test("POST /admin/runtimes: runtimeType is set at registration (default kyma, another value, or null for none)", async () => {
+    const other = (await admin("POST", "/admin/runtimes", { name: "t1", runtimeType: "edge" })).json;
+    expect(sim.state.runtimes.get(other.id)!.labels.get("runtimeType")).toBe("edge");
+    const none = (await admin("POST", "/admin/runtimes", { name: "t2", runtimeType: null })).json;
+    expect(sim.state.runtimes.get(none.id)!.labels.has("runtimeType")).toBe(false);
+    expect((await admin("POST", "/admin/runtimes", { name: "t3", runtimeType: 7 })).status).toBe(400);
   });
 
   test("POST /admin/runtimes with a tenant", async () => {
@@ -86,7 +94,7 @@ describe("admin API", () => {
     const second = (await admin("POST", `/admin/runtimes/${runtime.id}/tokens`, { systemAuthId: first.systemAuthId })).json;
     expect(second.systemAuthId).toBe(first.systemAuthId);
     const old = await graphqlCall(sim.connectorUrl, CONFIGURATION_QUERY, { ca: serverCa, token: first.token });
-    expect(old.json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(old);
   });
 
   test("POST /admin/revoke by fingerprint and by common name", async () => {
@@ -117,7 +125,7 @@ describe("admin API", () => {
     expect(state.revokedFingerprints).toEqual(expect.arrayContaining([a.fingerprint, b.fingerprint]));
     for (const p of [a, b]) {
       const res = await graphqlCall(sim.certSecuredConnectorUrl, CONFIGURATION_QUERY, { ca: serverCa, cert: p.certPem, key: p.keyPem });
-      expect(res.json.errors[0].message).toBe(UNAUTHENTICATED);
+      expectRefused(res);
     }
   });
 
@@ -159,6 +167,6 @@ describe("admin API", () => {
     const state = (await admin("GET", "/admin/state")).json;
     expect(state.systemAuths.find((s: { id: string }) => s.id === token.systemAuthId).oneTimeToken.expired).toBe(true);
     const config = await graphqlCall(sim.connectorUrl, CONFIGURATION_QUERY, { ca: serverCa, token: token.token });
-    expect(config.json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(config);
   });
 });

@@ -156,7 +156,7 @@ describe("compass-sim CLI", () => {
         id: "0ab2ca6e-767c-4d34-a292-618b01681c50",
         name: "seeded",
         tenant: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        labels: { isNormalized: "true", runtime_consoleUrl: "https://console.kyma.local" },
+        labels: { isNormalized: "true", runtimeType: "kyma", runtime_consoleUrl: "https://console.kyma.local", scenarios: ["DEFAULT"] },
         formations: ["DEFAULT"],
       }),
     ]);
@@ -164,7 +164,7 @@ describe("compass-sim CLI", () => {
     expect(token.status).toBe(200);
     cli.child.kill("SIGTERM");
     expect((await cli.exit).code).toBe(0);
-    expect(state.applications).toEqual([expect.objectContaining({ name: "seeded-app", labels: { scenarios: ["DEFAULT"] } })]);
+    expect(state.applications).toEqual([expect.objectContaining({ name: "seeded-app", labels: { managed: "false", name: "mp-seeded-app", scenarios: ["DEFAULT"] } })]);
     expect(cli.stderr()).toContain('seed loaded: {"tenants":1,"runtimes":1,"applications":1}');
     expect(cli.stderr()).toContain("seed sections not loaded: unknownSection");
   });

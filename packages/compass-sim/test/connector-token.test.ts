@@ -10,7 +10,7 @@ import {
   REVOKE_MUTATION,
   signMutation,
   tempDir,
-  UNAUTHENTICATED,
+  expectRefused,
 } from "./support/tools.js";
 
 let sim: CompassSimulator;
@@ -70,8 +70,7 @@ describe("configuration over the token listener", () => {
     const t = newToken();
     expect((await configuration(t.token)).json.data).not.toBeNull();
     const again = await configuration(t.token);
-    expect(again.status).toBe(200);
-    expect(again.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+    expectRefused(again);
   });
 
   test("an expired token is rejected after the clock moves past its TTL", async () => {
@@ -80,7 +79,7 @@ describe("configuration over the token listener", () => {
     expect(expiresAt - Date.parse(t.createdAt)).toBe(60 * 60 * 1000);
     sim.advanceClock(60 * 60 + 1);
     const res = await configuration(t.token);
-    expect(res.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+    expectRefused(res);
     // Expired tokens are not burned: the state still shows it unused.
     const snapshot = sim.state.snapshot().systemAuths.find((s) => s.id === t.systemAuthId);
     expect(snapshot?.oneTimeToken).toMatchObject({ used: false, expired: true });
@@ -97,16 +96,13 @@ describe("configuration over the token listener", () => {
     const config = (await configuration(t1.token)).json.data.result;
     const csr = await opensslCsr(dir.path, config.certificateSigningRequestInfo.subject);
     const withT1 = await graphqlCall(sim.connectorUrl, signMutation(csr.csrArgument), { ca, token: t1.token });
-    expect(withT1.json).toEqual({
-      errors: [{ message: `Failed to authenticate with token: ${UNAUTHENTICATED}`, path: ["result"] }],
-      data: null,
-    });
+    expectRefused(withT1);
     const t2 = config.token.token as string;
     const signed = await graphqlCall(sim.connectorUrl, signMutation(csr.csrArgument), { ca, token: t2 });
     expect(signed.status).toBe(200);
     expect(Object.keys(signed.json.data.result).sort()).toEqual(["caCertificate", "certificateChain", "clientCertificate"]);
     const twice = await graphqlCall(sim.connectorUrl, signMutation(csr.csrArgument), { ca, token: t2 });
-    expect(twice.json.errors[0].message).toBe(`Failed to authenticate with token: ${UNAUTHENTICATED}`);
+    expectRefused(twice);
   });
 
   test("a token burned by a failed sign (bad CSR) cannot be reused", async () => {
@@ -119,14 +115,14 @@ describe("configuration over the token listener", () => {
     );
     const csr = await opensslCsr(dir.path, config.certificateSigningRequestInfo.subject);
     const retry = await graphqlCall(sim.connectorUrl, signMutation(csr.csrArgument), { ca, token: t2 });
-    expect(retry.json.errors[0].message).toBe(`Failed to authenticate with token: ${UNAUTHENTICATED}`);
+    expectRefused(retry);
   });
 
   test("a token is burned even when the request fails GraphQL validation", async () => {
     const t = newToken();
     const invalid = await graphqlCall(sim.connectorUrl, "query { nope }", { ca, token: t.token });
     expect(invalid.status).toBe(422);
-    expect((await configuration(t.token)).json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(await configuration(t.token));
   });
 
   test("configuration regenerates the token of the same SystemAuth: an earlier unused token stops matching", async () => {
@@ -135,7 +131,7 @@ describe("configuration over the token listener", () => {
     // Re-issue for the same SystemAuth (Director requestOneTimeTokenForRuntime with systemAuthID).
     const reissued = sim.issueToken(t1.runtime.id, { systemAuthId: t1.systemAuthId });
     expect(reissued.systemAuthId).toBe(t1.systemAuthId);
-    expect((await configuration(first)).json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(await configuration(first));
     const ok = await configuration(reissued.token);
     expect(ok.json.data.result.certificateSigningRequestInfo.subject).toContain(`CN=${t1.systemAuthId}`);
   });
@@ -161,12 +157,12 @@ describe("configuration over the token listener", () => {
         authorization: "Bearer eyJhbGciOiJub25lIn0.e30.",
       },
     });
-    expect(res.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+    expectRefused(res);
   });
 
   test("no token at all", async () => {
     const res = await graphqlCall(sim.connectorUrl, CONFIGURATION_QUERY, { ca });
-    expect(res.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+    expectRefused(res);
   });
 
   test("revokeCertificate needs a certificate", async () => {
@@ -184,8 +180,8 @@ describe("configuration over the token listener", () => {
   });
 
   test("the error path follows the field name when there is no alias", async () => {
-    const res = await graphqlCall(sim.connectorUrl, "{ configuration { token { token } } }", { ca });
-    expect(res.json.errors[0].path).toEqual(["configuration"]);
+    const res = await graphqlCall(sim.connectorUrl, "mutation { revokeCertificate }", { ca, token: newToken().token });
+    expect(res.json.errors[0].path).toEqual(["revokeCertificate"]);
   });
 
   test("variables and operationName are supported", async () => {
@@ -208,16 +204,20 @@ describe("configuration over the token listener", () => {
 });
 
 describe("HTTP behaviour", () => {
-  test("parse errors answer 422 GRAPHQL_PARSE_FAILED", async () => {
-    const res = await graphqlCall(sim.connectorUrl, "query {", { ca });
+  // Every request carries a fresh token: without one, Oathkeeper's 400 comes before any of these answers.
+  const withToken = () => ({ ca, token: newToken().token });
+
+  test("parse errors answer 422 GRAPHQL_PARSE_FAILED with gqlparser's message and the location", async () => {
+    const res = await graphqlCall(sim.connectorUrl, "query {", withToken());
     expect(res.status).toBe(422);
-    expect(res.json.data).toBeNull();
-    expect(res.json.errors[0].extensions).toEqual({ code: "GRAPHQL_PARSE_FAILED" });
-    expect(res.json.errors[0].locations).toEqual([{ line: 1, column: 8 }]);
+    expect(res.json).toEqual({
+      errors: [{ message: "Expected Name, found <EOF>", locations: [{ line: 1, column: 8 }], extensions: { code: "GRAPHQL_PARSE_FAILED" } }],
+      data: null,
+    });
   });
 
   test("validation errors answer 422 GRAPHQL_VALIDATION_FAILED", async () => {
-    const res = await graphqlCall(sim.connectorUrl, "{ configuration { nope } }", { ca });
+    const res = await graphqlCall(sim.connectorUrl, "{ configuration { nope } }", withToken());
     expect(res.status).toBe(422);
     expect(res.json.errors[0]).toMatchObject({
       message: 'Cannot query field "nope" on type "Configuration".',
@@ -226,11 +226,11 @@ describe("HTTP behaviour", () => {
   });
 
   test("missing required argument / bad variables answer 422", async () => {
-    const missing = await graphqlCall(sim.connectorUrl, "mutation { signCertificateSigningRequest { clientCertificate } }", { ca });
+    const missing = await graphqlCall(sim.connectorUrl, "mutation { signCertificateSigningRequest { clientCertificate } }", withToken());
     expect(missing.status).toBe(422);
     const badVariables = await httpCall(sim.connectorUrl, {
       ca,
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "connector-token": newToken().token },
       body: JSON.stringify({
         query: "mutation ($csr: String!) { signCertificateSigningRequest(csr: $csr) { clientCertificate } }",
         variables: {},
@@ -240,10 +240,50 @@ describe("HTTP behaviour", () => {
     expect(badVariables.json.errors[0].extensions.code).toBe("GRAPHQL_VALIDATION_FAILED");
   });
 
-  test("non-POST answers 405", async () => {
-    const res = await httpCall(sim.connectorUrl, { ca, method: "GET" });
+  test("GET ?query= is answered and spends the token like POST; mutations over GET are 406", async () => {
+    const t = newToken();
+    const url = `${sim.connectorUrl}?query=${encodeURIComponent(CONFIGURATION_QUERY)}`;
+    const res = await httpCall(url, { ca, method: "GET", headers: { "connector-token": t.token } });
+    expect(res.status).toBe(200);
+    expect(res.json.data.result.certificateSigningRequestInfo.subject).toContain(`CN=${t.systemAuthId}`);
+    expectRefused(await httpCall(url, { ca, method: "GET", headers: { "connector-token": t.token } }));
+    const mutation = `${sim.connectorUrl}?query=${encodeURIComponent("mutation { revokeCertificate }")}`;
+    const refused = await httpCall(mutation, { ca, method: "GET", headers: { "connector-token": newToken().token } });
+    expect(refused.status).toBe(406);
+    expect(refused.json.errors[0].message).toBe("GET requests only allow query operations");
+  });
+
+  test("methods other than GET and POST answer 405", async () => {
+    const res = await httpCall(sim.connectorUrl, { ca, method: "PUT", headers: { "connector-token": newToken().token } });
     expect(res.status).toBe(405);
-    expect(res.headers["allow"]).toBe("POST");
+    expect(res.headers["allow"]).toBe("GET, POST");
+  });
+
+  test("a body that is not JSON answers 400 with Go's decoder error and the body; the token is spent anyway", async () => {
+    const t = newToken();
+    const cases: Array<[string, string]> = [
+      ["configuration, please", "invalid character 'c' looking for beginning of value"],
+      ["{", "unexpected EOF"],
+      ["", "EOF"],
+      ['{"query": 5}', "json: cannot unmarshal number into Go struct field RawParams.query of type string"],
+    ];
+    for (const [body, error] of cases) {
+      const res = await httpCall(sim.connectorUrl, { ca, headers: { "content-type": "application/json", "connector-token": newToken().token }, body });
+      expect(res.status).toBe(400);
+      expect(res.json).toEqual({ errors: [{ message: `json request body could not be decoded: ${error} body:${body}` }], data: null });
+    }
+    await httpCall(sim.connectorUrl, { ca, headers: { "content-type": "application/json", "connector-token": t.token }, body: "nope" });
+    expectRefused(await configuration(t.token));
+  });
+
+  test("a content type other than JSON answers 400 transport not supported", async () => {
+    const form = await httpCall(sim.connectorUrl, {
+      ca,
+      headers: { "content-type": "application/x-www-form-urlencoded", "connector-token": newToken().token },
+      body: JSON.stringify({ query: CONFIGURATION_QUERY }),
+    });
+    expect(form.status).toBe(400);
+    expect(form.json.errors[0].message).toBe("transport not supported");
   });
 
   test("bodies over 1 MiB answer 413", async () => {
@@ -253,19 +293,6 @@ describe("HTTP behaviour", () => {
       body: JSON.stringify({ query: `{ configuration { token { token } } } #${"x".repeat(1024 * 1024)}` }),
     });
     expect(res.status).toBe(413);
-  });
-
-  test("invalid JSON answers 400; a non-JSON content type answers 400", async () => {
-    const bad = await httpCall(sim.connectorUrl, { ca, headers: { "content-type": "application/json" }, body: "{" });
-    expect(bad.status).toBe(400);
-    expect(bad.json.data).toBeNull();
-    const form = await httpCall(sim.connectorUrl, {
-      ca,
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: JSON.stringify({ query: CONFIGURATION_QUERY }),
-    });
-    expect(form.status).toBe(400);
-    expect(form.json.errors[0].message).toBe("transport not supported");
   });
 
   test("healthz answers 200 ok; unknown paths 404; no Director on the token listener", async () => {

@@ -15,7 +15,7 @@ import {
   run,
   signMutation,
   tempDir,
-  UNAUTHENTICATED,
+  expectRefused,
 } from "./support/tools.js";
 
 let sim: CompassSimulator;
@@ -185,14 +185,10 @@ describe("mTLS Connector", () => {
     expect(sim.state.isRevoked(own.fingerprint)).toBe(true);
 
     const config = await mtls(CONFIGURATION_QUERY, own);
-    expect(config.status).toBe(200);
-    expect(config.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+    expectRefused(config);
     const sign = await mtls(signMutation(csr.csrArgument), own);
-    expect(sign.json.errors[0].message).toBe(`Failed to authenticate with token: ${UNAUTHENTICATED}`);
-    const again = await mtls(REVOKE_MUTATION, own);
-    expect(again.json.errors[0].message).toBe(
-      "Failed to authenticate with certificate: Failed to authenticate with Certificate. Invalid subject.",
-    );
+    expectRefused(sign);
+    expectRefused(await mtls(REVOKE_MUTATION, own));
     // Revocation is per certificate: the other certificate of the same SystemAuth still works.
     expect((await mtls(CONFIGURATION_QUERY, other)).json.data.result.certificateSigningRequestInfo.subject).toBe(own.subject);
     const state = sim.state.snapshot().issuedCertificates.find((c) => c.fingerprint === own.fingerprint);
@@ -202,21 +198,21 @@ describe("mTLS Connector", () => {
   test("revocation through the library by fingerprint", async () => {
     const own = await pair(sim, serverCa, dir.path);
     expect(sim.revoke(own.fingerprint.toUpperCase().replace(/(..)(?!$)/g, "$1:"))).toBe(1);
-    expect((await mtls(CONFIGURATION_QUERY, own)).json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(await mtls(CONFIGURATION_QUERY, own));
   });
 
   test("a client-CA certificate with a foreign subject completes the handshake but is unauthenticated", async () => {
     const csr = await opensslCsr(dir.path, `O=Other,OU=OrgUnit,L=locality,ST=province,C=DE,CN=${paired.systemAuthId}`);
     const issued = await sim.signCsr(csr.csrPem);
     const res = await mtls(CONFIGURATION_QUERY, { certPem: issued.certificatePem, keyPem: await readFile(csr.keyPath, "utf8") });
-    expect(res.json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(res);
   });
 
   test("a certificate whose CN has no SystemAuth is unauthenticated", async () => {
     const csr = await opensslCsr(dir.path, "O=Org,OU=OrgUnit,L=locality,ST=province,C=DE,CN=6f1c2e1a-0000-4000-8000-000000000000");
     const issued = await sim.signCsr(csr.csrPem);
     const res = await mtls(CONFIGURATION_QUERY, { certPem: issued.certificatePem, keyPem: await readFile(csr.keyPath, "utf8") });
-    expect(res.json.errors[0].message).toBe(UNAUTHENTICATED);
+    expectRefused(res);
   });
 
   test("the Director answers on the same listener (details in director.test.ts)", async () => {
@@ -264,7 +260,8 @@ describe("handshake failures", () => {
 
   test("curl sees the handshake fail without a client certificate", async () => {
     await expect(
-      run("curl", ["-sS", "--cacert", sim.serverCaFile, "-H", "Content-Type: application/json", "-d", "{}", sim.certSecuredConnectorUrl]),
+      // HTTP/1.1 as in the recording (connector-mtls-no-client-cert.json); over h2 curl may fail on its first write instead.
+      run("curl", ["-sS", "--http1.1", "--cacert", sim.serverCaFile, "-H", "Content-Type: application/json", "-d", "{}", sim.certSecuredConnectorUrl]),
     ).rejects.toThrow(/alert|SSL|reset/i);
   });
 });
@@ -280,8 +277,7 @@ describe("simulator clock and certificate validity", () => {
       expect((await call()).json.data.result.certificateSigningRequestInfo.subject).toBe(p.subject);
       short.advanceClock(61);
       const res = await call();
-      expect(res.status).toBe(200);
-      expect(res.json).toEqual({ errors: [{ message: UNAUTHENTICATED, path: ["result"] }], data: null });
+        expectRefused(res);
       expect(short.state.requestLog.at(-1)?.errors[0]).toContain("expired (simulator clock)");
     } finally {
       await short.close();

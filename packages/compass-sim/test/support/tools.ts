@@ -9,6 +9,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { expect } from "vitest";
 
 const execFileAsync = promisify(execFile);
 
@@ -146,6 +147,19 @@ export function signMutation(csrArgument: string): string {
 }
 
 export const REVOKE_MUTATION = "mutation { result: revokeCertificate }";
+
+/**
+ * What real Compass answers an unauthenticated Connector call (Oathkeeper, before the Connector): HTTP 400 with an
+ * empty body. The simulator's `legacyConnectorAnswers` gives the GraphQL error UNAUTHENTICATED instead.
+ */
+export function expectRefused(result: HttpResult): void {
+  expect({ status: result.status, contentType: result.headers["content-type"], length: result.headers["content-length"], text: result.text }).toEqual({
+    status: 400,
+    contentType: "application/json;charset=UTF-8",
+    length: "0",
+    text: "",
+  });
+}
 
 export const UNAUTHENTICATED =
   "Failed to authenticate request. Token authentication error: Failed to authenticate with one time token.. Certificate authentication error: Failed to authenticate with Certificate. Invalid subject.";
