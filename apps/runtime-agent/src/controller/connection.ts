@@ -24,7 +24,6 @@ export interface ConnectionContext {
 export type ConnectionOutcome =
   | { kind: "paired"; credentials: AgentCredentials; configuration: ConnectorConfiguration }
   | { kind: "maintained"; configuration: ConnectorConfiguration; renewed: AgentCredentials | undefined }
-  | { kind: "skipped"; retryInMs: number }
   /** `requeueAfterMs`: when trying again can help (a refused credential's backoff, or a new token); else the usual backoff. */
   | { kind: "connection-failed"; message: string; requeueAfterMs?: number | undefined; retryAfterMs?: number | undefined }
   | { kind: "maintenance-failed"; message: string; retryAfterMs?: number | undefined };
@@ -82,10 +81,7 @@ export async function pair(ctx: ConnectionContext, agentConfig: AgentConfigurati
     const message = `Failed to establish connection with the one-time token: ${describe(error)}`;
     // Refused, or a certificate we could not accept: either way Compass has spent the token (or, for
     // CONNECTOR_NOT_AUTHENTICATED, could not authenticate it at all).
-    const refused =
-      error instanceof CertificateError ||
-      (error instanceof ConnectorError &&
-        (error.code === ConnectorErrorCode.AUTH_FAILED || error.code === ConnectorErrorCode.NOT_AUTHENTICATED || error.code === ConnectorErrorCode.REJECTED));
+    const refused = isRefusal(error) || error instanceof CertificateError || (error instanceof ConnectorError && error.code === ConnectorErrorCode.REJECTED);
     return refused ? { kind: "refused", message } : { kind: "failed", message, retryAfterMs: retryAfterOf(error) };
   }
 }
@@ -171,7 +167,7 @@ export async function maintain(
 }
 
 /** Whether Compass's answer says it did not accept the client certificate (or a token): 400-empty or an auth error. */
-export function isRefusal(error: unknown): boolean {
+function isRefusal(error: unknown): boolean {
   return error instanceof ConnectorError && (error.code === ConnectorErrorCode.AUTH_FAILED || error.code === ConnectorErrorCode.NOT_AUTHENTICATED);
 }
 

@@ -178,8 +178,6 @@ export class Reconciler {
         log.error({ reason: connection.message }, "connection maintenance failed");
         break;
       }
-      case "skipped":
-        return this.#finish(started, "Skipped", { requeueAfterMs: connection.retryInMs });
     }
 
     // A pairing is persisted at once: the certificate is in the Secrets and the token is spent. If the process dies
