@@ -350,24 +350,29 @@ export class Reconciler {
       }
       if (result.kind === "failed") return { kind: "connection-failed", message: prefix + result.message, retryAfterMs: result.retryAfterMs };
       this.#tokenRefusal = nextRefusal(this.#tokenRefusal, digest, result.message, now, (n) => this.#refusalBackoff(n));
-      const retryAt = this.#tokenRefusal.notBefore;
-      return {
-        kind: "connection-failed",
-        message: `${prefix}${result.message}. Compass did not accept the one-time token in Secret ${secret}: write a new TOKEN into the Secret (it is used at once); in case Compass's authentication was failing, this token is tried again at ${new Date(retryAt).toISOString()}`,
-        requeueAfterMs: retryAt - now,
-      };
+      return { kind: "connection-failed", message: prefix + tokenRefused(this.#tokenRefusal, secret), requeueAfterMs: this.#tokenRefusal.notBefore - now };
     }
     if (decision.kind !== "wait") throw new Error(`connection decision ${decision.kind} without what it needs`);
     const retry = decision.retryAt === undefined ? "" : `; tried again at ${new Date(decision.retryAt).toISOString()}`;
     // An unreadable Secret is retried with the usual backoff; a missing or spent token is waited for (watched).
     const requeueAfterMs = configUnreadable ? undefined : decision.retryAt === undefined ? WAIT_FOR_TOKEN_MS : Math.max(0, decision.retryAt - now);
-    const why = {
-      "no-token": configProblem ?? `No one-time token in Secret ${secret}: write a TOKEN into the Secret`,
-      "token-spent": `The one-time token in Secret ${secret} was used by this agent to pair and cannot be used again: write a new TOKEN into the Secret (it is used at once)`,
-      "token-refused": `${this.#tokenRefusal?.reason ?? "Compass did not accept the one-time token"}. Write a new TOKEN into Secret ${secret} (it is used at once)`,
-      "certificate-refused": `${this.#certificateRefusal?.reason ?? "Compass did not accept the client certificate"}. ${configProblem ?? `No unused one-time token in Secret ${secret}`}: write a new TOKEN into the Secret (it is used at once)`,
-    }[decision.why];
-    return { kind: "connection-failed", message: `${prefix}${why}${retry}`, requeueAfterMs };
+    let why: string;
+    switch (decision.why) {
+      case "no-token":
+        why = (configProblem ?? `No one-time token in Secret ${secret}: write a TOKEN into the Secret`) + retry;
+        break;
+      case "token-spent":
+        why = `The one-time token in Secret ${secret} was used by this agent to pair and cannot be used again: write a new TOKEN into the Secret (it is used at once)${retry}`;
+        break;
+      case "token-refused":
+        // (the decision waits for this refusal, so it is set)
+        why = this.#tokenRefusal ? tokenRefused(this.#tokenRefusal, secret) : `Compass did not accept the one-time token in Secret ${secret}${retry}`;
+        break;
+      case "certificate-refused":
+        why = `${this.#certificateRefusal?.reason ?? "Compass did not accept the client certificate"}. ${configProblem ?? `No unused one-time token in Secret ${secret}`}: write a new TOKEN into the Secret (it is used at once)${retry}`;
+        break;
+    }
+    return { kind: "connection-failed", message: prefix + why, requeueAfterMs };
   }
 
   /** Stores a pairing's certificate; a failure keeps it in memory and is retried (the token is spent). */
@@ -490,6 +495,11 @@ export class Reconciler {
     this.#o.metrics.reconcileDuration.observe({ result }, seconds);
     return outcome;
   }
+}
+
+/** What to do about a refused token, the same in the cycle that saw the refusal and in the cycles waiting after it. */
+function tokenRefused(refusal: Refusal, secret: string): string {
+  return `${refusal.reason}. Compass did not accept the one-time token in Secret ${secret}: write a new TOKEN into the Secret (it is used at once); in case Compass's authentication was failing, this token is tried again at ${new Date(refusal.notBefore).toISOString()}`;
 }
 
 function managementInfo(configuration: { certificateSecuredConnectorUrl: string; directorUrl: string }) {

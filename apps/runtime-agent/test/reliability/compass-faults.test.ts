@@ -127,7 +127,7 @@ describe("while pairing", () => {
     await leaks.remember();
   });
 
-  test("an expired one-time token: ConnectionFailed that says so, not sent again; a new token pairs", async () => {
+  test("an expired one-time token: ConnectionFailed that says so, not sent again before its backoff; a new token pairs", async () => {
     await scenario.writeConfigSecret();
     await scenario.admin.advanceClock(61 * 60); // the token's TTL is 60 minutes
     const mark = scenario.mark();
