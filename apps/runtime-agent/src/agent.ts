@@ -21,7 +21,11 @@ export interface AgentOptions {
   log?: Logger;
   /** RSA key size of new keys; default: the size the Connector's keyAlgorithm names (Compass: rsa2048). */
   keySize?: number;
-  /** Called when this replica loses leadership; the CLI exits so Kubernetes restarts it as a candidate. */
+  /**
+   * Called when this replica lost leadership, once its controllers are stopped; the CLI exits so Kubernetes
+   * restarts it as a candidate. Not called when stop() has begun meanwhile (the agent is ending anyway). Its
+   * failure is logged.
+   */
   onLostLeadership?: () => void;
   /** Probe servers listen here (default 0.0.0.0). */
   host?: string;
@@ -33,8 +37,24 @@ export interface RunningAgent {
   readonly metrics: AgentMetrics;
   readonly store: K8sStore;
   readiness(): Readiness;
-  /** Stops within the grace period: aborts the cycle under way, releases the lease, closes connections. */
+  /**
+   * Fences the store's writes at once (no Kubernetes write starts after this call), aborts the cycle under way and
+   * waits for it at most stopGraceMs, releases the lease, closes connections. Idempotent: every call gets the
+   * same promise.
+   */
   stop(): Promise<void>;
+}
+
+/**
+ * How long stopping waits for the aborted cycle. With leader election, this replica steps down renewDeadline after
+ * its last renewal, and another may take the Lease over leaseDuration after it last saw it change, so at the
+ * earliest leaseDuration - renewDeadline later: the stop of a replica that lost its Lease (after which the CLI
+ * exits, cutting what is still in flight) has to be over well before that, so half of it. At most 5 s, which also
+ * keeps a SIGTERM inside the CLI's 10 s shutdown deadline. Writes are fenced before the wait; it bounds only how
+ * long the old leader's process lingers.
+ */
+export function stopGraceMs(config: Pick<AgentConfig, "leaseDuration" | "renewDeadline">): number {
+  return Math.min(5_000, (config.leaseDuration - config.renewDeadline) / 2);
 }
 
 /** Composes store, Compass session, reconciler, informers, leader election and probes into the running agent. */
@@ -79,6 +99,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const loop = new ReconcileLoop(
     (signal) => reconciler.reconcile(signal),
     (error) => {
+      // A cycle cut short by the fence (shutdown, lost leadership) has failed by design: its writes were refused
+      // with K8S_FENCED or its calls aborted. Not a failure to alert on, and no cycle follows.
+      if (store.fenceReason !== undefined) {
+        log.info({ reason: describe(error) }, `reconcile cut short: ${store.fenceReason}`);
+        return 0;
+      }
       log.error({ reason: describe(error) }, "reconcile failed; retrying");
       return Math.min(config.controllerSyncPeriod, 10_000);
     },
@@ -130,8 +156,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     for (const informer of informers) informer.start();
     loop.start();
   };
+  const graceMs = stopGraceMs(config);
   const stopControllers = async () => {
-    await loop.stop(5_000);
+    await loop.stop(graceMs);
     await Promise.all(informers.map((i) => i.stop()));
   };
 
@@ -153,8 +180,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         leading = false;
         if (stopping || lostLeadership) return;
         lostLeadership = true;
+        // First, before anything can await: another replica may lead from now on, so no write may start.
+        store.fence("this replica lost leadership");
         log.error("lost leadership; stopping the controller");
-        void stopControllers().then(() => options.onLostLeadership?.());
+        // The elector calls this synchronously and cannot wait: every failure is caught and logged here.
+        // The callback runs also after a failed stop: the process must still end to be restarted as a candidate.
+        stopControllers()
+          .catch((error: unknown) => log.error({ reason: describe(error) }, "stopping the controller after the lost leadership failed"))
+          .then(() => {
+            // A stop() under way ends the process anyway; the CLI's callback would signal it a second time.
+            if (!stopping) options.onLostLeadership?.();
+          })
+          .catch((error: unknown) => log.error({ reason: describe(error) }, "onLostLeadership failed"));
       },
       onNewLeader: (identity) => {
         if (identity && identity !== elector?.identity) log.info({ leader: identity }, "another replica is the leader; this one is not leading and stands by");
@@ -185,6 +222,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       registry: metrics.registry,
     });
   } catch (error) {
+    // Nothing may write while this failed start-up winds down (the elector may already have started a cycle).
+    store.fence("the agent failed to start");
     await stopControllers();
     await elector?.stop();
     await store.close();
@@ -192,12 +231,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
 
   const summary = setInterval(() => {
-    void metrics.registry.getMetricsAsJSON().then((all) => {
-      const pick = (name: string) => all.find((m) => m.name === name)?.values;
-      log.info({ reconciles: pick("cra_reconcile_total"), applications: pick("cra_applications_managed"), state: reconciler.lastState }, "agent metrics");
-    });
+    metrics.registry.getMetricsAsJSON().then(
+      (all) => {
+        const pick = (name: string) => all.find((m) => m.name === name)?.values;
+        log.info({ reconciles: pick("cra_reconcile_total"), applications: pick("cra_applications_managed"), state: reconciler.lastState }, "agent metrics");
+      },
+      (error: unknown) => log.warn({ reason: describe(error) }, "cannot collect the metrics summary"),
+    );
   }, config.metricsLoggingTimeInterval);
   summary.unref();
+  let stopped: Promise<void> | undefined;
 
   return {
     healthPort: probes.healthPort,
@@ -205,16 +248,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     store,
     readiness,
-    async stop() {
-      stopping = true;
-      clearInterval(summary);
-      log.info("stopping runtime-agent");
-      await stopControllers();
-      await elector?.stop();
-      await probes.close();
-      await session.close();
-      await store.close();
-      log.info("runtime-agent stopped");
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        // Synchronously, in the call itself: no write starts once stop() was called (the elector's release of the
+        // Lease is exempt).
+        store.fence("the agent is shutting down");
+        clearInterval(summary);
+        log.info("stopping runtime-agent");
+        await stopControllers();
+        await elector?.stop();
+        await probes.close();
+        await session.close();
+        await store.close();
+        log.info("runtime-agent stopped");
+      })();
+      return stopped;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, Watch, type HttpLibrary } from "@kubernetes/client-node";
 import type { Agent as HttpsAgent } from "node:https";
 import { RequestCounter, type K8sVerb } from "./counter.js";
-import { toK8sStoreError } from "./errors.js";
+import { K8sStoreError, toK8sStoreError } from "./errors.js";
 import { loadKubeConfig, type KubeConfigOptions, type KubeConfigSource } from "./kubeconfig.js";
 import { keepAliveAgent, NodeHttpsLibrary, type TlsConnectOptions } from "./transport.js";
 
@@ -34,6 +34,11 @@ export interface JsonRequest {
   accept?: string;
   /** Request timeout override. */
   timeoutMs?: number;
+  /**
+   * Send this write even when the client is fenced. Only for the leader elector's Lease writes: they decide who
+   * may write, and a leader that stops must still hand its Lease back.
+   */
+  unfenced?: boolean;
 }
 
 /** Accept header for metadata-only answers (PartialObjectMetadata / PartialObjectMetadataList). */
@@ -198,6 +203,7 @@ export class K8sClient {
   private readonly jsonHttp: HttpLibrary;
   private readonly baseUrl: string;
   private closed = false;
+  private fencedBecause: string | undefined;
 
   constructor(options: K8sClientOptions & { kubeConfig?: KubeConfig } = {}) {
     if (options.kubeConfig !== undefined) {
@@ -226,6 +232,11 @@ export class K8sClient {
    * message starts with `operation`. Returns the parsed answer (undefined for an empty body).
    */
   async json<T = unknown>(verb: K8sVerb, resource: string, operation: string, request: JsonRequest): Promise<T> {
+    // Every request of the store passes here (watches are GETs): the one place where a write can be stopped before
+    // it is sent. A fenced write is not a request, so the counter does not see it.
+    if (this.fencedBecause !== undefined && request.method !== "GET" && request.unfenced !== true) {
+      throw new K8sStoreError("K8S_FENCED", `${operation}: not sent: ${this.fencedBecause} (writes are fenced)`);
+    }
     return this.measure(verb, resource, operation, async () => {
       let url = `${this.baseUrl}${request.path}`;
       if (request.query !== undefined) {
@@ -270,6 +281,16 @@ export class K8sClient {
     // minute, so a quiet resource would be cut every 30 s. The field is private in the typings only.
     (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs;
     return w;
+  }
+
+  /** Refuses every later write (except `unfenced` ones) with K8S_FENCED. One-way; the first reason is kept. */
+  fence(reason: string): void {
+    this.fencedBecause ??= reason;
+  }
+
+  /** The reason given to fence(), or undefined while writes are sent. */
+  get fenceReason(): string | undefined {
+    return this.fencedBecause;
   }
 
   get isClosed(): boolean {

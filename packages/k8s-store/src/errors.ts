@@ -23,6 +23,11 @@ export type K8sStoreErrorCode =
   | "K8S_UNAVAILABLE"
   /** No usable kubeconfig (file missing, no current context, not in a cluster). */
   | "K8S_CONFIG"
+  /**
+   * A write refused before it was sent: the store is fenced (K8sStore.fence: leadership lost, or shutting down).
+   * Nothing reached the API server. Not retryable: a fenced store stays fenced.
+   */
+  | "K8S_FENCED"
   /** Anything else (unexpected status code or response). */
   | "K8S_UNEXPECTED";
 

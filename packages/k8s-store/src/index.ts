@@ -109,8 +109,8 @@ export type { ApplyResult, ApplyOutcome, ApplyAllOptions } from "./apply.js";
 export { EventRecorder } from "./events.js";
 export type { EventType, EventRecorderOptions } from "./events.js";
 
-export { LeaderElector, defaultIdentity } from "./leader-election.js";
-export type { LeaderElectionOptions } from "./leader-election.js";
+export { LeaderElector, defaultIdentity, leaderElectionTimingProblems } from "./leader-election.js";
+export type { LeaderElectionOptions, LeaderElectionTiming } from "./leader-election.js";
 
 export { Informer } from "./informer.js";
 export type { InformerOptions, InformerStatus, InformerEvent, InformerHandlers } from "./informer.js";

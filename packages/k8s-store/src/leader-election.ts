@@ -27,6 +27,40 @@ export function microTime(date: Date): string {
   return `${date.toISOString().slice(0, -1)}000Z`;
 }
 
+/** The three durations of leader election, in milliseconds. */
+export interface LeaderElectionTiming {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+/** Retries while acquiring wait up to this factor of the retry period (client-go's JitterFactor). */
+const RETRY_JITTER = 1.2;
+
+/**
+ * The one rule for leader-election timings, client-go's: 0 < retryPeriod × 1.2 < renewDeadline < leaseDuration.
+ * The leader must give up (renew deadline) before other candidates may take the Lease (lease duration), and must
+ * get a (jittered) renewal attempt in before it gives up. The elector refuses other timings; the agent's
+ * configuration check calls this with its variable names (`names`), so both always agree. Returns one sentence per
+ * broken condition, empty when the timing is valid.
+ */
+export function leaderElectionTimingProblems(
+  timing: LeaderElectionTiming,
+  names: Readonly<Record<keyof LeaderElectionTiming, string>> = { leaseDurationMs: "leaseDurationMs", renewDeadlineMs: "renewDeadlineMs", retryPeriodMs: "retryPeriodMs" },
+): string[] {
+  const fields = ["leaseDurationMs", "renewDeadlineMs", "retryPeriodMs"] as const;
+  const notPositive = fields.filter((f) => !(timing[f] > 0));
+  if (notPositive.length > 0) return notPositive.map((f) => `${names[f]} must be positive`);
+  const problems: string[] = [];
+  if (timing.renewDeadlineMs >= timing.leaseDurationMs) {
+    problems.push(`${names.renewDeadlineMs} must be shorter than ${names.leaseDurationMs}: the leader must give up before another candidate may take the Lease over`);
+  }
+  if (timing.retryPeriodMs * RETRY_JITTER >= timing.renewDeadlineMs) {
+    problems.push(`${names.retryPeriodMs} × ${RETRY_JITTER} (jitter) must be shorter than ${names.renewDeadlineMs}: the leader must get a renewal attempt in before it gives up`);
+  }
+  return problems;
+}
+
 export interface LeaderElectionOptions {
   /** Namespace of the Lease, e.g. kyma-system. */
   namespace: string;
@@ -36,7 +70,7 @@ export interface LeaderElectionOptions {
   identity?: string;
   /** How long a lease is valid without renewal (non-leaders wait this long), default 15 s (whole seconds on the wire). */
   leaseDurationMs?: number;
-  /** The leader gives up when it could not renew for this long, default 10 s. Must be < leaseDurationMs. */
+  /** The leader gives up when it could not renew for this long, default 10 s. See leaderElectionTimingProblems. */
   renewDeadlineMs?: number;
   /** Pause between attempts, default 2 s (jittered by up to +20 % while acquiring). */
   retryPeriodMs?: number;
@@ -62,7 +96,8 @@ export function defaultIdentity(): string {
  * Lease's resourceVersion; another holder's lease counts as expired `leaseDurationSeconds` after this candidate
  * last SAW it change (local clock, so clock skew between nodes does not matter); the leader renews every
  * retryPeriod and steps down when it could not renew for renewDeadline (so before others may take over); on
- * stop() it releases the lease (empty holder) so a successor need not wait.
+ * stop() it releases the lease (empty holder) so a successor need not wait. Its Lease writes are sent also by a
+ * fenced store (K8sStore.fence): they decide who may write, and a fenced leader must still release its Lease.
  */
 export class LeaderElector {
   readonly identity: string;
@@ -87,12 +122,8 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
-    if (this.renewDeadlineMs >= this.leaseDurationMs) {
-      throw new K8sStoreError("K8S_INVALID", "leader election: renewDeadlineMs must be shorter than leaseDurationMs");
-    }
-    if (this.retryPeriodMs * 1.2 >= this.renewDeadlineMs) {
-      throw new K8sStoreError("K8S_INVALID", "leader election: retryPeriodMs * 1.2 must be shorter than renewDeadlineMs");
-    }
+    const problems = leaderElectionTimingProblems({ leaseDurationMs: this.leaseDurationMs, renewDeadlineMs: this.renewDeadlineMs, retryPeriodMs: this.retryPeriodMs });
+    if (problems.length > 0) throw new K8sStoreError("K8S_INVALID", `leader election: ${problems.join("; ")}`);
   }
 
   isLeader(): boolean {
@@ -224,6 +255,7 @@ export class LeaderElector {
             method: "POST",
             path: this.leasePath(),
             query: { fieldManager: FIELD_MANAGER },
+            unfenced: true,
             body,
             ...call,
           });
@@ -251,6 +283,7 @@ export class LeaderElector {
         method: "PUT",
         path: this.leasePath(name),
         query: { fieldManager: FIELD_MANAGER },
+        unfenced: true,
         body: { ...lease, spec },
         ...call,
       });
@@ -273,6 +306,7 @@ export class LeaderElector {
       method: "PUT",
       path: this.leasePath(name),
       query: { fieldManager: FIELD_MANAGER },
+      unfenced: true,
       body: { ...lease, spec },
       timeoutMs: this.renewDeadlineMs,
     });

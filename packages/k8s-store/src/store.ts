@@ -28,6 +28,16 @@ export interface K8sStore {
   /** Where the configuration came from and which API server it points at. */
   readonly source: KubeConfigSource | "object";
   readonly server: string;
+  /**
+   * Fences the store: from now on every write (create, update, patch, delete; Events too) fails at once with
+   * K8S_FENCED and is never sent, while reads, lists and watches go on. For a leader that lost its Lease or is
+   * shutting down, so that no write starts after that moment (one already sent cannot be called back). Only the
+   * leader elector's Lease writes are still sent: stop() hands the Lease back. One-way; the first reason is kept
+   * and ends up in the K8S_FENCED messages.
+   */
+  fence(reason: string): void;
+  /** The reason given to fence(), or undefined while writes are sent. */
+  readonly fenceReason: string | undefined;
   /** A Lease-based leader elector (not started). */
   leaderElector(options: LeaderElectionOptions): LeaderElector;
   /** Closes pooled connections (stop informers and electors first). */
@@ -53,6 +63,10 @@ function buildStore(client: K8sClient, options: K8sStoreOptions): K8sStore {
     counter: client.counter,
     source: client.source,
     server: client.server,
+    fence: (reason) => client.fence(reason),
+    get fenceReason() {
+      return client.fenceReason;
+    },
     leaderElector: (o) => new LeaderElector(client, o),
     close: () => client.close(),
   };

@@ -51,6 +51,25 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ APP_LEADER_ELECTION_RENEW_DEADLINE: "20s" })).toThrow(/RENEW_DEADLINE/);
   });
 
+  // The elector's own rule (k8s-store's leaderElectionTimingProblems), with the variables named: a timing the
+  // configuration accepts is one the elector accepts.
+  test.each([
+    [{}, []],
+    [{ APP_LEADER_ELECTION_LEASE_DURATION: "4s", APP_LEADER_ELECTION_RENEW_DEADLINE: "3s", APP_LEADER_ELECTION_RETRY_PERIOD: "500ms" }, []],
+    [{ APP_LEADER_ELECTION_RETRY_PERIOD: "9s" }, ["APP_LEADER_ELECTION_RETRY_PERIOD", "APP_LEADER_ELECTION_RENEW_DEADLINE"]],
+    [{ APP_LEADER_ELECTION_LEASE_DURATION: "9s" }, ["APP_LEADER_ELECTION_RENEW_DEADLINE", "APP_LEADER_ELECTION_LEASE_DURATION"]],
+    [{ APP_LEADER_ELECTION_LEASE_DURATION: "10s" }, ["APP_LEADER_ELECTION_RENEW_DEADLINE", "APP_LEADER_ELECTION_LEASE_DURATION"]],
+  ])("leader election timings %j: problems name %j", (env, named) => {
+    let problems: string[] = [];
+    try {
+      loadConfig(env);
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    if (named.length === 0) expect(problems).toEqual([]);
+    for (const name of named) expect(problems.join("\n")).toContain(name);
+  });
+
   test("describeConfig shows durations and names as written", () => {
     const shown = describeConfig(loadConfig({}));
     expect(shown.APP_CONTROLLER_SYNC_PERIOD).toBe("20s");

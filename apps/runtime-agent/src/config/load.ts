@@ -1,5 +1,7 @@
+import { leaderElectionTimingProblems } from "@runtime-agent/k8s-store";
 import { SETTINGS } from "./schema.js";
 import type { AgentConfig, SettingName } from "./schema.js";
+import { formatDuration } from "./values.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -31,8 +33,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   }
   const result = config as AgentConfig;
   if (problems.length === 0) {
-    if (result.renewDeadline >= result.leaseDuration) problems.push("APP_LEADER_ELECTION_RENEW_DEADLINE must be shorter than the lease duration");
-    if (result.retryPeriod >= result.renewDeadline) problems.push("APP_LEADER_ELECTION_RETRY_PERIOD must be shorter than the renew deadline");
+    // The elector's own rule, so that a configuration that passes here never fails when the elector starts.
+    const named = (key: "leaseDuration" | "renewDeadline" | "retryPeriod") => `${SETTINGS[key].env}=${formatDuration(result[key])}`;
+    problems.push(
+      ...leaderElectionTimingProblems(
+        { leaseDurationMs: result.leaseDuration, renewDeadlineMs: result.renewDeadline, retryPeriodMs: result.retryPeriod },
+        { leaseDurationMs: named("leaseDuration"), renewDeadlineMs: named("renewDeadline"), retryPeriodMs: named("retryPeriod") },
+      ),
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result;

@@ -23,7 +23,7 @@ test("triggers during a run collapse into one follow-up; requeueAfter schedules 
   loop.trigger();
   await tick(20);
   expect(runs).toBe(3);
-  await loop.stop();
+  await loop.stop(1_000);
 });
 
 test("a crashing reconcile is retried after the delay onCrash returns", async () => {
@@ -41,10 +41,10 @@ test("a crashing reconcile is retried after the delay onCrash returns", async ()
   await tick(50);
   expect(runs).toBe(2);
   expect(errors).toHaveLength(1);
-  await loop.stop();
+  await loop.stop(1_000);
 });
 
-test("stop aborts a run that does not finish within the grace period", async () => {
+test("stop aborts the run under way at once and waits for it to end", async () => {
   let aborted = false;
   const loop = new ReconcileLoop(
     (signal) =>
@@ -58,7 +58,28 @@ test("stop aborts a run that does not finish within the grace period", async () 
   );
   loop.start();
   await tick();
-  await loop.stop(20);
+  // A grace far beyond the test's timeout: stop() must not wait for it when the run ends on the abort.
+  await loop.stop(600_000);
   expect(aborted).toBe(true);
   expect(loop.running).toBe(false);
+});
+
+test("stop waits at most the grace period for a run that ignores the abort; the run's end is still handled", async () => {
+  let finish: () => void = () => undefined;
+  const crashes: unknown[] = [];
+  const loop = new ReconcileLoop(
+    () => new Promise<never>((_resolve, reject) => (finish = () => reject(new Error("ended after stop")))),
+    (error) => {
+      crashes.push(error);
+      return 0;
+    },
+  );
+  loop.start();
+  await tick();
+  await loop.stop(10);
+  expect(loop.running).toBe(true);
+  finish();
+  await tick();
+  expect(loop.running).toBe(false);
+  expect(crashes).toHaveLength(1);
 });

@@ -49,18 +49,25 @@ export class ReconcileLoop {
     return this.#running !== undefined;
   }
 
-  /** Stops scheduling; aborts the reconcile under way after `graceMs` and waits for it to end. */
-  async stop(graceMs = 5_000): Promise<void> {
+  /**
+   * Stops scheduling and aborts the reconcile under way at once (its signal), then waits for it to end, at most
+   * `graceMs`. The caller fences the store's writes first, so the rest of that cycle could not persist anything:
+   * it is cut short rather than given time. A cycle that does not end within `graceMs` (a call that ignores the
+   * signal) is left to end on its own; its outcome is dropped, and a failure goes to `onCrash` as ever.
+   */
+  async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const running = this.#running;
     if (!running) return;
-    const abortTimer = setTimeout(() => this.#abort.abort(new Error("shutting down")), graceMs);
+    this.#abort.abort(new Error("shutting down"));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
     try {
-      await running;
+      await Promise.race([running, grace]);
     } finally {
-      clearTimeout(abortTimer);
+      clearTimeout(graceTimer);
     }
   }
 

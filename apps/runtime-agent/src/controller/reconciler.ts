@@ -111,6 +111,7 @@ export class Reconciler {
     const connected = await this.#connect(ctx, existing, agentConfig, unreadable, configChanged);
     if (connected.kind === "skip") return this.#finish(started, "Skipped", { requeueAfterMs: connected.requeueAfterMs });
     const connection = connected.connection;
+    if (this.#aborted(signal, log)) return this.#finish(started, "Aborted", { requeueAfterMs: 0 });
 
     this.#configSeen = configKey;
     const connectionStatus = status.connectionStatus ?? {
@@ -193,6 +194,7 @@ export class Reconciler {
     if ((connection.kind === "paired" || connection.kind === "maintained") && agentConfig) {
       const ccForSync: CompassConnection = { ...(current ?? placeholder()), spec };
       sync = await synchronize(ctx, ccForSync, agentConfig);
+      if (this.#aborted(signal, log)) return this.#finish(started, "Aborted", { requeueAfterMs: 0 });
       const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
       status.synchronizationStatus = syncStatus;
       syncStatus.lastAttempt = stamp;
@@ -487,6 +489,17 @@ export class Reconciler {
     if (sync?.kind === "applied") {
       for (const failure of sync.failures.slice(0, 20)) await record("Warning", "ApplicationSyncFailed", `${failure.name}: ${failure.reason}`);
     }
+  }
+
+  /**
+   * Shutdown or lost leadership (the store is fenced, the signal aborted): what the cycle saw is not a failure of
+   * Compass or of the cluster, so nothing is recorded — no failure state, no Warning Event, no backoff.
+   */
+  #aborted(signal: AbortSignal, log: Logger): boolean {
+    const fenced = this.#o.store.fenceReason;
+    if (!signal.aborted && fenced === undefined) return false;
+    log.info({ reason: fenced ?? String(signal.reason ?? "aborted") }, "cycle aborted (shutdown or lost leadership); nothing recorded");
+    return true;
   }
 
   #finish(started: bigint, result: string, outcome: ReconcileOutcome): ReconcileOutcome {

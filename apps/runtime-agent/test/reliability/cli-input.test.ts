@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { runCli } from "../support/cli.js";
 
@@ -44,8 +47,33 @@ describe("runtime-agent run with bad settings", () => {
   test("leader election timings that do not nest: exit 2 with the rule", async () => {
     const result = await runCli(["run"], { APP_LEADER_ELECTION_LEASE_DURATION: "5s", APP_LEADER_ELECTION_RENEW_DEADLINE: "10s" });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/APP_LEADER_ELECTION_RENEW_DEADLINE must be shorter than the lease duration/);
+    expect(result.stderr).toMatch(/APP_LEADER_ELECTION_RENEW_DEADLINE=10s must be shorter than APP_LEADER_ELECTION_LEASE_DURATION=5s/);
     noStackTrace(result.stderr);
+  });
+
+  test("a retry period within the jitter of the renew deadline: exit 2 at the configuration check, not exit 1 from the elector", async () => {
+    // Used to pass the configuration check (9 s < 10 s) and then fail in the elector (9 s × 1.2 ≥ 10 s) with exit 1.
+    // The kubeconfig is valid (an API server nobody listens on: nothing is sent before the elector starts).
+    const dir = await mkdtemp(join(tmpdir(), "cli-input-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    await writeFile(
+      kubeconfig,
+      "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+      { mode: 0o600 },
+    );
+    try {
+      const result = await runCli(["run", "--kubeconfig", kubeconfig, "--key-size", "2048"], {
+        APP_LEADER_ELECTION: "true",
+        APP_LEADER_ELECTION_LEASE_DURATION: "15s",
+        APP_LEADER_ELECTION_RENEW_DEADLINE: "10s",
+        APP_LEADER_ELECTION_RETRY_PERIOD: "9s",
+      });
+      expect(result.stderr).toMatch(/APP_LEADER_ELECTION_RETRY_PERIOD=9s × 1\.2 \(jitter\) must be shorter than APP_LEADER_ELECTION_RENEW_DEADLINE=10s/);
+      expect(result.code).toBe(2);
+      noStackTrace(result.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test.each([["100"], ["abc"], ["99999"]])("--key-size %s: exit 2 at start-up, not at the next pairing", async (size) => {
