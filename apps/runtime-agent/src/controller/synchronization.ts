@@ -1,26 +1,16 @@
-import {
-  applicationContentHashOf,
-  buildDesiredState,
-  DESIRED_HASH_ANNOTATION,
-  fromBase64,
-  mergeApplication,
-  plan,
-  secretContentHashOf,
-  shouldNormalize,
-  stableStringify,
-  toBase64,
-} from "@runtime-agent/app-sync";
-import type { ActualApplication, ActualSecret, ActualState, ContentHash, DesiredApplication, DesiredSecret, DesiredState, Plan, SecretUpdate, Warning } from "@runtime-agent/app-sync";
-import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
+import { applicationContentHashOf, buildDesiredState, DESIRED_HASH_ANNOTATION, plan, shouldNormalize, stableStringify } from "@runtime-agent/app-sync";
+import type { ActualApplication, ActualSecret, ActualState, DesiredState, Warning } from "@runtime-agent/app-sync";
 import type { DirectorApplication } from "@runtime-agent/director-client";
-import { isK8sStoreError, retryOnConflict } from "@runtime-agent/k8s-store";
-import type { AgentConfiguration, Application, CompassConnection, K8sStore, ObjectMeta, OwnerReference, SecretObject } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, CompassConnection, K8sStore, ObjectMeta } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
 import type { CompassSession } from "./compass-session.js";
-import { retryAfterOf } from "./connection.js";
 import { describe } from "./describe-error.js";
+import { fetchFailure, fetchFromDirector } from "./director-fetch.js";
+import { appKey, memoryOf, sameObjects, secretDigest, secretKey, version } from "./sync-memory.js";
+import type { SyncMemory } from "./sync-memory.js";
+import { execute, forEachLimited } from "./write-executor.js";
 
 export interface SyncContext {
   config: AgentConfig;
@@ -64,11 +54,6 @@ export type SyncOutcome =
       deferred?: { inconsistency: string; kept: number } | undefined;
     };
 
-/**
- * Writes in flight at once. The API server, not the agent, bounds a first synchronization; 32 keeps it busy (etcd
- * commits writes in batches) without queueing so much that single requests time out.
- */
-const WRITE_CONCURRENCY = 32;
 /** Reads of single objects in flight at once (objects whose content hash is not known yet). */
 const READ_CONCURRENCY = 16;
 /** Up to this many objects of a kind with an unknown content hash are read one by one; more: one full list. */
@@ -76,48 +61,6 @@ const SINGLE_READS_MAX = 32;
 /** Items per page of the metadata-only lists (about 1 KB per object). */
 const METADATA_PAGE_SIZE = 500;
 export const RUNTIME_LABELS = { events: "runtime_eventServiceUrl", console: "runtime_consoleUrl" } as const;
-
-/**
- * What synchronization keeps between cycles (one per store, i.e. per agent process). Small: no object content.
- * - The content hashes of the Applications and Secrets read or written, by uid and resourceVersion: a
- *   resourceVersion changes with every change of an object, so a known one needs neither the object's content
- *   nor a new hash. Only objects present in the latest listing are kept.
- * - The last cycle that applied everything without a single failure: what it was computed from (the Director's
- *   answers, the runtime labels, the settings) and the uid/resourceVersion of every object it saw or wrote. When
- *   both are unchanged the cluster is exactly as that cycle left it (a hand edit, a deletion, a new foreign
- *   object all change the listing), so the same plan would write nothing: the cycle ends after the listing.
- */
-interface SyncMemory {
-  appHashes: Map<string, ContentHash>;
-  secretHashes: Map<string, SecretDigest>;
-  clean: CleanCycle | undefined;
-  /** Compass application id → the desired hash of that application when its warnings were last logged. */
-  warned: Map<string, string>;
-}
-
-/** What is remembered of a Secret's content: its hash and the names of its data keys (not the values). */
-interface SecretDigest {
-  hash: ContentHash;
-  keys: string[];
-}
-
-interface CleanCycle {
-  key: string;
-  /** `A/<name>` and `S/<namespace>/<name>` → `<uid>/<resourceVersion>`, after the cycle's own writes. */
-  objects: Map<string, string>;
-  managed: number;
-}
-
-const memories = new WeakMap<K8sStore, SyncMemory>();
-
-function memoryOf(store: K8sStore): SyncMemory {
-  let memory = memories.get(store);
-  if (memory === undefined) {
-    memory = { appHashes: new Map(), secretHashes: new Map(), clean: undefined, warned: new Map() };
-    memories.set(store, memory);
-  }
-  return memory;
-}
 
 /**
  * One synchronization: every page of applications and the runtime's labels from the Director, the desired
@@ -235,25 +178,6 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
 
 const ms = (from: number, to: number): number => Math.round(to - from);
 
-/**
- * The Director answers HTTP 401 code 26 both for a certificate it does not accept and for a Tenant header naming no
- * tenant it knows. The Connector accepted the certificate earlier in the same cycle, so with a TENANT configured the
- * TENANT is the likely cause; without one, the certificate is.
- */
-function fetchFailure(error: unknown, tenant: string, secret: string): SyncOutcome {
-  const message = `Failed to fetch configuration: ${describe(error)}`;
-  if (!(error instanceof DirectorError && error.code === DirectorErrorCode.AUTH_FAILED)) {
-    return { kind: "fetch-failed", message, retryAfterMs: retryAfterOf(error) };
-  }
-  if (tenant !== "") {
-    return {
-      kind: "fetch-failed",
-      message: `${message}. Likely cause: TENANT ${JSON.stringify(tenant)} in Secret ${secret} is not a tenant Compass knows (the Connector accepted the client certificate); correct TENANT in the Secret`,
-    };
-  }
-  return { kind: "fetch-failed", message, certificateRefused: true };
-}
-
 /** A promise that never rejects (so it may wait unobserved while other work runs). */
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
@@ -270,28 +194,6 @@ interface Listed {
   objects: Map<string, string>;
 }
 
-const appKey = (name: string): string => `A/${name}`;
-const secretKey = (namespace: string, name: string): string => `S/${namespace}/${name}`;
-const version = (meta: { uid?: string | undefined; resourceVersion?: string | undefined }): string => `${meta.uid ?? ""}/${meta.resourceVersion ?? ""}`;
-
-/**
- * The runtime's labels and every application, fetched in parallel. A function of its own so that nothing but the
- * caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values of its
- * block-scoped temporaries), and the caller can drop it before the writes.
- */
-async function fetchFromDirector(
-  ctx: SyncContext,
-  director: ReturnType<SyncContext["session"]["director"]>,
-  runtimeId: string,
-): Promise<{ labels: Record<string, unknown>; applications: DirectorApplication[]; digest: string; inconsistency: string | undefined }> {
-  const call = { requestId: ctx.requestId, signal: ctx.signal };
-  const [labels, listing] = await Promise.all([
-    ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-    // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
-    ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, { ...call, allowInconsistent: true })),
-  ]);
-  return { labels, applications: listing.applications, digest: listing.digest, inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together") };
-}
 
 /**
  * Warnings (e.g. an unsupported credential type) are logged once per change of their application, not every
@@ -325,12 +227,6 @@ async function listObjects(ctx: SyncContext): Promise<Listed> {
   for (const a of applications) objects.set(appKey(a.metadata.name), version(a.metadata));
   for (const x of secrets) objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));
   return { applications, secrets, objects };
-}
-
-function sameObjects(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
 }
 
 /**
@@ -402,225 +298,10 @@ async function withContentHashes<M extends ObjectMeta, O extends { metadata: M }
   return { objects, hashes };
 }
 
-function secretDigest(secret: SecretObject): SecretDigest {
-  return { hash: secretContentHashOf(toActualSecret(secret)), keys: Object.keys(secret.data) };
-}
-
 function withoutManagedFields<M extends ObjectMeta>(meta: M): M {
   if (meta.managedFields === undefined) return meta;
   const { managedFields: _m, ...rest } = meta;
   return rest as M;
-}
-
-/** The store decodes Secret data; the plan compares it base64-encoded, as the API returns it. */
-function toActualSecret(secret: SecretObject): ActualSecret {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: secret.metadata,
-    type: secret.type,
-    data: Object.fromEntries(Object.entries(secret.data).map(([key, value]) => [key, toBase64(value)])),
-  };
-}
-
-type Task = () => Promise<Task[] | void>;
-
-/**
- * Writes so that references stay valid: an Application first, then (right after it, while other Applications
- * are still being written) its Secrets with its uid as owner; then deletions of Secrets, then of Applications.
- * A failure is recorded for its application; the others go on. `objects` follows every write (the state a
- * listing will show when nobody else writes), and the hashes of written objects are remembered.
- */
-async function execute(
-  ctx: SyncContext,
-  thePlan: Plan,
-  actual: ActualState,
-  failures: ApplicationFailure[],
-  memory: SyncMemory,
-  objects: Map<string, string>,
-): Promise<number> {
-  let writes = 0;
-  const record = (name: string, verb: string, kind: string, error: unknown) =>
-    failures.push({ name, reason: `${verb} ${kind}: ${describe(error)}` });
-  const count = (kind: string, verb: string) => {
-    writes++;
-    ctx.metrics.kubernetesWrites.inc({ kind, verb });
-  };
-  const apps = thePlan.applications;
-  const ownerUids = new Map<string, string>();
-  for (const app of actual.applications) if (app.metadata?.name !== undefined && app.metadata.uid !== undefined) ownerUids.set(app.metadata.name, app.metadata.uid);
-
-  // The Secrets to write, by owner: a new one (created) or an existing one (its update).
-  const secretsOf = new Map<string, { desired: DesiredSecret; update?: SecretUpdate }[]>();
-  const addSecret = (write: { desired: DesiredSecret; update?: SecretUpdate }) => {
-    const list = secretsOf.get(write.desired.ownerApplication);
-    if (list === undefined) secretsOf.set(write.desired.ownerApplication, [write]);
-    else list.push(write);
-  };
-  for (const desired of thePlan.secrets.create) addSecret({ desired });
-  for (const update of thePlan.secrets.update) addSecret({ desired: update.desired, update });
-  const secretTasks = (owner: string): Task[] => {
-    const list = secretsOf.get(owner) ?? [];
-    secretsOf.delete(owner);
-    return list.map((write) => () => writeSecret(write.desired, write.update));
-  };
-  const rememberApp = (app: Application) => {
-    objects.set(appKey(app.metadata.name), version(app.metadata));
-    memory.appHashes.set(version(app.metadata), applicationContentHashOf(app));
-    if (app.metadata.uid !== undefined) ownerUids.set(app.metadata.name, app.metadata.uid);
-  };
-  const rememberSecret = (x: SecretObject) => {
-    objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));
-    memory.secretHashes.set(version(x.metadata), secretDigest(x));
-  };
-  const createApp = async (app: DesiredApplication): Promise<Task[]> => {
-    try {
-      rememberApp(await ctx.store.applications.create(app));
-      count("Application", "create");
-      return secretTasks(app.metadata.name);
-    } catch (error) {
-      secretsOf.delete(app.metadata.name); // no Secret without its Application's uid
-      record(app.metadata.name, "create", "Application", error);
-      return [];
-    }
-  };
-  const updateApp = async (update: Plan["applications"]["update"][number]): Promise<Task[]> => {
-    const name = update.desired.metadata.name;
-    try {
-      // The plan knows the Application by its metadata; the update is built from the object as it is now
-      // (status and anything else kept), and only while it is the one planned for. Another writer in between
-      // (a conflict) means: read again and write again.
-      const written = await retryOnConflict(async () => {
-        const live = await ctx.store.applications.find(name);
-        if (live === undefined || live.metadata.uid !== update.actual.metadata?.uid || !ctx.store.applications.isManaged(live)) {
-          throw new Error(`the Application ${live === undefined ? "was deleted" : "was replaced or is no longer managed by the agent"} meanwhile; the next cycle plans again`);
-        }
-        return ctx.store.applications.update(mergeApplication(live as ActualApplication, update.desired) as Application);
-      });
-      rememberApp(written);
-      count("Application", "update");
-      return secretTasks(name);
-    } catch (error) {
-      secretsOf.delete(name);
-      record(name, "update", "Application", error);
-      return [];
-    }
-  };
-  const writeSecret = async (desired: DesiredSecret, update: SecretUpdate | undefined): Promise<void> => {
-    const isNew = update === undefined;
-    const s = desired.secret;
-    const ownerUid = ownerUids.get(desired.ownerApplication);
-    const input = {
-      name: s.metadata.name,
-      namespace: s.metadata.namespace,
-      labels: s.metadata.labels,
-      annotations: s.metadata.annotations,
-      type: s.type,
-      data: Object.fromEntries(Object.entries(s.data).map(([key, value]) => [key, fromBase64(value)])),
-      owner: desired.ownerApplication,
-      ...(ownerUid !== undefined ? { ownerUid } : {}),
-    };
-    const what = `Secret ${s.metadata.namespace}/${s.metadata.name}`;
-    try {
-      // The patch applies only to the Secret as it was read (uid, resourceVersion): K8S_CONFLICT otherwise.
-      let current: { uid: string | undefined; resourceVersion: string | undefined; ownerReferences?: OwnerReference[] | undefined; dataKeys: string[] };
-      if (isNew) {
-        try {
-          // A create (POST) costs the API server less than a server-side apply that creates.
-          rememberSecret(await ctx.store.applications.createSecret(input));
-          count("Secret", "create");
-          return;
-        } catch (error) {
-          if (!isK8sStoreError(error, "K8S_ALREADY_EXISTS")) throw error;
-          // Created meanwhile: only one of the agent's own is overwritten, as the plan would have decided.
-          const [existing] = await ctx.store.secrets.list(s.metadata.namespace, { fieldSelector: `metadata.name=${s.metadata.name}` });
-          if (existing === undefined || !ctx.store.applications.isManagedSecret(existing)) {
-            record(desired.ownerApplication, "create", what, `a Secret ${s.metadata.namespace}/${s.metadata.name} exists that the agent does not manage; it is left alone`);
-            return;
-          }
-          current = { uid: existing.metadata.uid, resourceVersion: existing.metadata.resourceVersion, ownerReferences: existing.metadata.ownerReferences, dataKeys: Object.keys(existing.data) };
-        }
-      } else {
-        const actualSecret = update?.actual;
-        current = {
-          uid: actualSecret?.metadata?.uid,
-          resourceVersion: actualSecret?.metadata?.resourceVersion,
-          ownerReferences: actualSecret?.metadata?.ownerReferences,
-          dataKeys: memory.secretHashes.get(version(actualSecret?.metadata ?? {}))?.keys ?? Object.keys(actualSecret?.data ?? {}),
-        };
-      }
-      // One merge patch: wanted labels, annotations and data (keys somebody else added are removed too; apply
-      // would keep those, and the Secret would then differ, and be written, every cycle), and the owner reference.
-      rememberSecret(await ctx.store.applications.patchSecret(input, current));
-      count("Secret", "patch");
-    } catch (error) {
-      record(desired.ownerApplication, isNew ? "create" : "patch", what, error);
-    }
-  };
-
-  const tasks: (Task | undefined)[] = [...apps.create.map((app) => () => createApp(app)), ...apps.update.map((update) => () => updateApp(update))];
-  const written = new Set([...apps.create.map((a) => a.metadata.name), ...apps.update.map((u) => u.desired.metadata.name)]);
-  for (const owner of [...secretsOf.keys()]) if (!written.has(owner)) tasks.push(...secretTasks(owner));
-  // From here on only the tasks hold the desired objects: each is released once it is written.
-  apps.create.length = 0;
-  apps.update.length = 0;
-  thePlan.secrets.create.length = 0;
-  thePlan.secrets.update.length = 0;
-  await runTasks(tasks, WRITE_CONCURRENCY);
-
-  await forEachLimited(thePlan.secrets.delete, WRITE_CONCURRENCY, async (ref) => {
-    const namespace = ref.namespace ?? ctx.config.integrationNamespace;
-    try {
-      await ctx.store.applications.deleteSecret(ref.name, namespace, { uid: ref.uid, resourceVersion: ref.resourceVersion });
-      objects.delete(secretKey(namespace, ref.name));
-      count("Secret", "delete");
-    } catch (error) {
-      record(ref.name, "delete", "Secret", error);
-    }
-  });
-  await forEachLimited(apps.delete, WRITE_CONCURRENCY, async (ref) => {
-    try {
-      await ctx.store.applications.delete(ref.name, ref.uid ? { uid: ref.uid } : {});
-      objects.delete(appKey(ref.name));
-      count("Application", "delete");
-    } catch (error) {
-      record(ref.name, "delete", "Application", error);
-    }
-  });
-  return writes;
-}
-
-/** Runs tasks with at most `concurrency` in flight; the tasks a task returns run next (before the others). */
-async function runTasks(initial: (Task | undefined)[], concurrency: number): Promise<void> {
-  const next: Task[] = [];
-  let index = 0;
-  const take = (): Task | undefined => {
-    const urgent = next.pop();
-    if (urgent !== undefined) return urgent;
-    if (index >= initial.length) return undefined;
-    const task = initial[index];
-    initial[index++] = undefined; // what the task holds may go once it ran
-    return task;
-  };
-  const worker = async (): Promise<void> => {
-    for (let task = take(); task !== undefined; task = take()) {
-      const more = await task();
-      if (more) next.push(...more);
-    }
-  };
-  // Workers that find nothing to do while others may still add tasks are restarted when tasks arrive.
-  const running = new Set<Promise<void>>();
-  const spawn = () => {
-    while (running.size < concurrency && (next.length > 0 || index < initial.length)) {
-      const p: Promise<void> = worker().finally(() => {
-        running.delete(p);
-        spawn();
-      });
-      running.add(p);
-    }
-  };
-  spawn();
-  while (running.size > 0) await Promise.race(running);
 }
 
 /** Sets runtime_eventServiceUrl and runtime_consoleUrl only when Compass holds something else. */
@@ -644,17 +325,6 @@ async function reportRuntimeUrls(
     }
   }
   return undefined;
-}
-
-async function forEachLimited<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 function dedupe(failures: ApplicationFailure[]): ApplicationFailure[] {
