@@ -158,6 +158,27 @@ describe("a refused one-time token", () => {
   });
 });
 
+describe("Compass's own authentication failing", () => {
+  test("its Director down: the token is refused but not spent; the retry after the backoff pairs with the same token", async () => {
+    await fresh();
+    await scenario.writeConfigSecret();
+    scenario.sim.startDirectorOutage();
+    const mark = scenario.mark();
+    let outcome = await agent.cycle();
+    const { state, error } = await status();
+    expect(state).toBe("ConnectionFailed");
+    expect(error).toMatch(/CONNECTOR_NOT_AUTHENTICATED: .*Compass's own authentication is failing/);
+    expect(outcome.requeueAfterMs).toBe(FIRST_REFUSAL_WAIT);
+    scenario.sim.endDirectorOutage();
+    // A trigger inside the backoff sends nothing; the retry after it pairs with the token that was refused.
+    outcome = await agent.cycle();
+    expect(tokenCalls(mark)).toHaveLength(1);
+    await agent.cycleAfter(outcome);
+    expect(await status()).toEqual({ state: "Synchronized", error: "" });
+    expect(tokenCalls(mark).map((r) => `${r.status}:${r.operations[0] ?? ""}`)).toEqual(["400:", "200:configuration", "200:signCertificateSigningRequest"]);
+  });
+});
+
 describe("TENANT", () => {
   test("an unknown TENANT: SynchronizationFailed naming TENANT in the config Secret, in the status and the log; corrected, Synchronized", async () => {
     await fresh();
