@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
+import { DirectorClient, DirectorErrorCode } from "../src/index.js";
+import { failure } from "./support/failure.js";
 import type { DirectorClientOptions } from "../src/index.js";
 import { encodeCursor, FakeDirector, fakeId, json } from "./support/fake-director.js";
 import type { FakeApplication, RawHandler } from "./support/fake-director.js";
@@ -27,15 +28,6 @@ function client(options: Partial<DirectorClientOptions> = {}): DirectorClient {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
 });
-
-async function failure(promise: Promise<unknown>): Promise<DirectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DirectorError);
-  return error as DirectorError;
-}
 
 /** The §8.4 example of the contract: one application, one bundle with OAuth + CSRF and request parameters. */
 const commerceMock: FakeApplication = {

@@ -1,7 +1,8 @@
 // The Director client over HTTP/2, which undici negotiates by ALPN with real Compass's ingress: answers that span
 // many frames, and the error answers of real Compass.
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
-import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
+import { DirectorClient, DirectorErrorCode } from "../src/index.js";
+import { failure } from "./support/failure.js";
 import { FakeDirector, fakeId, json } from "./support/fake-director.js";
 
 const director = new FakeDirector("h2");
@@ -17,15 +18,6 @@ afterAll(async () => {
   await director.stop();
 });
 beforeEach(() => director.reset());
-
-async function failure(promise: Promise<unknown>): Promise<DirectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DirectorError);
-  return error as DirectorError;
-}
 
 test("a listing of many pages with nested pages, over h2", async () => {
   director.applications = Array.from({ length: 30 }, (_, i) => ({

@@ -1,7 +1,8 @@
 // Listings against a Director that keeps changing (real-compass.md §2.5) or that varies the order of nested lists
 // between identical calls (§2.2): `allowInconsistent`, `consistent`, the canonical order and the digest.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
+import { DirectorClient, DirectorErrorCode } from "../src/index.js";
+import { failure } from "./support/failure.js";
 import type { ApplicationListing } from "../src/index.js";
 import { FakeDirector, fakeId } from "./support/fake-director.js";
 import type { FakeApplication, FakeBundle } from "./support/fake-director.js";
@@ -51,15 +52,6 @@ function listedIds(listing: ApplicationListing, id: string): unknown {
     id: app.id,
     bundles: app.bundles.map((b) => ({ id: b.id, apis: b.apiDefinitions.map((a) => a.id), events: b.eventDefinitions.map((e) => e.id) })),
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DirectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DirectorError);
-  return error as DirectorError;
 }
 
 /** Before every application page but the first of an attempt, an application with a smaller id appears. */

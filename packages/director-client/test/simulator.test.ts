@@ -5,7 +5,8 @@ import type { ApplicationInput, CompassSimulator } from "@runtime-agent/compass-
 import { clientCertificateOf, pairWithToken } from "@runtime-agent/connector-client";
 import type { RuntimeCredentials } from "@runtime-agent/connector-client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DirectorClient, DirectorError, DirectorErrorCode } from "../src/index.js";
+import { DirectorClient, DirectorErrorCode } from "../src/index.js";
+import { failure } from "./support/failure.js";
 import type { DirectorClientOptions } from "../src/index.js";
 
 const SLOW = 60_000;
@@ -54,15 +55,6 @@ async function pairedRuntime(formation: string, labels: Record<string, string> =
 
 /** UUIDs that sort by n. */
 const id = (prefix: string, n: number) => `${prefix}-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
-
-async function failure(promise: Promise<unknown>): Promise<DirectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DirectorError);
-  return error as DirectorError;
-}
 
 async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(new URL(path, sim.adminUrl), {
