@@ -13,6 +13,7 @@ export type { K8sVerb, RequestCounts, RequestRecord, RequestListener } from "./c
 export {
   APPLIED_HASH_ANNOTATION,
   FINGERPRINT_ANNOTATION,
+  MANAGEMENT_INFO_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   DEFAULT_MANAGED_SELECTOR,
@@ -53,6 +54,7 @@ export {
   SecretStore,
   parseSecret,
   agentConfigurationFromData,
+  parseManagementInfo,
   clientCertificateFromData,
   caCertificateFromData,
   certificateFingerprint,

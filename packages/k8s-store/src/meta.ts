@@ -41,6 +41,13 @@ export const APPLIED_HASH_ANNOTATION = "compass.kyma-project.io/applied-hash";
 /** Annotation on both credential Secrets naming the client certificate they belong to. */
 export const FINGERPRINT_ANNOTATION = "compass.kyma-project.io/certificate-fingerprint";
 
+/**
+ * Annotation on the client certificate Secret: the Compass URLs the certificate is for, as JSON
+ * `{"connectorUrl","directorUrl"}` (the certificate-secured Connector and the Director). Written with the certificate,
+ * so an agent that finds the certificate but no CompassConnection (killed in between) can still use it.
+ */
+export const MANAGEMENT_INFO_ANNOTATION = "compass.kyma-project.io/management-info";
+
 /** Label the agent puts on every Application (and app Secret) it manages. */
 export const MANAGED_BY_LABEL = "applicationconnector.kyma-project.io/managed-by";
 export const MANAGED_BY_VALUE = "compass-runtime-agent";

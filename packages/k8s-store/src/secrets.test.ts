@@ -8,6 +8,7 @@ import {
   classifyCredentials,
   clientCertificateFromData,
   isSecretUpToDate,
+  parseManagementInfo,
   parseSecret,
   secretApplyBody,
   type SecretObject,
@@ -118,5 +119,16 @@ describe("secretApplyBody / isSecretUpToDate", () => {
     expect(isSecretUpToDate({ ...live, data: { username: "u", password: "changed" } }, body)).toBe(false);
     const body2 = secretApplyBody({ namespace: "kyma-system", name: "app-1", labels: { app: "a" }, data: { username: "u" } });
     expect(isSecretUpToDate(live, body2)).toBe(false);
+  });
+});
+
+describe("parseManagementInfo", () => {
+  it("two https URLs; anything else (missing, not JSON, edited by hand) is no record", () => {
+    const info = { connectorUrl: "https://compass.example.com/connector/graphql", directorUrl: "https://compass.example.com/director/graphql" };
+    expect(parseManagementInfo(JSON.stringify(info))).toEqual(info);
+    expect(parseManagementInfo(JSON.stringify({ ...info, extra: 1 }))).toEqual(info);
+    for (const text of [undefined, "", "not json", "null", "[]", JSON.stringify({ connectorUrl: info.connectorUrl }), JSON.stringify({ ...info, directorUrl: "http://plain/director" })]) {
+      expect(parseManagementInfo(text)).toBeUndefined();
+    }
   });
 });

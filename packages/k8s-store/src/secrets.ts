@@ -1,10 +1,10 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { forEachListItem, listPageOf, pageQuery } from "./compass-connection.js";
+import { forEachListItem, listPageOf, pageQuery, type ManagementInfo } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
-import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
 import { mapConcurrent } from "./util.js";
 
@@ -450,17 +450,23 @@ export class SecretStore {
    * merge-upserted and both annotated with the client certificate's fingerprint. If the second write fails,
    * `readCredentials` reports `mismatched` and the agent repairs on its next cycle. Returns the fingerprint.
    */
-  async writeCredentials(locations: CredentialLocations, credentials: Credentials): Promise<{ fingerprint: string }> {
+  async writeCredentials(locations: CredentialLocations, credentials: Credentials, managementInfo?: ManagementInfo): Promise<{ fingerprint: string }> {
     const fingerprint = certificateFingerprint(credentials.crt);
     const annotations = { [FINGERPRINT_ANNOTATION]: fingerprint };
     await this.upsertSecretKeys(
       locations.clientCertificate.namespace,
       locations.clientCertificate.name,
       { crt: credentials.crt, key: credentials.key, crtChain: credentials.crtChain },
-      { annotations },
+      { annotations: managementInfo ? { ...annotations, [MANAGEMENT_INFO_ANNOTATION]: JSON.stringify(managementInfo) } : annotations },
     );
     await this.upsertSecretKeys(locations.caCertificate.namespace, locations.caCertificate.name, { cacert: credentials.cacert }, { annotations });
     return { fingerprint };
+  }
+
+  /** The Compass URLs recorded with the client certificate (MANAGEMENT_INFO_ANNOTATION), when they are there and valid. */
+  async readManagementInfo(clientCertificate: SecretRef): Promise<ManagementInfo | undefined> {
+    const secret = await this.find(clientCertificate.namespace, clientCertificate.name);
+    return parseManagementInfo(secret?.metadata.annotations?.[MANAGEMENT_INFO_ANNOTATION]);
   }
 
   /**
@@ -576,5 +582,17 @@ export class SecretStore {
       },
       options,
     );
+  }
+}
+
+/** The annotation's JSON, or undefined when it is missing or not two https URLs (edited by hand). */
+export function parseManagementInfo(text: string | undefined): ManagementInfo | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<Record<keyof ManagementInfo, unknown>>;
+    const https = (url: unknown): url is string => typeof url === "string" && URL.canParse(url) && new URL(url).protocol === "https:";
+    return https(value.connectorUrl) && https(value.directorUrl) ? { connectorUrl: value.connectorUrl, directorUrl: value.directorUrl } : undefined;
+  } catch {
+    return undefined;
   }
 }

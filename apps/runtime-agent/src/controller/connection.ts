@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { CertificateError, shouldRenew } from "@runtime-agent/cert-manager";
 import { ConnectorError, ConnectorErrorCode } from "@runtime-agent/connector-client";
 import type { ConnectorConfiguration } from "@runtime-agent/connector-client";
-import type { AgentConfiguration, CompassConnection, CredentialLocations, K8sStore } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, CompassConnection, CredentialLocations, K8sStore, ManagementInfo } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { CompassSession } from "./compass-session.js";
@@ -86,9 +86,17 @@ export async function pair(ctx: ConnectionContext, agentConfig: AgentConfigurati
   }
 }
 
-/** Writes a certificate into the Secrets (after pairing, or again after a write failed). */
-export async function storeCredentials(ctx: ConnectionContext, credentials: AgentCredentials): Promise<void> {
-  await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials));
+/**
+ * Writes a certificate into the Secrets (after pairing, renewal, or again after a write failed), with the URLs it
+ * is for: an agent killed before it records them in the CompassConnection can still use the certificate.
+ */
+export async function storeCredentials(ctx: ConnectionContext, credentials: AgentCredentials, configuration: ConnectorConfiguration): Promise<void> {
+  await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials), managementInfoOf(configuration));
+}
+
+/** The URLs a certificate is used with, as the CompassConnection's spec.managementInfo holds them. */
+export function managementInfoOf(configuration: { certificateSecuredConnectorUrl: string; directorUrl: string }): ManagementInfo {
+  return { connectorUrl: configuration.certificateSecuredConnectorUrl, directorUrl: configuration.directorUrl };
 }
 
 /**
@@ -158,7 +166,7 @@ export async function maintain(
   ctx.log.info({ reason: repair ?? policy.reason, notAfter: current.notAfter.toISOString() }, "renewing the client certificate");
   try {
     const renewed = await ctx.session.renew(configuration.certificateSecuredConnectorUrl, ctx.requestId, ctx.signal);
-    await storeCredentials(ctx, renewed.credentials);
+    await storeCredentials(ctx, renewed.credentials, renewed.configuration);
     ctx.session.use(renewed.credentials);
     return { kind: "maintained", configuration: renewed.configuration, renewed: renewed.credentials };
   } catch (error) {

@@ -9,7 +9,7 @@ import type { CompassSession } from "./compass-session.js";
 import type { ConnectorConfiguration } from "@runtime-agent/connector-client";
 import { decideConnection, nextRefusal } from "./connection-decision.js";
 import type { ConnectionDecision, Refusal } from "./connection-decision.js";
-import { configSecretName, loadCredentials, maintain, pair, pairingConfigProblem, storeCredentials, tokenDigest } from "./connection.js";
+import { configSecretName, credentialLocations, loadCredentials, maintain, managementInfoOf, pair, pairingConfigProblem, storeCredentials, tokenDigest } from "./connection.js";
 import type { ConnectionContext, ConnectionOutcome } from "./connection.js";
 import type { AgentCredentials } from "./credentials.js";
 import { describe } from "./describe-error.js";
@@ -129,7 +129,7 @@ export class Reconciler {
     switch (connection.kind) {
       case "paired": {
         this.#connectionFailures = 0;
-        spec = { ...spec, managementInfo: managementInfo(connection.configuration) };
+        spec = { ...spec, managementInfo: managementInfoOf(connection.configuration) };
         status = { ...status, connectionState: STATE.Connected };
         Object.assign(connectionStatus, { established: stamp, lastSync: stamp, lastSuccess: stamp });
         delete connectionStatus.error;
@@ -140,12 +140,14 @@ export class Reconciler {
       }
       case "maintained": {
         this.#connectionFailures = 0;
-        const urls = managementInfo(connection.configuration);
+        const urls = managementInfoOf(connection.configuration);
         if (urls.connectorUrl !== spec.managementInfo.connectorUrl || urls.directorUrl !== spec.managementInfo.directorUrl) {
           log.info({ ...urls }, "Compass returned new management-plane URLs");
           spec = { ...spec, managementInfo: urls };
         }
         Object.assign(connectionStatus, { lastSync: stamp, lastSuccess: stamp });
+        // (A CompassConnection recreated from the URLs stored with the certificate: connected again from now on.)
+        connectionStatus.established ??= stamp;
         delete connectionStatus.error;
         if (connection.renewed) {
           connectionStatus.renewed = stamp;
@@ -290,12 +292,15 @@ export class Reconciler {
     // The certificate as observed now: a refusal below makes the session forget it, but it is still the one the
     // Secrets hold, and its refusal decides when it is tried again.
     const held = ctx.session.credentials;
+    // Where to use it: the CompassConnection's spec, or — when the agent was stopped after storing a certificate
+    // but before recording the CompassConnection — the URLs stored with the certificate.
+    const connectionRecord = existing?.spec.managementInfo?.connectorUrl ? existing : held ? await this.#recordedConnection(ctx) : undefined;
     const decide = (): ConnectionDecision =>
       decideConnection({
         now: ctx.now.getTime(),
         pendingPairing: this.#pendingPairing !== undefined,
         certificate: held ? { fingerprint: held.fingerprint, notAfter: held.notAfter.getTime() } : undefined,
-        knowsConnectorUrl: (existing?.spec.managementInfo?.connectorUrl ?? "") !== "",
+        knowsConnectorUrl: connectionRecord !== undefined,
         certificateRefusal: this.#certificateRefusal,
         token,
         spentToken: this.#spentToken,
@@ -304,15 +309,15 @@ export class Reconciler {
 
     let decision = decide();
     let certificateRefused: string | undefined;
-    if (decision.kind === "maintain" && existing) {
-      if (existing.status?.connectionState !== STATE.ConnectionFailed && this.#rateLimited(existing, repair)) {
+    if (decision.kind === "maintain" && connectionRecord) {
+      if (existing && existing.status?.connectionState !== STATE.ConnectionFailed && this.#rateLimited(existing, repair)) {
         // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
         // next cycle stays where the last one put it, a sync period after it.
         // A changed config Secret (RUNTIME_ID, TENANT, ...) is taken up as soon as the minimal sync time allows.
         return { kind: "skip", requeueAfterMs: configChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
       }
       const fingerprint = held?.fingerprint ?? "";
-      const maintained = await maintain(ctx, existing, repair);
+      const maintained = await maintain(ctx, connectionRecord, repair);
       if (maintained.kind !== "certificate-refused") {
         if (maintained.kind === "maintained") this.#certificateRefusal = undefined;
         return { kind: "connect", connection: maintained, repair };
@@ -377,11 +382,22 @@ export class Reconciler {
     return { kind: "connection-failed", message: prefix + why, requeueAfterMs };
   }
 
+  /** A CompassConnection as the URLs recorded with the client certificate describe it (none when they are not there). */
+  async #recordedConnection(ctx: ConnectionContext): Promise<CompassConnection | undefined> {
+    try {
+      const managementInfo = await ctx.store.secrets.readManagementInfo(credentialLocations(ctx.config).clientCertificate);
+      return managementInfo ? { ...placeholder(), spec: { managementInfo } } : undefined;
+    } catch (error) {
+      ctx.log.warn({ reason: describe(error) }, "cannot read the Compass URLs recorded with the client certificate");
+      return undefined;
+    }
+  }
+
   /** Stores a pairing's certificate; a failure keeps it in memory and is retried (the token is spent). */
   async #storePairing(ctx: ConnectionContext, pending: PendingPairing): Promise<ConnectionOutcome> {
     if (!pending.stored) {
       try {
-        await storeCredentials(ctx, pending.credentials);
+        await storeCredentials(ctx, pending.credentials, pending.configuration);
         pending.stored = true;
       } catch (error) {
         return {
@@ -513,10 +529,6 @@ export class Reconciler {
 /** What to do about a refused token, the same in the cycle that saw the refusal and in the cycles waiting after it. */
 function tokenRefused(refusal: Refusal, secret: string): string {
   return `${refusal.reason}. Compass did not accept the one-time token in Secret ${secret}: write a new TOKEN into the Secret (it is used at once); in case Compass's authentication was failing, this token is tried again at ${new Date(refusal.notBefore).toISOString()}`;
-}
-
-function managementInfo(configuration: { certificateSecuredConnectorUrl: string; directorUrl: string }) {
-  return { connectorUrl: configuration.certificateSecuredConnectorUrl, directorUrl: configuration.directorUrl };
 }
 
 function setCertificateStatus(status: CompassConnectionStatus, credentials: AgentCredentials, acquired: string): void {

@@ -86,6 +86,30 @@ describe("a spent token is never lost to a transient Kubernetes error", () => {
   });
 });
 
+describe("a restart between storing the certificate and creating the CompassConnection", () => {
+  test("the next process uses the certificate with the Compass URLs stored with it: Synchronized, no second token", async () => {
+    await fresh();
+    await scenario.writeConfigSecret();
+    const mark = scenario.mark();
+    proxy.arm({ method: "POST", path: CRS, nth: 1, fault: { kind: "status", status: 500 } });
+    await expect(agent.cycle()).rejects.toThrow();
+    const stored = await scenario.clientCertificateFingerprint();
+    expect(stored).toBeTruthy();
+    expect(await scenario.connection()).toBeUndefined();
+
+    // A new process: nothing in memory, only what the cluster holds.
+    await agent.close();
+    agent = await InProcessAgent.start(scenario, await proxy.kubeconfigFor(inject("agentKubeconfig")));
+    await agent.cycle();
+    const cc = await scenario.connection();
+    expect(cc?.status?.connectionState).toBe("Synchronized");
+    expect(cc?.spec.managementInfo).toEqual({ connectorUrl: scenario.sim.certSecuredConnectorUrl, directorUrl: scenario.sim.directorUrl });
+    expect(cc?.status?.connectionStatus?.established).toBeTruthy();
+    expect(await scenario.clientCertificateFingerprint()).toBe(stored);
+    expect(tokenCalls(mark).map((r) => r.operations[0])).toEqual(["configuration", "signCertificateSigningRequest"]);
+  });
+});
+
 describe("the configuration Secret", () => {
   test("cannot be read now (API server error) is not 'missing': said so and retried with a short backoff", async () => {
     await fresh();
