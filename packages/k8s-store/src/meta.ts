@@ -48,6 +48,13 @@ export const FINGERPRINT_ANNOTATION = "compass.kyma-project.io/certificate-finge
  */
 export const MANAGEMENT_INFO_ANNOTATION = "compass.kyma-project.io/management-info";
 
+/**
+ * Annotation on the client certificate Secret: the SHA-256 of the one-time token the certificate was paired with
+ * (spent by that pairing; the digest reveals nothing of it). Kept through renewals. A later agent process that finds
+ * the same TOKEN in its configuration knows it is spent; a different TOKEN is a new one the operator wrote.
+ */
+export const PAIRED_TOKEN_ANNOTATION = "compass.kyma-project.io/paired-token-sha256";
+
 /** Label the agent puts on every Application (and app Secret) it manages. */
 export const MANAGED_BY_LABEL = "applicationconnector.kyma-project.io/managed-by";
 export const MANAGED_BY_VALUE = "compass-runtime-agent";

@@ -4,7 +4,7 @@ import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { forEachListItem, listPageOf, pageQuery, type ManagementInfo } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
-import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, PAIRED_TOKEN_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
 import { mapConcurrent } from "./util.js";
 
@@ -450,23 +450,34 @@ export class SecretStore {
    * merge-upserted and both annotated with the client certificate's fingerprint. If the second write fails,
    * `readCredentials` reports `mismatched` and the agent repairs on its next cycle. Returns the fingerprint.
    */
-  async writeCredentials(locations: CredentialLocations, credentials: Credentials, managementInfo?: ManagementInfo): Promise<{ fingerprint: string }> {
+  async writeCredentials(locations: CredentialLocations, credentials: Credentials, record: CredentialRecord = {}): Promise<{ fingerprint: string }> {
     const fingerprint = certificateFingerprint(credentials.crt);
     const annotations = { [FINGERPRINT_ANNOTATION]: fingerprint };
     await this.upsertSecretKeys(
       locations.clientCertificate.namespace,
       locations.clientCertificate.name,
       { crt: credentials.crt, key: credentials.key, crtChain: credentials.crtChain },
-      { annotations: managementInfo ? { ...annotations, [MANAGEMENT_INFO_ANNOTATION]: JSON.stringify(managementInfo) } : annotations },
+      {
+        annotations: {
+          ...annotations,
+          ...(record.managementInfo ? { [MANAGEMENT_INFO_ANNOTATION]: JSON.stringify(record.managementInfo) } : {}),
+          ...(record.pairedTokenSha256 ? { [PAIRED_TOKEN_ANNOTATION]: record.pairedTokenSha256 } : {}),
+        },
+      },
     );
     await this.upsertSecretKeys(locations.caCertificate.namespace, locations.caCertificate.name, { cacert: credentials.cacert }, { annotations });
     return { fingerprint };
   }
 
-  /** The Compass URLs recorded with the client certificate (MANAGEMENT_INFO_ANNOTATION), when they are there and valid. */
-  async readManagementInfo(clientCertificate: SecretRef): Promise<ManagementInfo | undefined> {
-    const secret = await this.find(clientCertificate.namespace, clientCertificate.name);
-    return parseManagementInfo(secret?.metadata.annotations?.[MANAGEMENT_INFO_ANNOTATION]);
+  /** What was recorded with the client certificate (see CredentialRecord); empty when nothing valid is there. */
+  async readCredentialRecord(clientCertificate: SecretRef): Promise<CredentialRecord> {
+    const annotations = (await this.find(clientCertificate.namespace, clientCertificate.name))?.metadata.annotations ?? {};
+    const managementInfo = parseManagementInfo(annotations[MANAGEMENT_INFO_ANNOTATION]);
+    const pairedTokenSha256 = annotations[PAIRED_TOKEN_ANNOTATION];
+    return {
+      ...(managementInfo ? { managementInfo } : {}),
+      ...(pairedTokenSha256 && /^[0-9a-f]{64}$/.test(pairedTokenSha256) ? { pairedTokenSha256 } : {}),
+    };
   }
 
   /**
@@ -583,6 +594,15 @@ export class SecretStore {
       options,
     );
   }
+}
+
+/**
+ * Recorded with a client certificate in its Secret: the Compass URLs it is for (MANAGEMENT_INFO_ANNOTATION) and the
+ * digest of the one-time token it was paired with (PAIRED_TOKEN_ANNOTATION; renewals leave it as it is).
+ */
+export interface CredentialRecord {
+  managementInfo?: ManagementInfo;
+  pairedTokenSha256?: string;
 }
 
 /** The annotation's JSON, or undefined when it is missing or not two https URLs (edited by hand). */

@@ -88,10 +88,19 @@ export async function pair(ctx: ConnectionContext, agentConfig: AgentConfigurati
 
 /**
  * Writes a certificate into the Secrets (after pairing, renewal, or again after a write failed), with the URLs it
- * is for: an agent killed before it records them in the CompassConnection can still use the certificate.
+ * is for and, after a pairing, the digest of the token it spent: an agent killed before it records the URLs in the
+ * CompassConnection can still use the certificate, and knows that token is spent.
  */
-export async function storeCredentials(ctx: ConnectionContext, credentials: AgentCredentials, configuration: ConnectorConfiguration): Promise<void> {
-  await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials), managementInfoOf(configuration));
+export async function storeCredentials(
+  ctx: ConnectionContext,
+  credentials: AgentCredentials,
+  configuration: ConnectorConfiguration,
+  pairedTokenSha256?: string,
+): Promise<void> {
+  await ctx.store.secrets.writeCredentials(credentialLocations(ctx.config), toSecretData(credentials), {
+    managementInfo: managementInfoOf(configuration),
+    ...(pairedTokenSha256 ? { pairedTokenSha256 } : {}),
+  });
 }
 
 /** The URLs a certificate is used with, as the CompassConnection's spec.managementInfo holds them. */

@@ -40,6 +40,8 @@ const MAX_RETRY_AFTER_MS = 5 * 60_000;
 interface PendingPairing {
   credentials: AgentCredentials;
   configuration: ConnectorConfiguration;
+  /** Digest of the token spent for it. */
+  token: string;
   /** In the Secrets already (only the CompassConnection is missing). */
   stored: boolean;
 }
@@ -292,9 +294,10 @@ export class Reconciler {
     // The certificate as observed now: a refusal below makes the session forget it, but it is still the one the
     // Secrets hold, and its refusal decides when it is tried again.
     const held = ctx.session.credentials;
-    // Where to use it: the CompassConnection's spec, or — when the agent was stopped after storing a certificate
-    // but before recording the CompassConnection — the URLs stored with the certificate.
-    const connectionRecord = existing?.spec.managementInfo?.connectorUrl ? existing : held ? await this.#recordedConnection(ctx) : undefined;
+    // Where to use it: the CompassConnection's spec, or — when there is none (the agent was stopped after storing a
+    // certificate but before creating it, or the CompassConnection was deleted) — the URLs stored with the
+    // certificate. Deleting the CompassConnection and writing a new TOKEN asks for a new pairing: then the token wins.
+    const connectionRecord = existing?.spec.managementInfo?.connectorUrl ? existing : held ? await this.#recordedConnection(ctx, token) : undefined;
     const decide = (): ConnectionDecision =>
       decideConnection({
         now: ctx.now.getTime(),
@@ -352,7 +355,7 @@ export class Reconciler {
         this.#tokenRefusal = undefined;
         this.#certificateRefusal = undefined;
         ctx.session.use(result.credentials);
-        this.#pendingPairing = { credentials: result.credentials, configuration: result.configuration, stored: false };
+        this.#pendingPairing = { credentials: result.credentials, configuration: result.configuration, token: digest, stored: false };
         return this.#storePairing(ctx, this.#pendingPairing);
       }
       if (result.kind === "failed") return { kind: "connection-failed", message: prefix + result.message, retryAfterMs: result.retryAfterMs };
@@ -382,11 +385,17 @@ export class Reconciler {
     return { kind: "connection-failed", message: prefix + why, requeueAfterMs };
   }
 
-  /** A CompassConnection as the URLs recorded with the client certificate describe it (none when they are not there). */
-  async #recordedConnection(ctx: ConnectionContext): Promise<CompassConnection | undefined> {
+  /**
+   * A CompassConnection as the record stored with the client certificate describes it: none when there is no record,
+   * or when the configured token is not the one the certificate was paired with (a new token asks for a new
+   * pairing). The recorded token is spent: this process will not send it.
+   */
+  async #recordedConnection(ctx: ConnectionContext, token: string | undefined): Promise<CompassConnection | undefined> {
     try {
-      const managementInfo = await ctx.store.secrets.readManagementInfo(credentialLocations(ctx.config).clientCertificate);
-      return managementInfo ? { ...placeholder(), spec: { managementInfo } } : undefined;
+      const { managementInfo, pairedTokenSha256 } = await ctx.store.secrets.readCredentialRecord(credentialLocations(ctx.config).clientCertificate);
+      this.#spentToken ??= pairedTokenSha256;
+      if (!managementInfo || (token !== undefined && token !== pairedTokenSha256)) return undefined;
+      return { ...placeholder(), spec: { managementInfo } };
     } catch (error) {
       ctx.log.warn({ reason: describe(error) }, "cannot read the Compass URLs recorded with the client certificate");
       return undefined;
@@ -397,7 +406,7 @@ export class Reconciler {
   async #storePairing(ctx: ConnectionContext, pending: PendingPairing): Promise<ConnectionOutcome> {
     if (!pending.stored) {
       try {
-        await storeCredentials(ctx, pending.credentials, pending.configuration);
+        await storeCredentials(ctx, pending.credentials, pending.configuration, pending.token);
         pending.stored = true;
       } catch (error) {
         return {
