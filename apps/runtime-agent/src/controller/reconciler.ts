@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { agentConfigurationFromData, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
-import type { AgentConfiguration, CompassConnection, CompassConnectionSpec, CompassConnectionStatus, K8sStore } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, CompassConnection, CompassConnectionSpec, CompassConnectionStatus, CredentialRecord, K8sStore } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
@@ -65,6 +65,8 @@ export class Reconciler {
    * spent, so it is kept in memory and storing it is retried until it succeeds.
    */
   #pendingPairing: PendingPairing | undefined;
+  /** Whether the record stored with the client certificate was read since the process started. */
+  #recordChecked = false;
   #connectionFailures = 0;
   #lastState: string | undefined;
   /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
@@ -297,7 +299,11 @@ export class Reconciler {
     // Where to use it: the CompassConnection's spec, or — when there is none (the agent was stopped after storing a
     // certificate but before creating it, or the CompassConnection was deleted) — the URLs stored with the
     // certificate. Deleting the CompassConnection and writing a new TOKEN asks for a new pairing: then the token wins.
-    const connectionRecord = existing?.spec.managementInfo?.connectorUrl ? existing : held ? await this.#recordedConnection(ctx, token) : undefined;
+    const known = existing?.spec.managementInfo?.connectorUrl ? existing : undefined;
+    // Read when it is needed, and once per process: the spent token's digest survives a restart.
+    const record = held && (!known || !this.#recordChecked) ? await this.#credentialRecord(ctx) : {};
+    const recorded = record.managementInfo && (token === undefined || token === record.pairedTokenSha256) ? record.managementInfo : undefined;
+    const connectionRecord = known ?? (recorded ? { ...placeholder(), spec: { managementInfo: recorded } } : undefined);
     const decide = (): ConnectionDecision =>
       decideConnection({
         now: ctx.now.getTime(),
@@ -386,19 +392,18 @@ export class Reconciler {
   }
 
   /**
-   * A CompassConnection as the record stored with the client certificate describes it: none when there is no record,
-   * or when the configured token is not the one the certificate was paired with (a new token asks for a new
-   * pairing). The recorded token is spent: this process will not send it.
+   * What was stored with the client certificate: the Compass URLs it is for, and the digest of the token it was
+   * paired with — spent, so this process never sends it. (Nothing when it cannot be read now.)
    */
-  async #recordedConnection(ctx: ConnectionContext, token: string | undefined): Promise<CompassConnection | undefined> {
+  async #credentialRecord(ctx: ConnectionContext): Promise<CredentialRecord> {
     try {
-      const { managementInfo, pairedTokenSha256 } = await ctx.store.secrets.readCredentialRecord(credentialLocations(ctx.config).clientCertificate);
-      this.#spentToken ??= pairedTokenSha256;
-      if (!managementInfo || (token !== undefined && token !== pairedTokenSha256)) return undefined;
-      return { ...placeholder(), spec: { managementInfo } };
+      const record = await ctx.store.secrets.readCredentialRecord(credentialLocations(ctx.config).clientCertificate);
+      this.#recordChecked = true;
+      this.#spentToken ??= record.pairedTokenSha256;
+      return record;
     } catch (error) {
-      ctx.log.warn({ reason: describe(error) }, "cannot read the Compass URLs recorded with the client certificate");
-      return undefined;
+      ctx.log.warn({ reason: describe(error) }, "cannot read what was stored with the client certificate");
+      return {};
     }
   }
 

@@ -123,6 +123,24 @@ describe("a refused client certificate", () => {
   });
 });
 
+describe("after a restart", () => {
+  test("the token the certificate was paired with is known to be spent (stored with it as a digest): a refused certificate does not make the new process send it", async () => {
+    await fresh();
+    const old = await paired();
+    await scenario.admin.revoke(old);
+    // A new process: nothing in memory.
+    await agent.close();
+    agent = await InProcessAgent.start(scenario, inject("agentKubeconfig"), { APP_CONTROLLER_SYNC_PERIOD: `${SYNC_PERIOD / 1000}s` });
+    agent.advance(SYNC_PERIOD);
+    const mark = scenario.mark();
+    await agent.cycle();
+    const { state, error } = await status();
+    expect(state).toBe("ConnectionFailed");
+    expect(error).toMatch(/was used by this agent to pair and cannot be used again: write a new TOKEN into the Secret/);
+    expect(tokenCalls(mark)).toHaveLength(0);
+  });
+});
+
 describe("a refused one-time token", () => {
   test("a token already spent elsewhere: NOT_AUTHENTICATED, retried with a capped exponential backoff (never parked); a new TOKEN later pairs at once", async () => {
     await fresh();
