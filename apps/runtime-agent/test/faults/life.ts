@@ -203,7 +203,7 @@ export class Life {
       const cc = await this.scenario.connection();
       const diff = await clusterDiff(this.scenario, this.model);
       this.violations.push(
-        `no convergence in phase ${phase} within ${PHASE_CAP_MS / 1000} s: state ${cc?.status?.connectionState} (${cc?.status?.connectionStatus?.error ?? cc?.status?.synchronizationStatus?.error ?? "no error"}); cluster: ${diff.slice(0, 3).join("; ") || "as Compass"}`,
+        `no convergence in phase ${phase} within ${PHASE_CAP_MS / 1000} s: state ${cc?.status?.connectionState} (${cc?.status?.connectionStatus?.error ?? cc?.status?.synchronizationStatus?.error ?? "no error"}); cluster: ${diff.slice(0, 3).join("; ") || "as Compass"}${effect?.restarted ? `\n        the restarted agent's last lines:\n${effect.restarted.tail(12)}` : ""}`,
       );
     } else if (effect) {
       // Converged within two sync periods after the fault: from the end of the faulted cycle (or the restart, or the
