@@ -12,11 +12,11 @@ export function injectionFor(c: FaultCase): Injection {
 }
 
 /**
- * Kubernetes: the proxy counts the requests matching method and path from now on and acts on the nth — fails it,
- * or (kill) only observes it and, once its answer is written, the agent is SIGKILLed and started again.
+ * Kubernetes: the proxy counts the requests matching method, path and selectors from now on and acts on the nth —
+ * fails it, or (kill) only observes it and, once its answer is written, the agent is SIGKILLed and started again.
  */
 function armKube(life: Life, point: KubePoint, kind: string): Armed {
-  const match = { method: point.method, path: patternRegExp(point.pattern), nth: point.nth };
+  const match = { method: point.method === "WATCH" ? "GET" : point.method, path: patternRegExp(point.pattern, point.method), nth: point.nth };
   if (kind === "kill") {
     const rule = life.worker.proxy.arm(match);
     return { happened: rule.hit.then(() => killed(life)), cancel: () => rule.disarm() };

@@ -15,8 +15,12 @@ export type FaultPoint = KubePoint | CompassPoint;
 export interface KubePoint {
   side: "kube";
   phase: Phase;
+  /** The HTTP method; `WATCH` for a GET with `watch=true` (a watch fails differently from a read). */
   method: string;
-  /** The path without query; `*` stands for one generated name segment (Events). */
+  /**
+   * The path, `*` standing for one generated name segment (Events), plus the query parameters that say what is
+   * asked for (`labelSelector`, `fieldSelector`): reads of one path with different selectors are different points.
+   */
   pattern: string;
   nth: number;
 }
@@ -34,6 +38,11 @@ export interface CompassPoint {
 }
 
 export const KUBE_KINDS = ["status", "timeout", "reset", "reset-after-forward", "kill"] as const;
+/**
+ * A failed read or watch: the API server answers 5xx, or the connection is cut. (A read that times out fails like a
+ * reset, only 30 s later; a kill after a read is a restart at a moment the kills after writes already cover.)
+ */
+export const KUBE_READ_KINDS = ["status", "reset"] as const;
 export const COMPASS_KINDS = ["503", "reset", "timeout", "kill"] as const;
 export type KubeKind = (typeof KUBE_KINDS)[number];
 export type CompassKind = (typeof COMPASS_KINDS)[number];
@@ -55,34 +64,69 @@ export function caseId(c: FaultCase): string {
 
 export const isWrite = (method: string): boolean => ["POST", "PUT", "PATCH", "DELETE"].includes(method.toUpperCase());
 
-/** The path of a request without its query, with generated names (Events') replaced by `*`. */
-export function pathPattern(path: string): string {
-  const bare = path.split("?")[0] ?? path;
-  return bare.replace(/^(\/api\/v1\/namespaces\/[^/]+\/events\/)[^/]+$/, "$1*").replace(/^(\/apis\/events\.k8s\.io\/v1\/namespaces\/[^/]+\/events\/)[^/]+$/, "$1*");
+/** The query parameters that make two requests to one path different requests. */
+const SELECTORS = ["labelSelector", "fieldSelector"] as const;
+
+const isWatch = (target: string): boolean => (target.split("?")[1] ?? "").split("&").includes("watch=true");
+
+/** The point's method for a request: `WATCH` for a watch, else the HTTP method. */
+export function pointMethod(r: { method: string; path: string }): string {
+  const method = r.method.toUpperCase();
+  return method === "GET" && isWatch(r.path) ? "WATCH" : method;
 }
 
-/** The proxy rule's path: the pattern, anchored, with or without a query. */
-export function patternRegExp(pattern: string): RegExp {
-  const escaped = pattern
-    .split("*")
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-    .join("[^/?]+");
-  return new RegExp(`^${escaped}(\\?.*)?$`);
+/**
+ * A request's pattern: its path, with generated names (Events') replaced by `*`, and its non-empty selectors
+ * (`?labelSelector=…&fieldSelector=…`, as the client encoded them).
+ */
+export function pathPattern(target: string): string {
+  const [bare = "", query = ""] = target.split("?", 2);
+  const path = bare.replace(/^(\/api\/v1\/namespaces\/[^/]+\/events\/)[^/]+$/, "$1*").replace(/^(\/apis\/events\.k8s\.io\/v1\/namespaces\/[^/]+\/events\/)[^/]+$/, "$1*");
+  const params = query.split("&");
+  const selectors = SELECTORS.flatMap((k) => params.filter((p) => p.startsWith(`${k}=`) && p.length > k.length + 1));
+  return selectors.length === 0 ? path : `${path}?${selectors.join("&")}`;
 }
 
-/** Every Kubernetes write of one phase, as points (the requests the agent sent through the proxy, in arrival order). */
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * The proxy rule's path for a point: the pattern's path, anchored; each of its selectors present in the query, and
+ * no other non-empty selector; `watch=true` present for a watch and absent otherwise.
+ */
+export function patternRegExp(pattern: string, method: string): RegExp {
+  const [path = "", selectorPart = ""] = pattern.split("?", 2);
+  const escaped = path.split("*").map(escapeRegExp).join("[^/?]+");
+  const present = selectorPart === "" ? [] : selectorPart.split("&");
+  // Lookaheads right after the `?`: `(?:[^&]*&)*` skips whole parameters, so each one tests a parameter from its start.
+  const has = (param: string) => `(?=(?:[^&]*&)*${param}(?:&|$))`;
+  const lacks = (param: string) => `(?!(?:[^&]*&)*${param})`;
+  const checks = [
+    ...present.map((p) => has(escapeRegExp(p))),
+    ...SELECTORS.filter((k) => !present.some((p) => p.startsWith(`${k}=`))).map((k) => lacks(`${k}=[^&]`)),
+    method === "WATCH" ? has("watch=true") : lacks("watch=true(?:&|$)"),
+  ];
+  const withoutQuery = present.length === 0 && method !== "WATCH";
+  return new RegExp(`^${escaped}(?:\\?${checks.join("")}.*${withoutQuery ? "|" : ""})$`);
+}
+
+/** Every Kubernetes request of one phase, as points (the requests the agent sent through the proxy, in arrival order). */
 export function kubePoints(phase: Phase, requests: readonly ProxiedRequest[]): KubePoint[] {
   const seen = new Map<string, number>();
   const points: KubePoint[] = [];
   for (const r of requests) {
-    if (!isWrite(r.method)) continue;
+    const method = pointMethod(r);
     const pattern = pathPattern(r.path);
-    const key = `${r.method} ${pattern}`;
+    const key = `${method} ${pattern}`;
     const nth = (seen.get(key) ?? 0) + 1;
     seen.set(key, nth);
-    points.push({ side: "kube", phase, method: r.method.toUpperCase(), pattern, nth });
+    points.push({ side: "kube", phase, method, pattern, nth });
   }
   return points;
+}
+
+/** The fault kinds that apply to a point. */
+export function kindsFor(point: FaultPoint): readonly FaultKind[] {
+  return point.side === "compass" ? COMPASS_KINDS : isWrite(point.method) ? KUBE_KINDS : KUBE_READ_KINDS;
 }
 
 /** The Compass operation a logged request counts for, as the simulator's fault rules match it. */
@@ -109,7 +153,7 @@ export function compassPoints(phase: Phase, entries: readonly CompassRequest[]):
 /** Every point × every kind that applies to it. */
 export function allCases(points: readonly FaultPoint[], kinds?: readonly string[]): FaultCase[] {
   return points.flatMap((point) =>
-    (point.side === "kube" ? KUBE_KINDS : COMPASS_KINDS).filter((kind) => kinds === undefined || kinds.includes(kind)).map((kind): FaultCase => ({ point, kind })),
+    kindsFor(point).filter((kind) => kinds === undefined || kinds.includes(kind)).map((kind): FaultCase => ({ point, kind })),
   );
 }
 
@@ -144,19 +188,20 @@ export function mulberry32(seed: number): () => number {
 
 /**
  * The representative subset for the default test run: a few points chosen with a seed — Kubernetes writes from two
- * different phases and one Compass call — each with every kind of fault, except the timeout (a 30 s wait for the
- * agent's client to give up), which is run at one of them only.
+ * different phases, one Kubernetes read or watch and one Compass call — each with every kind of fault that applies,
+ * except the timeout (a 30 s wait for the agent's client to give up), which is run at one of them only.
  */
 export function representativeCases(points: readonly FaultPoint[], seed: number): FaultCase[] {
   const random = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   // Concurrent writes arrive in a different order each run: pick from a canonical order, so a seed names the same points.
   const ordered = [...points].sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase) || pointId(a).localeCompare(pointId(b), "en", { numeric: true }));
-  const kube = ordered.filter((p) => p.side === "kube");
-  const first = pick(kube);
-  const second = pick(kube.filter((p) => p.phase !== first.phase));
+  const writes = ordered.filter((p) => p.side === "kube" && isWrite(p.method));
+  const first = pick(writes);
+  const second = pick(writes.filter((p) => p.phase !== first.phase));
+  const read = pick(ordered.filter((p) => p.side === "kube" && !isWrite(p.method)));
   const compass = pick(ordered.filter((p) => p.side === "compass"));
-  const chosen = [first, second, compass];
-  const timeoutAt = pick(chosen);
+  const chosen = [first, second, read, compass];
+  const timeoutAt = pick([first, second, compass]);
   return allCases(chosen).filter((c) => c.kind !== "timeout" || c.point === timeoutAt);
 }

@@ -3,7 +3,7 @@ import { injectionFor } from "./inject.js";
 import { judge } from "./invariants.js";
 import { Life } from "./life.js";
 import type { Worker } from "./life.js";
-import { allCases, caseId, compassPoints, kubePoints, pointId } from "./points.js";
+import { allCases, caseId, compassPoints, isWrite, kubePoints, pointId } from "./points.js";
 import type { FaultCase, FaultPoint } from "./points.js";
 
 export interface SweepOptions {
@@ -44,7 +44,7 @@ export async function createWorker(name: string, cluster: { adminKubeconfig: str
 }
 
 /**
- * The sweep: one fault-free life records every Kubernetes write and every Compass call as fault points; then
+ * The sweep: one fault-free life records every Kubernetes request and every Compass call as fault points; then
  * every selected point × kind runs a whole life from scratch with that one fault, and its invariants are judged.
  * Workers (each with its own cluster: the CompassConnection is a cluster-wide singleton) take cases in turn.
  */
@@ -96,7 +96,9 @@ export function formatReport(result: SweepResult): string {
   const reached = result.cases.filter((c) => c.reached);
   const violating = result.cases.filter((c) => c.violations.length > 0);
   const unavoidable = result.cases.filter((c) => c.unavoidable.length > 0);
-  lines.push(`fault points recorded: ${result.points.length} (${result.points.filter((p) => p.side === "kube").length} Kubernetes writes, ${result.points.filter((p) => p.side === "compass").length} Compass calls)`);
+  const kube = result.points.filter((p) => p.side === "kube");
+  const writes = kube.filter((p) => isWrite(p.method)).length;
+  lines.push(`fault points recorded: ${result.points.length} (${writes} Kubernetes writes, ${kube.length - writes} Kubernetes reads and watches, ${result.points.length - kube.length} Compass calls)`);
   lines.push(`cases run (point × kind): ${result.cases.length}; fault reached: ${reached.length}; not reached: ${result.cases.length - reached.length}`);
   lines.push(`violations: ${violating.length} case(s); unavoidable windows: ${unavoidable.length} case(s); time ${(result.ms / 1000).toFixed(0)} s`);
   if (result.recordingViolations.length > 0) {

@@ -1,7 +1,7 @@
 /**
  * Fault-point sweep (docs/reliability.md, "Fault-point sweep"): one fault-free life of the agent records every
- * Kubernetes write and every Compass call; then, for each of them and each fault kind, a whole life runs from
- * scratch with that one fault, and the invariants are checked. Prints the count and every violation; exits 1 on
+ * Kubernetes request (write, read, watch) and every Compass call; then, for each of them and each fault kind, a
+ * whole life runs from scratch with that one fault, and the invariants are checked. Prints the count and every violation; exits 1 on
  * a violation, 2 on bad arguments.
  *
  *   pnpm test:faults                                   the full sweep (every point × every kind), 3 workers
