@@ -47,7 +47,8 @@ export interface CertificateStatus {
 
 export interface ConnectionStatus {
   established: Timestamp;
-  renewed?: Timestamp;
+  /** null until the first renewal; written as null like Kyma's agent does (a zero metav1.Time). */
+  renewed: Timestamp;
   lastSync: Timestamp;
   lastSuccess: Timestamp;
   certificateStatus: CertificateStatus;
@@ -107,11 +108,11 @@ function parseConnectionStatus(v: unknown): ConnectionStatus | null {
   if (!isRecord(v)) return null;
   const out: ConnectionStatus = {
     established: ts(v["established"]),
+    renewed: ts(v["renewed"]),
     lastSync: ts(v["lastSync"]),
     lastSuccess: ts(v["lastSuccess"]),
     certificateStatus: parseCertificateStatus(v["certificateStatus"]),
   };
-  if ("renewed" in v) out.renewed = ts(v["renewed"]);
   if (typeof v["error"] === "string") out.error = v["error"];
   return out;
 }

@@ -10,6 +10,7 @@ const status = (state: string): CompassConnectionStatus => ({
   connectionState: state,
   connectionStatus: {
     established: "2024-01-01T00:00:00Z",
+    renewed: null,
     lastSync: "2024-01-01T00:00:00Z",
     lastSuccess: "2024-01-01T00:00:00Z",
     certificateStatus: { acquired: "2024-01-01T00:00:00Z", notBefore: "2024-01-01T00:00:00Z", notAfter: "2024-04-01T00:00:00Z" },

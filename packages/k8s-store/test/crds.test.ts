@@ -96,7 +96,7 @@ describe("CRDs from schemas/crds", () => {
       spec: { managementInfo: { connectorUrl: "https://c", directorUrl: "https://d" } },
       status: {
         connectionState: "Connected",
-        connectionStatus: { established: "2024-01-01T00:00:00Z", lastSync: null, lastSuccess: null, certificateStatus: { acquired: null, notBefore: null, notAfter: null } },
+        connectionStatus: { established: "2024-01-01T00:00:00Z", renewed: null, lastSync: null, lastSuccess: null, certificateStatus: { acquired: null, notBefore: null, notAfter: null } },
         conditions: [{ type: "Ready", status: "True", reason: "Connected", message: "", lastTransitionTime: "2024-01-01T00:00:00Z", observedGeneration: 1 }],
       },
     });

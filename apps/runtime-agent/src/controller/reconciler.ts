@@ -120,6 +120,7 @@ export class Reconciler {
     this.#configSeen = configKey;
     const connectionStatus = status.connectionStatus ?? {
       established: null,
+      renewed: null,
       lastSync: null,
       lastSuccess: null,
       certificateStatus: { acquired: null, notBefore: null, notAfter: null },
