@@ -146,6 +146,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     informer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
     informers.push(informer);
   }
+  // The ConfigMap configuration of earlier Kyma releases, read when the config Secret does not exist.
+  const configMapInformer = store.configMaps.informer(config.agentConfigurationSecret.namespace, { fieldSelector: `metadata.name=${config.agentConfigurationSecret.name}` });
+  for (const event of ["add", "update", "delete"] as const) configMapInformer.on(event, () => loop.trigger());
+  configMapInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
+  informers.push(configMapInformer);
 
   let leading = !config.leaderElection;
   let stopping = false;

@@ -82,6 +82,9 @@ export type {
   SecretStoreOptions,
 } from "./secrets.js";
 
+export { ConfigMapStore } from "./config-maps.js";
+export type { ConfigMapObject } from "./config-maps.js";
+
 export {
   ApplicationStore,
   parseApplication,

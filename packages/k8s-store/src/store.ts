@@ -1,6 +1,7 @@
 import { ApplicationStore, type ApplicationStoreOptions } from "./applications.js";
 import { K8sClient, type K8sClientOptions } from "./client.js";
 import { CompassConnectionStore } from "./compass-connection.js";
+import { ConfigMapStore } from "./config-maps.js";
 import type { RequestCounter } from "./counter.js";
 import { EventRecorder, type EventRecorderOptions } from "./events.js";
 import type { KubeConfigSource } from "./kubeconfig.js";
@@ -21,6 +22,8 @@ export interface K8sStoreOptions extends K8sClientOptions, ApplicationStoreOptio
 export interface K8sStore {
   readonly compassConnections: CompassConnectionStore;
   readonly secrets: SecretStore;
+  /** Read-only: the ConfigMap configuration of earlier Kyma releases. */
+  readonly configMaps: ConfigMapStore;
   readonly applications: ApplicationStore;
   readonly events: EventRecorder;
   /** Requests sent so far, by verb. */
@@ -58,6 +61,7 @@ function buildStore(client: K8sClient, options: K8sStoreOptions): K8sStore {
   return {
     compassConnections: new CompassConnectionStore(client, { conflictRetry }),
     secrets,
+    configMaps: new ConfigMapStore(client),
     applications: new ApplicationStore(client, secrets, options),
     events: new EventRecorder(client, options.events),
     counter: client.counter,

@@ -72,6 +72,8 @@ export class Reconciler {
   /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
   #configSeen: string | undefined;
   #unknownConfigKeys = "";
+  /** The resourceVersion of the configuration ConfigMap last warned about (see #configMapNotice). */
+  #configMapWarned: string | undefined;
   /** No call to Compass before this time (epoch ms): Compass answered with a Retry-After. */
   #retryNotBefore = 0;
 
@@ -88,7 +90,7 @@ export class Reconciler {
   async reconcile(signal: AbortSignal): Promise<ReconcileOutcome> {
     const { config, store, metrics } = this.#o;
     const started = process.hrtime.bigint();
-    const { config: agentConfig, unreadable } = await this.#readAgentConfiguration();
+    const { config: agentConfig, unreadable, fromConfigMap } = await this.#readAgentConfiguration();
     const requestId = `${agentConfig?.runtimeId || "runtime"}_${randomUUID()}`;
     const log = this.#o.log.child({ reconcileId: requestId });
     const now = this.#now();
@@ -242,7 +244,7 @@ export class Reconciler {
     } else if (!agentConfig && connection.kind !== "connection-failed") {
       status.connectionState = STATE.SynchronizationFailed;
       const secret = `${config.agentConfigurationSecret.namespace}/${config.agentConfigurationSecret.name}`;
-      message = `Failed to read Runtime config: the configuration Secret ${secret} ${unreadable ? `cannot be read now: ${unreadable}` : "does not exist"}`;
+      message = `Failed to read Runtime config: the configuration Secret ${secret} ${unreadable ? `cannot be read now: ${unreadable}` : "does not exist (nor a ConfigMap of that name)"}`;
       // In synchronizationStatus too, where every other synchronization failure is reported.
       const syncStatus = status.synchronizationStatus ?? { lastAttempt: null, lastSuccessfulFetch: null, lastSuccessfulApplication: null };
       status.synchronizationStatus = { ...syncStatus, lastAttempt: stamp, error: message };
@@ -266,7 +268,7 @@ export class Reconciler {
       resetResync: resetResync && status.connectionState === STATE.Synchronized,
       resetRefresh: resetRefresh && connection.kind === "maintained" && connection.renewed !== undefined,
     });
-    await this.#events(current, previousState, status.connectionState, message, sync);
+    await this.#events(current, previousState, status.connectionState, message, sync, this.#configMapNotice(fromConfigMap, log));
     this.#lastState = status.connectionState;
     metrics.setConnectionState(status.connectionState, ALL_STATES);
     return this.#finish(started, status.connectionState, { requeueAfterMs });
@@ -430,28 +432,53 @@ export class Reconciler {
     return backoffMs(attempts, base, Math.max(base, MAX_REFUSAL_BACKOFF_MS), this.#o.random);
   }
 
-  /** The config Secret: its content, or why it cannot be read now (`unreadable`), or neither when it does not exist. */
-  async #readAgentConfiguration(): Promise<{ config: AgentConfiguration | undefined; unreadable: string | undefined }> {
+  /**
+   * The agent configuration: the config Secret's content, or — when that Secret does not exist — a ConfigMap of the
+   * same namespace and name (how earlier Kyma releases configured the agent; `fromConfigMap` is then its
+   * resourceVersion); or why it cannot be read now (`unreadable`); or neither when both are missing.
+   */
+  async #readAgentConfiguration(): Promise<{ config: AgentConfiguration | undefined; unreadable: string | undefined; fromConfigMap?: string }> {
     const { namespace, name } = this.#o.config.agentConfigurationSecret;
     try {
       const secret = await this.#o.store.secrets.find(namespace, name);
-      if (secret === undefined) return { config: undefined, unreadable: undefined };
-      // Keys the agent does not know are ignored; a typo (TOKENN) would otherwise look like a missing key. Said once
-      // per set of keys, by name only (values may be secret).
-      const unknown = Object.keys(secret.data).filter((key) => !CONFIG_KEYS.has(key)).sort();
-      const signature = unknown.join(",");
-      if (signature !== this.#unknownConfigKeys) {
-        this.#unknownConfigKeys = signature;
-        if (unknown.length > 0) {
-          this.#o.log.warn({ keys: unknown, known: [...CONFIG_KEYS] }, "the agent configuration Secret has keys the agent does not use; they are ignored");
-        }
-      }
-      return { config: agentConfigurationFromData(secret.data), unreadable: undefined };
+      if (secret !== undefined) return { config: this.#configurationFrom(secret.data, "Secret"), unreadable: undefined };
+      const configMap = await this.#o.store.configMaps.find(namespace, name);
+      if (configMap === undefined) return { config: undefined, unreadable: undefined };
+      return { config: this.#configurationFrom(configMap.data, "ConfigMap"), unreadable: undefined, fromConfigMap: configMap.metadata.resourceVersion ?? "" };
     } catch (error) {
       // Not "missing": the API server did not answer, or refused (RBAC). The Secret may well be there.
       this.#o.log.warn({ reason: describe(error) }, "cannot read the agent configuration Secret");
       return { config: undefined, unreadable: describe(error) };
     }
+  }
+
+  #configurationFrom(data: Readonly<Record<string, string>>, kind: "Secret" | "ConfigMap"): AgentConfiguration {
+    // Keys the agent does not know are ignored; a typo (TOKENN) would otherwise look like a missing key. Said once
+    // per set of keys, by name only (values may be secret).
+    const unknown = Object.keys(data).filter((key) => !CONFIG_KEYS.has(key)).sort();
+    const signature = unknown.join(",");
+    if (signature !== this.#unknownConfigKeys) {
+      this.#unknownConfigKeys = signature;
+      if (unknown.length > 0) {
+        this.#o.log.warn({ keys: unknown, known: [...CONFIG_KEYS] }, `the agent configuration ${kind} has keys the agent does not use; they are ignored`);
+      }
+    }
+    return agentConfigurationFromData(data);
+  }
+
+  /**
+   * The configuration came from a ConfigMap: said in the log and a Warning Event once per version of the ConfigMap,
+   * because a token there is readable by anyone who may read ConfigMaps in its namespace.
+   */
+  #configMapNotice(resourceVersion: string | undefined, log: Logger): { reason: string; text: string } | undefined {
+    if (resourceVersion === undefined || resourceVersion === this.#configMapWarned) return undefined;
+    this.#configMapWarned = resourceVersion;
+    const { namespace, name } = this.#o.config.agentConfigurationSecret;
+    const text =
+      `the agent configuration is read from ConfigMap ${namespace}/${name} because Secret ${namespace}/${name} does not exist; ` +
+      `a TOKEN in a ConfigMap is readable by anyone who can read ConfigMaps in ${namespace}: move the configuration to Secret ${namespace}/${name} (the Secret wins when both exist) and delete the ConfigMap`;
+    log.warn({ configMap: `${namespace}/${name}` }, text);
+    return { reason: "ConfigurationInConfigMap", text };
   }
 
   /** Compass is called at most once per APP_MINIMAL_COMPASS_SYNC_TIME unless asked (resyncNow, refresh) or repairing. */
@@ -499,7 +526,14 @@ export class Reconciler {
     return result.object;
   }
 
-  async #events(existing: CompassConnection | undefined, previous: string | undefined, state: string, message: string, sync: SyncOutcome | undefined): Promise<void> {
+  async #events(
+    existing: CompassConnection | undefined,
+    previous: string | undefined,
+    state: string,
+    message: string,
+    sync: SyncOutcome | undefined,
+    notice: { reason: string; text: string } | undefined,
+  ): Promise<void> {
     const { store, log } = this.#o;
     const involved = {
       apiVersion: "compass.kyma-project.io/v1alpha1",
@@ -514,6 +548,7 @@ export class Reconciler {
         log.warn({ reason: describe(error) }, "cannot record an Event");
       }
     };
+    if (notice) await record("Warning", notice.reason, notice.text);
     if (previous !== state) {
       await record(isFailure(state) ? "Warning" : "Normal", state, message || `connection state is now ${state}`);
     }

@@ -237,6 +237,9 @@ describe("RBAC objects under deploy/", () => {
     expect(verbsOn(o, config.namespace, "secrets", config.name)).toEqual(
       expect.arrayContaining(["get", "list", "watch"]),
     );
+    // The ConfigMap configuration of earlier Kyma releases: that one ConfigMap, read-only; no other ConfigMap.
+    expect(verbsOn(o, config.namespace, "configmaps", config.name)).toEqual(["get", "list", "watch"]);
+    expect(verbsOn(o, config.namespace, "configmaps", "some-other-configmap")).toEqual([]);
     expect(verbsOn(o, client.namespace, "secrets", client.name)).toEqual(
       expect.arrayContaining(["create", "get", "list", "update", "watch"]),
     );

@@ -177,6 +177,8 @@ export async function cleanCluster(store: K8sStore, kube: KubeRaw): Promise<void
   for (const ns of ["kyma-system", "istio-system"]) {
     for (const secret of await store.secrets.list(ns)) await store.secrets.delete(ns, secret.metadata.name);
   }
+  // The ConfigMap configuration of earlier Kyma releases: read whenever the config Secret is missing.
+  await kube.request("DELETE", `/api/v1/namespaces/${CONFIG_SECRET.namespace}/configmaps/${CONFIG_SECRET.name}`);
   // A lease left by a killed leader would make the next file's agents wait for it to expire.
   await kube.request("DELETE", `/apis/coordination.k8s.io/v1/namespaces/${LEASE.namespace}/leases/${LEASE.name}`);
   // Events are scanned per file (no secret may reach them).
