@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { CertificateError, shouldRenew } from "@runtime-agent/cert-manager";
 import { ConnectorError, ConnectorErrorCode } from "@runtime-agent/connector-client";
 import type { ConnectorConfiguration } from "@runtime-agent/connector-client";
-import type { AgentConfiguration, CompassConnection, CredentialLocations, K8sStore, ManagementInfo } from "@runtime-agent/k8s-store";
+import type { AgentConfiguration, CompassConnection, CredentialLocations, CredentialsReadResult, K8sStore, ManagementInfo, MissingCredentialPart } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { CompassSession } from "./compass-session.js";
@@ -113,11 +113,18 @@ export function managementInfoOf(configuration: { certificateSecuredConnectorUrl
  * mismatched or corrupt) and whether the session still holds a certificate to repair them with.
  */
 export async function loadCredentials(ctx: ConnectionContext): Promise<{ repair: string | undefined; usable: boolean }> {
-  const read = await ctx.store.secrets.readCredentials(credentialLocations(ctx.config));
+  const locations = credentialLocations(ctx.config);
+  let read = await ctx.store.secrets.readCredentials(locations);
+  let legacy: string | undefined;
+  if (read.state === "missing") {
+    const found = await readLegacyCredentials(ctx, locations, read.missing);
+    if (found) ({ read, from: legacy } = found);
+  }
   if (read.state === "complete") {
     try {
       ctx.session.use(fromSecretData(read.credentials));
-      return { repair: undefined, usable: true };
+      // Renewed over mTLS and written to the configured Secrets by the repair (the legacy ones are left as they are).
+      return { repair: legacy && `credential Secrets found in the legacy namespace ${LEGACY_NAMESPACE} (${legacy}), not where configured`, usable: true };
     } catch (error) {
       return { repair: `the client certificate Secret cannot be read: ${describe(error)}`, usable: ctx.session.credentials !== undefined };
     }
@@ -143,6 +150,39 @@ export async function loadCredentials(ctx: ConnectionContext): Promise<{ repair:
     }
   }
   return { repair: why, usable: ctx.session.credentials !== undefined };
+}
+
+/** Where Kyma kept the agent's Secrets before it moved them to kyma-system; an upgraded cluster may still have them there. */
+const LEGACY_NAMESPACE = "compass-system";
+
+/**
+ * The configured credential Secrets are missing: a client certificate or CA Secret of the same name in the legacy
+ * namespace stands in for each missing one. Only a complete pair counts; a legacy Secret that cannot be read (the
+ * RBAC component for it is optional) counts as absent.
+ */
+async function readLegacyCredentials(
+  ctx: ConnectionContext,
+  locations: CredentialLocations,
+  missing: readonly MissingCredentialPart[],
+): Promise<{ read: CredentialsReadResult; from: string } | undefined> {
+  const moved = { ...locations };
+  const from: string[] = [];
+  if (missing.includes("clientCertificateSecret") && locations.clientCertificate.namespace !== LEGACY_NAMESPACE) {
+    moved.clientCertificate = { namespace: LEGACY_NAMESPACE, name: locations.clientCertificate.name };
+    from.push(`${LEGACY_NAMESPACE}/${locations.clientCertificate.name}`);
+  }
+  if (missing.includes("caCertificateSecret") && locations.caCertificate.namespace !== LEGACY_NAMESPACE) {
+    moved.caCertificate = { namespace: LEGACY_NAMESPACE, name: locations.caCertificate.name };
+    from.push(`${LEGACY_NAMESPACE}/${locations.caCertificate.name}`);
+  }
+  if (from.length === 0) return undefined;
+  try {
+    const read = await ctx.store.secrets.readCredentials(moved);
+    return read.state === "complete" ? { read, from: from.join(", ") } : undefined;
+  } catch (error) {
+    ctx.log.debug({ reason: describe(error) }, `cannot read the credential Secrets in the legacy namespace ${LEGACY_NAMESPACE}`);
+    return undefined;
+  }
 }
 
 /**

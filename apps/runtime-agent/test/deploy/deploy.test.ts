@@ -8,7 +8,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
@@ -192,17 +193,36 @@ describe("the CRDs in deploy/base/crds", () => {
 });
 
 describe("RBAC objects under deploy/", () => {
-  test("live only in deploy/base/rbac.yaml (kube-testenv applies every one it finds), in kyma-system, istio-system or default", async () => {
+  test("live only in deploy/base/rbac.yaml and the legacy-namespace component (kube-testenv applies every one it finds), in kyma-system, istio-system or default — compass-system only for the component", async () => {
     // What kube-testenv applies from the agent's deploy folder, read by its own reader.
     const found = (await readManifests([deployDir], { kinds: RBAC_KINDS })).map(({ file, object }) => ({
       file: relative(deployDir, file),
       namespace: object.metadata.namespace,
     }));
     expect(found.length).toBeGreaterThan(0);
-    expect([...new Set(found.map((f) => f.file))]).toEqual(["base/rbac.yaml"]);
+    expect([...new Set(found.map((f) => f.file))].sort()).toEqual(["base/rbac.yaml", "components/legacy-namespace/rbac.yaml"]);
     for (const f of found)
       if (f.namespace !== undefined)
-        expect(["kyma-system", "istio-system", "default"]).toContain(f.namespace);
+        expect(f.file === "base/rbac.yaml" ? ["kyma-system", "istio-system", "default"] : ["compass-system"]).toContain(f.namespace);
+  });
+
+  test("the legacy-namespace component renders with the base: get on the named credential Secrets in compass-system, nothing else", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "legacy-component-"));
+    try {
+      await writeFile(
+        join(dir, "kustomization.yaml"),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${relative(dir, join(deployDir, "base"))}\ncomponents:\n  - ${relative(dir, join(deployDir, "components/legacy-namespace"))}\n`,
+      );
+      const r = await run("kubectl", ["kustomize", dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj);
+      expect(objects.length).toBe(base.objects.length + 2);
+      expect(verbsOn(objects, "compass-system", "secrets", "cluster-client-certificates")).toEqual(["get"]);
+      expect(verbsOn(objects, "compass-system", "secrets", "ca-certificates")).toEqual(["get"]);
+      expect(verbsOn(objects, "compass-system", "secrets", "another-secret")).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("bind only the agent's ServiceAccount", () => {
