@@ -15,11 +15,18 @@ export const KUBERNETES_VERSION = "v1.35.4";
 export const ETCD_VERSION = "v3.6.5";
 
 const BINARY_NAME = "kube-testenv-server";
+/** The manifest reader: kubectl's YAML/JSON decoding (go/manifests, a Go module of its own). */
+const READER_NAME = "kube-testenv-manifests";
 
 /** Directory of the Go module that builds the server binary (`packages/kube-testenv/go`). */
 export function goModuleDir(): string {
   // Works from both src/ (development) and dist/ (built): both sit next to go/.
   return join(dirname(fileURLToPath(import.meta.url)), "..", "go");
+}
+
+/** Directory of the manifest reader's Go module (`packages/kube-testenv/go/manifests`). */
+export function manifestReaderModuleDir(): string {
+  return join(goModuleDir(), "manifests");
 }
 
 /** Root of the binary cache: `KUBE_TESTENV_CACHE` or `$HOME/.cache/runtime-agent/kube-testenv`. */
@@ -45,14 +52,10 @@ function goBuildArgs(output: string): string[] {
   return ["build", "-v", "-trimpath", `-ldflags=${ldflags}`, "-o", output, "."];
 }
 
-/**
- * Cache version: Kubernetes and etcd versions plus a hash of the Go sources, so any change to
- * go.mod, go.sum or *.go builds a fresh binary.
- */
-export function binaryVersion(): string {
-  const dir = goModuleDir();
+/** sha256 over build arguments and the go.mod, go.sum and *.go files directly in `dir`; 12 hex digits. */
+function sourceHash(dir: string, args: readonly string[]): string {
   const hash = createHash("sha256");
-  hash.update(goBuildArgs("OUT").join("\0"));
+  hash.update(args.join("\0"));
   const files = readdirSync(dir)
     .filter((f) => f === "go.mod" || f === "go.sum" || f.endsWith(".go"))
     .sort();
@@ -62,7 +65,29 @@ export function binaryVersion(): string {
     hash.update(readFileSync(join(dir, f)));
     hash.update("\0");
   }
-  return `${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-${hash.digest("hex").slice(0, 12)}`;
+  return hash.digest("hex").slice(0, 12);
+}
+
+/**
+ * Cache version: Kubernetes and etcd versions plus a hash of the Go sources, so any change to
+ * go.mod, go.sum or *.go builds a fresh binary. (Only files directly in go/: the manifest reader in
+ * go/manifests is a module of its own with its own version, see manifestReaderVersion.)
+ */
+export function binaryVersion(): string {
+  return `${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-${sourceHash(goModuleDir(), goBuildArgs("OUT"))}`;
+}
+
+/** The `go build` arguments of the manifest reader; part of its cache version. */
+function readerBuildArgs(output: string): string[] {
+  return ["build", "-v", "-trimpath", "-ldflags=-s -w", "-o", output, "."];
+}
+
+/**
+ * Cache version of the manifest reader: `manifests-` plus a hash of go/manifests (go.mod, go.sum, *.go)
+ * and its build arguments. Keyed apart from binaryVersion(): changing one never rebuilds the other.
+ */
+export function manifestReaderVersion(): string {
+  return `manifests-${sourceHash(manifestReaderModuleDir(), readerBuildArgs("OUT"))}`;
 }
 
 export interface BinaryInfo {
@@ -87,7 +112,7 @@ export function findGo(): string {
   for (const c of candidates) if (existsSync(c)) return c;
   throw new KubeTestenvError(
     "GO_NOT_FOUND",
-    "kube-testenv builds kube-apiserver and etcd from source and needs the Go toolchain (>= 1.25): " +
+    "kube-testenv builds kube-apiserver, etcd and its manifest reader from source and needs the Go toolchain (>= 1.25): " +
       "put `go` on PATH, set GO=/path/to/go, or install it to /usr/local/go.",
   );
 }
@@ -163,31 +188,34 @@ async function acquireLock(lockDir: string, timeoutMs: number): Promise<() => Pr
   }
 }
 
-/**
- * Returns the cached server binary, building it first when the cache lacks it. The build runs
- * `go build -trimpath -ldflags="-s -w"` in `packages/kube-testenv/go` and streams progress to stderr.
- * A cold build (module download and compile of kube-apiserver) takes many minutes; later calls are
- * instant. Concurrent callers (also in other processes) share one build.
- */
-export async function ensureBinaries(): Promise<BinaryInfo> {
-  const version = binaryVersion();
+interface BuildSpec {
+  /** File name of the binary in its cache directory. */
+  name: string;
+  /** Cache version: the directory under cacheRoot(). */
+  version: string;
+  /** Directory of the Go module to build. */
+  moduleDir: string;
+  args: (output: string) => string[];
+  /** Progress lines printed before a build. */
+  announce: string[];
+  lockTimeoutMs: number;
+}
+
+/** The cached binary of `spec`, built first (under a cross-process lock) when the cache lacks it. */
+async function ensureBuilt(spec: BuildSpec): Promise<BinaryInfo> {
+  const { name, version } = spec;
   const dir = join(cacheRoot(), version);
-  const path = join(dir, BINARY_NAME);
+  const path = join(dir, name);
   if (await isExecutable(path)) return { path, version, cached: true };
 
   await mkdir(dir, { recursive: true });
-  const release = await acquireLock(join(cacheRoot(), `${version}.lock`), 60 * 60 * 1000);
+  const release = await acquireLock(join(cacheRoot(), `${version}.lock`), spec.lockTimeoutMs);
   try {
     if (await isExecutable(path)) return { path, version, cached: true };
     const started = Date.now();
-    progress(
-      `building kube-apiserver ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} from Go modules into ${dir}`,
-    );
-    progress(
-      "a cold build downloads the modules and compiles kube-apiserver: expect 10-25 minutes on 2 cores",
-    );
-    const tmp = join(dir, `${BINARY_NAME}.tmp-${process.pid}`);
-    await runGoBuild(tmp);
+    for (const line of spec.announce) progress(line.replace("{dir}", dir));
+    const tmp = join(dir, `${name}.tmp-${process.pid}`);
+    await runGoBuild(spec.moduleDir, spec.args(tmp), tmp);
     await chmod(tmp, 0o755);
     await rename(tmp, path);
     const buildSeconds = (Date.now() - started) / 1000;
@@ -198,9 +226,45 @@ export async function ensureBinaries(): Promise<BinaryInfo> {
   }
 }
 
-function runGoBuild(output: string): Promise<void> {
+/**
+ * Returns the cached server binary, building it first when the cache lacks it. The build runs
+ * `go build -trimpath -ldflags="-s -w"` in `packages/kube-testenv/go` and streams progress to stderr.
+ * A cold build (module download and compile of kube-apiserver) takes many minutes; later calls are
+ * instant. Concurrent callers (also in other processes) share one build.
+ */
+export async function ensureBinaries(): Promise<BinaryInfo> {
+  return ensureBuilt({
+    name: BINARY_NAME,
+    version: binaryVersion(),
+    moduleDir: goModuleDir(),
+    args: goBuildArgs,
+    announce: [
+      `building kube-apiserver ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} from Go modules into {dir}`,
+      "a cold build downloads the modules and compiles kube-apiserver: expect 10-25 minutes on 2 cores",
+    ],
+    lockTimeoutMs: 60 * 60 * 1000,
+  });
+}
+
+/**
+ * Returns the cached manifest reader (`kube-testenv-manifests`: kubectl's YAML/JSON decoding, see
+ * go/manifests/main.go), building it first when the cache lacks it: a few seconds with a warm Go build
+ * cache, a few minutes on a machine that has never compiled Go. Independent of ensureBinaries(): its own
+ * module, cache version and lock.
+ */
+export async function ensureManifestReader(): Promise<BinaryInfo> {
+  return ensureBuilt({
+    name: READER_NAME,
+    version: manifestReaderVersion(),
+    moduleDir: manifestReaderModuleDir(),
+    args: readerBuildArgs,
+    announce: ["building the manifest reader (kubectl's YAML decoding, sigs.k8s.io/yaml) into {dir}"],
+    lockTimeoutMs: 30 * 60 * 1000,
+  });
+}
+
+function runGoBuild(cwd: string, args: string[], output: string): Promise<void> {
   const go = findGo();
-  const cwd = goModuleDir();
   // -mod=mod lets go fill in go.sum entries if a toolchain wants more than the committed ones; any -mod
   // already in GOFLAGS (e.g. -mod=vendor, -mod=readonly from CI) is replaced.
   const goflags = [
@@ -214,7 +278,6 @@ function runGoBuild(output: string): Promise<void> {
   };
   // Make sure the toolchain directory is on PATH for tools go itself invokes.
   env["PATH"] = [dirname(go), process.env["PATH"] ?? ""].join(delimiter);
-  const args = goBuildArgs(output);
   progress(`$ (cd ${cwd} && ${go} ${args.map((a) => (a.includes(" ") ? `'${a}'` : a)).join(" ")})`);
 
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
  * Stable error codes of kube-testenv. Every failure carries one of them.
  *
  * - `GO_NOT_FOUND`: no Go toolchain on PATH, in `$GOROOT/bin` or `/usr/local/go/bin`; install Go >= 1.25.
- * - `BUILD_FAILED`: `go build` of kube-apiserver/etcd failed; the message holds the tail of its output.
+ * - `BUILD_FAILED`: `go build` of kube-apiserver/etcd or of the manifest reader failed; the message holds the tail of its output.
  * - `BUILD_LOCKED`: another process held the build lock for too long.
  * - `PKI_FAILED`: generating keys or certificates (node:crypto / `openssl`) failed.
  * - `PROCESS_EXITED`: etcd or kube-apiserver exited before it was ready; the message holds its log tail.

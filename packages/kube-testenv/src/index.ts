@@ -1,6 +1,14 @@
 export { startControlPlane, DEFAULT_NAMESPACES } from "./control-plane.js";
 export type { ControlPlane, ControlPlaneOptions } from "./control-plane.js";
-export { ensureBinaries, cacheRoot, binaryVersion, KUBERNETES_VERSION, ETCD_VERSION } from "./build.js";
+export {
+  ensureBinaries,
+  ensureManifestReader,
+  cacheRoot,
+  binaryVersion,
+  manifestReaderVersion,
+  KUBERNETES_VERSION,
+  ETCD_VERSION,
+} from "./build.js";
 export type { BinaryInfo } from "./build.js";
 export { readKubeconfig } from "./kubeconfig.js";
 export type { KubeCredentials } from "./kubeconfig.js";

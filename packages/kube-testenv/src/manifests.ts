@@ -1,6 +1,7 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { ensureManifestReader } from "./build.js";
 import type { KubeObject } from "./client.js";
 import { KubeTestenvError } from "./errors.js";
 
@@ -77,26 +78,75 @@ function toObjects(
   out.push({ object: value as KubeObject, file });
 }
 
-/** Reads every Kubernetes object from the given files and directories (multi-document YAML, `List` kinds). */
+const FILES_PER_READER = 500;
+
+/** What the manifest reader (go/manifests) prints for one file. */
+interface ReaderResult {
+  file: string;
+  documents?: unknown[];
+  error?: string;
+}
+
+/**
+ * Reads the documents of `files` with kubectl's own decoding (k8s.io/apimachinery's YAMLOrJSONDecoder and
+ * sigs.k8s.io/yaml, in the Go manifest reader): one result per file, in order.
+ */
+async function decodeFiles(files: readonly string[]): Promise<ReaderResult[]> {
+  const reader = await ensureManifestReader();
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(reader.path, [...files], { encoding: "utf8", maxBuffer: 1 << 30 }, (err, out, stderr) => {
+      if (err) {
+        reject(
+          new KubeTestenvError(
+            "MANIFEST_INVALID",
+            `the manifest reader ${reader.path} failed (${err.message.split("\n")[0]}): ${stderr.trim()}`,
+            { cause: err },
+          ),
+        );
+      } else resolve(out);
+    });
+  });
+  let results: unknown;
+  try {
+    results = JSON.parse(stdout);
+  } catch {
+    results = undefined;
+  }
+  if (!Array.isArray(results) || results.length !== files.length) {
+    throw new KubeTestenvError(
+      "MANIFEST_INVALID",
+      `the manifest reader ${reader.path} answered unexpectedly (${stdout.length} bytes); remove it to rebuild it`,
+    );
+  }
+  return results as ReaderResult[];
+}
+
+/**
+ * Reads every Kubernetes object from the given files and directories (multi-document YAML, JSON, `List`
+ * kinds) as kubectl reads them: through Go's YAML reader (sigs.k8s.io/yaml, i.e. go-yaml), documents split at
+ * `---` lines as kubectl splits them. So it accepts what `kubectl apply -f` accepts — e.g. Kyma's CRDs, whose
+ * quoted descriptions continue at the key's own indentation, which strict YAML 1.2 parsers refuse — and a
+ * scalar means what it means to kubectl (YAML 1.1: `yes`/`on` are booleans). The first call may build the
+ * small Go reader (see ensureManifestReader).
+ */
 export async function readManifests(
   paths: readonly string[],
   options: ReadOptions = {},
 ): Promise<ManifestObject[]> {
+  const files: string[] = [];
+  for (const path of paths) files.push(...(await manifestFiles(path)));
+  if (files.length === 0) return [];
   const out: ManifestObject[] = [];
-  for (const path of paths) {
-    for (const file of await manifestFiles(path)) {
-      const text = await readFile(file, "utf8");
-      const docs = parseAllDocuments(text);
-      for (const doc of docs) {
-        if (doc.errors.length > 0) {
-          throw new KubeTestenvError(
-            "MANIFEST_INVALID",
-            `${file}: ${doc.errors[0]?.message ?? "YAML error"}`,
-          );
-        }
-        toObjects(doc.toJS(), file, out, options.kinds);
-      }
-    }
+  // One reader process per FILES_PER_READER files (the command line has a length limit).
+  for (let i = 0; i < files.length; i += FILES_PER_READER) {
+    const batch = files.slice(i, i + FILES_PER_READER);
+    const results = await decodeFiles(batch);
+    batch.forEach((file, j) => {
+      const result = results[j] as ReaderResult;
+      if (result.error !== undefined)
+        throw new KubeTestenvError("MANIFEST_INVALID", `${file}: ${result.error}`);
+      for (const doc of result.documents ?? []) toObjects(doc, file, out, options.kinds);
+    });
   }
   return out;
 }

@@ -52,8 +52,8 @@ function firstLine(cli: Cli): Promise<string> {
 }
 
 describe("kube-testenv CLI", () => {
-  it("`up` prints exactly one ready line, serves, and exits cleanly on SIGTERM", async () => {
-    const cli = runCli(["up", "--crds", join(fixtures, "crds")]);
+  it("`up` prints exactly one ready line, installs the --crds (Kyma's style too), serves, and exits cleanly on SIGTERM", async () => {
+    const cli = runCli(["up", "--crds", join(fixtures, "crds"), "--crds", join(fixtures, "crds-kyma-style")]);
     try {
       const line = await firstLine(cli);
       const ready = JSON.parse(line) as Ready;
@@ -66,6 +66,30 @@ describe("kube-testenv CLI", () => {
       try {
         const list = await admin.request("GET", "/apis/testenv.example.com/v1/namespaces/default/widgets");
         expect(list.status, list.body).toBe(200);
+        // Kyma's style: quoted descriptions continued at the key's own indentation, joined as Go joins them.
+        const crd = await admin.request(
+          "GET",
+          "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/compassconnections.compass.testenv.example.com",
+        );
+        expect(crd.status, crd.body).toBe(200);
+        const schema = (
+          crd.json as {
+            spec: {
+              versions: {
+                schema: { openAPIV3Schema: { properties: Record<string, { description?: string }> } };
+              }[];
+            };
+          }
+        ).spec.versions[0]!.schema.openAPIV3Schema;
+        expect(schema.properties["kind"]?.description).toBe(
+          "The REST kind of this object, in CamelCase: the server infers it from the endpoint and it cannot be " +
+            "changed. It's read-only.",
+        );
+        const cc = await admin.request(
+          "GET",
+          "/apis/compass.testenv.example.com/v1alpha1/compassconnections",
+        );
+        expect(cc.status, cc.body).toBe(200);
       } finally {
         admin.close();
       }

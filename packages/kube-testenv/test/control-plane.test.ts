@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startControlPlane, type ControlPlane } from "../src/index.js";
+import { readManifests, startControlPlane, type ControlPlane } from "../src/index.js";
 import type { KubeClient } from "../src/client.js";
 import { clientFor, fixtures, hasKubectl, portOpen } from "./helpers.js";
 
@@ -49,6 +49,35 @@ describe("startControlPlane", () => {
     expect(out).toContain("namespace/kyma-system");
     expect(out).toContain("namespace/istio-system");
   });
+
+  it.skipIf(!hasKubectl())(
+    "reads manifests as kubectl reads them (kubectl create --dry-run=client)",
+    async () => {
+      for (const file of [
+        join(fixtures, "crds-kyma-style", "compassconnections.yaml"),
+        join(fixtures, "crds", "widgets.yaml"),
+      ]) {
+        const kubectl = JSON.parse(
+          execFileSync(
+            "kubectl",
+            [
+              "--kubeconfig",
+              cp.kubeconfigPath,
+              "create",
+              "--dry-run=client",
+              "--validate=false",
+              "-o",
+              "json",
+              "-f",
+              file,
+            ],
+            { encoding: "utf8" },
+          ),
+        ) as unknown;
+        expect((await readManifests([file])).map((m) => m.object)).toEqual([kubectl]);
+      }
+    },
+  );
 
   it("installs the CRD and serves it (Established + discovery)", async () => {
     const crd = await admin.request(
