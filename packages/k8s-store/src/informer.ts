@@ -91,12 +91,21 @@ export class Informer<T extends Keyed> {
     lastListAt: undefined,
   };
 
+  /**
+   * What is watched, for error messages: `secrets in kyma-system (metadata.name=x)`. A failed watch carries no
+   * Status from the API server (the client does not read its body), so the message must say which watch it was.
+   */
+  private readonly watched: string;
+
   constructor(
     private readonly client: K8sClient,
     private readonly source: InformerSource<T>,
     private readonly options: InformerOptions = {},
   ) {
     this.hasSynced = new Promise<void>((r) => (this.resolveSynced = r));
+    const namespace = /\/namespaces\/([^/]+)\//.exec(source.watchPath)?.[1];
+    const selectors = [options.labelSelector, options.fieldSelector].filter((s) => s !== undefined && s !== "");
+    this.watched = `${source.resource}${namespace !== undefined ? ` in ${decodeURIComponent(namespace)}` : ""}${selectors.length > 0 ? ` (${selectors.join(", ")})` : ""}`;
   }
 
   /** Starts listing and watching in the background. Idempotent. */
@@ -185,13 +194,13 @@ export class Informer<T extends Keyed> {
           const ended = await this.watchOnce(rv);
           rv = ended.rv;
           if (ended.durationMs < (this.options.minWatchDurationMs ?? 1_000)) {
-            throw new K8sStoreError("K8S_UNAVAILABLE", `watch ${this.source.resource}: closed by the server after ${Math.round(ended.durationMs)} ms`);
+            throw new K8sStoreError("K8S_UNAVAILABLE", `watch ${this.watched}: closed by the server after ${Math.round(ended.durationMs)} ms`);
           }
           // A normal end (server timeout, inactivity): resume from rv without a re-list.
         }
       } catch (err) {
         if (this.stopped) return;
-        const e = toK8sStoreError(err, `watch ${this.source.resource}`);
+        const e = toK8sStoreError(err, `watch ${this.watched}`);
         this.state.watching = false;
         this.state.restarts++;
         this.state.lastError = e;
@@ -278,7 +287,7 @@ export class Informer<T extends Keyed> {
       try {
         parsed = this.source.parse(obj);
       } catch (err) {
-        this.emitError(toK8sStoreError(err, `watch ${this.source.resource}: unreadable object`));
+        this.emitError(toK8sStoreError(err, `watch ${this.watched}: unreadable object`));
         return;
       }
       const k = keyOf(parsed);
@@ -305,7 +314,7 @@ export class Informer<T extends Keyed> {
     const durationMs = performance.now() - started;
     const mapped = failure ?? err;
     if (mapped !== null && mapped !== undefined) {
-      const e = toK8sStoreError(mapped, `watch ${this.source.resource}`);
+      const e = toK8sStoreError(mapped, `watch ${this.watched}`);
       errorCode = e.code;
       // The watch's inactivity timeout is a normal end (resume from lastRv), unless it never got going.
       const isInactivity = mapped instanceof Error && mapped.name === "TimeoutError" && failure === undefined;

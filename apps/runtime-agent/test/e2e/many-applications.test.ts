@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { createDirector } from "@runtime-agent/compass-sim";
+import type { DirectorFactory } from "@runtime-agent/compass-sim";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
@@ -13,6 +15,10 @@ let secrets: SecretWatch;
 let ids: string[] = [];
 
 const COUNT = 450;
+/** The page size the agent asks the Director for (director-client's default; the Go agent asks for 200 and drops the rest). */
+const PAGE_SIZE = 100;
+/** Application pages of one complete listing: 100, 100, 100, 100, 50. */
+const PAGES_PER_LISTING = Math.ceil(COUNT / PAGE_SIZE);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function application(i: number): AppInput {
@@ -30,6 +36,65 @@ function application(i: number): AppInput {
       },
     ],
   };
+}
+
+/** One `ApplicationsForRuntime` call the simulated Director executed: what the agent asked for and what it got. */
+interface PageCall {
+  /** The call's x-request-id: the agent sends the id of the reconcile (its log lines' reconcileId). */
+  cycle: unknown;
+  first: unknown;
+  after: unknown;
+  /** Applications in the answer. */
+  items: number;
+  endCursor: unknown;
+  hasNextPage: unknown;
+}
+const pageCalls: PageCall[] = [];
+
+/**
+ * The simulator's own Director, with every application page the agent requests recorded (variables as sent over
+ * the wire, size of the answer). Calls a fault rule answered never reach the Director and are not recorded.
+ */
+const recordingDirector: DirectorFactory = (environment) => {
+  const director = createDirector(environment);
+  return {
+    async handle(request) {
+      const result = await director.handle(request);
+      if (request.body.operationName === "ApplicationsForRuntime") {
+        const page = (result.body.data as { result?: { data?: unknown[]; pageInfo?: { endCursor?: unknown; hasNextPage?: unknown } } } | null | undefined)?.result;
+        pageCalls.push({
+          cycle: request.headers["x-request-id"],
+          first: request.body.variables?.["first"],
+          after: request.body.variables?.["after"],
+          items: page?.data?.length ?? -1,
+          endCursor: page?.pageInfo?.endCursor,
+          hasNextPage: page?.pageInfo?.hasNextPage,
+        });
+      }
+      return result;
+    },
+  };
+};
+
+/** The reconcile ids of the cycles that synchronized (their "synchronization done" line is logged), in order. */
+function synchronizedCycles(): string[] {
+  return agent
+    .logs()
+    .filter((l) => l.msg === "synchronization done")
+    .map((l) => String(l["reconcileId"]));
+}
+
+/**
+ * The application pages one cycle requested: exactly PAGES_PER_LISTING pages (100, 100, 100, 100, 50) of PAGE_SIZE,
+ * each asking for the page after the previous one's cursor, the last saying there is no next page — one listing,
+ * no page asked twice, none left out.
+ */
+function expectOneCompleteListing(cycle: string): void {
+  const listing = pageCalls.filter((p) => p.cycle === cycle);
+  expect(listing.map((p) => p.first), cycle).toEqual(Array.from({ length: PAGES_PER_LISTING }, () => PAGE_SIZE));
+  expect(listing.map((p) => p.items), cycle).toEqual(Array.from({ length: PAGES_PER_LISTING }, (_, i) => Math.min(PAGE_SIZE, COUNT - i * PAGE_SIZE)));
+  expect(listing.map((p) => p.hasNextPage), cycle).toEqual(Array.from({ length: PAGES_PER_LISTING }, (_, i) => i < PAGES_PER_LISTING - 1));
+  listing.forEach((page, i) => expect(page.after ?? null, cycle).toBe(i === 0 ? null : listing[i - 1]!.endCursor));
 }
 
 /** name → uid of every Application in the cluster (managed or not). */
@@ -71,7 +136,7 @@ async function runtimeLabels(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  scenario = await Scenario.start(inject("adminKubeconfig"));
+  scenario = await Scenario.start(inject("adminKubeconfig"), { director: recordingDirector });
   secrets = new SecretWatch(scenario);
   for (let i = 0; i < COUNT; i++) if (i % 3 === 0) secrets.add(`pw-many-${String(i).padStart(3, "0")}-x`);
   ids = scenario.addApplicationsInProcess(Array.from({ length: COUNT }, (_, i) => application(i)));
@@ -95,17 +160,25 @@ describe("450 applications", () => {
     expect(names).toEqual(Array.from({ length: COUNT }, (_, i) => `mp-app-${String(i).padStart(3, "0")}`));
     const secretsInCluster = await scenario.appSecrets();
     expect(secretsInCluster).toHaveLength(COUNT / 3);
-    // The first listing (the log starts with the pairing): 5 pages, 100 each.
-    const firstListing = scenario.requestsSince(0).filter((r) => r.operations.includes("applicationsForRuntime"));
-    expect(firstListing.length).toBeGreaterThanOrEqual(5);
+    // Every cycle so far (the first pass, and any since) asked for exactly PAGES_PER_LISTING pages of PAGE_SIZE.
+    const cycles = synchronizedCycles();
+    expect(cycles.length).toBeGreaterThanOrEqual(1);
+    for (const cycle of cycles) expectOneCompleteListing(cycle);
     expect(agent.output()).toMatch(/"applications":450/);
   });
 
   test("cycles without a change in Compass write no Application and no Secret (only the CR changes)", async () => {
     const before = await resourceVersions();
     const cc = await scenario.connection();
+    const cyclesBefore = synchronizedCycles().length;
     for (let i = 0; i < 3; i++) await scenario.waitForNextCycle("Synchronized", 30_000);
     const after = await resourceVersions();
+    // Each of those cycles listed every application once: PAGES_PER_LISTING pages of PAGE_SIZE, no more, no fewer.
+    const cycles = await waitFor("the cycles' log lines", async () => {
+      const since = synchronizedCycles().slice(cyclesBefore);
+      return since.length >= 3 ? since : undefined;
+    }, 10_000);
+    for (const cycle of cycles) expectOneCompleteListing(cycle);
     expect(after).toEqual(before);
     expect((await scenario.connection())?.metadata.resourceVersion).not.toBe(cc?.metadata.resourceVersion);
     expect(Object.keys(before).filter((k) => k.startsWith("Secret/kyma-system/") && !k.endsWith(CLIENT_SECRET.name)).length).toBe(COUNT / 3 + 1); // + config Secret

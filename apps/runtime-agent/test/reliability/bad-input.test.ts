@@ -3,6 +3,7 @@ import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-proc
 import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
 import { recordStates } from "../support/reliability.js";
+import type { SeenState } from "../support/reliability.js";
 import { CONFIG_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, bad input (docs/reliability.md): a broken configuration Secret and hostile or oversized data
@@ -22,17 +23,62 @@ async function applicationUids(): Promise<Map<string, string>> {
   return new Map((await scenario.store.applications.listManaged()).map((a) => [a.metadata.name, a.metadata.uid ?? ""]));
 }
 
-/** The configuration Secret replaced by exactly these keys (none left over). */
+/**
+ * The configuration Secret replaced by exactly these keys (none left over), in one write (PUT; POST when it is
+ * absent): the agent never sees it missing in between.
+ */
 async function replaceConfig(data: Record<string, string>): Promise<void> {
-  await scenario.kube.request("DELETE", CONFIG_PATH);
-  await scenario.kube.ok("POST", `/api/v1/namespaces/${CONFIG_SECRET.namespace}/secrets`, {
+  const secret = {
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: CONFIG_SECRET.name, namespace: CONFIG_SECRET.namespace },
     type: "Opaque",
     stringData: data,
-  });
+  };
+  const replaced = await scenario.kube.request("PUT", CONFIG_PATH, secret);
+  if (replaced.status === 404) await scenario.kube.ok("POST", `/api/v1/namespaces/${CONFIG_SECRET.namespace}/secrets`, secret);
+  else if (replaced.status !== 200) throw new Error(`PUT ${CONFIG_PATH}: ${replaced.status} ${JSON.stringify(replaced.body)}`);
 }
+
+/** Stops a recorder once it has seen the state the CompassConnection shows now (it polls every 50 ms). */
+async function stopRecording(recorder: ReturnType<typeof recordStates>): Promise<SeenState[]> {
+  try {
+    const now = (await scenario.connection())?.status?.connectionState ?? "";
+    await waitFor("the recorder to see the current state", async () => (recorder.seen[recorder.seen.length - 1]?.state === now ? true : undefined), 10_000, 20);
+  } finally {
+    await recorder.stop();
+  }
+  return recorder.seen;
+}
+
+/** Runs `during` and returns every (state, error) the CompassConnection showed meanwhile (the first: before it). */
+async function statesDuring(during: () => Promise<void>): Promise<SeenState[]> {
+  const recorder = recordStates(scenario);
+  try {
+    await during();
+  } catch (error) {
+    await recorder.stop();
+    throw error;
+  }
+  return stopRecording(recorder);
+}
+
+/**
+ * Checks every recorded entry: Synchronized without an error, or `failedState` with a synchronizationStatus.error
+ * matching `failure` (the connection itself never failed: no connectionStatus.error). The failure was shown at
+ * least once, and the last entry is Synchronized again.
+ */
+function expectOnlySynchronizedOr(seen: SeenState[], failedState: string, failure: RegExp): void {
+  for (const entry of seen) {
+    expect([entry.state, entry.connectionError], show(seen)).toEqual([entry.state === "Synchronized" ? "Synchronized" : failedState, ""]);
+    if (entry.state === "Synchronized") expect(entry.synchronizationError, show(seen)).toBe("");
+    else expect(entry.synchronizationError, show(seen)).toMatch(failure);
+  }
+  expect(seen.some((entry) => entry.state === failedState), show(seen)).toBe(true);
+  expect(seen[seen.length - 1]?.state, show(seen)).toBe("Synchronized");
+}
+
+const show = (seen: SeenState[]) => JSON.stringify(seen.map(({ state, connectionError, synchronizationError }) => ({ state, connectionError, synchronizationError })), null, 1);
 
 async function waitForError(pattern: RegExp, state: string, timeoutMs = 20_000) {
   return waitFor(
@@ -71,6 +117,8 @@ beforeAll(async () => {
   });
   await replaceConfig({});
   agent = await startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv() });
+  // Started (a hang guard, not a speed check): the cases below time the agent's reaction, not its start-up.
+  await waitFor("the agent's /healthz", async () => ((await fetch(`http://127.0.0.1:${agent.healthPort}/healthz`)).ok ? true : undefined), 120_000);
 });
 
 afterAll(async () => {
@@ -90,9 +138,21 @@ describe("the configuration Secret", () => {
   ];
   test.each(cases)("%s: ConnectionFailed that names the key; nothing is sent to Compass; the process stays up", async (_name, data, pattern) => {
     const mark = scenario.mark();
-    await replaceConfig(data());
-    const cc = await waitForError(pattern, "ConnectionFailed");
-    expect(cc.status?.connectionStatus?.error).toContain(secretName);
+    const seen = await statesDuring(async () => {
+      await replaceConfig(data());
+      const cc = await waitForError(pattern, "ConnectionFailed");
+      expect(cc.status?.connectionStatus?.error).toContain(secretName);
+    });
+    // Every state shown: ConnectionFailed naming the Secret, never a pairing attempt or another state; since the
+    // change (the first entry may still show the previous case) only this case's error. (No CompassConnection at
+    // all yet, before the agent's first cycle, is skipped.)
+    const shown = seen.slice(Math.max(0, seen.findIndex((entry) => entry.state !== "")));
+    expect(shown.length, show(seen)).toBeGreaterThan(0);
+    shown.forEach((entry, i) => {
+      expect(entry.state, show(seen)).toBe("ConnectionFailed");
+      expect(entry.connectionError, show(seen)).toContain(secretName);
+      if (i > 0 || shown.length === 1) expect(entry.connectionError, show(seen)).toMatch(pattern);
+    });
     expect(scenario.requestsSince(mark).filter((r) => r.api !== undefined)).toHaveLength(0);
     expect(agent.exitStatus()).toBeUndefined();
     expect((await fetch(`http://127.0.0.1:${agent.healthPort}/healthz`)).status).toBe(200);
@@ -110,7 +170,11 @@ describe("the configuration Secret", () => {
       EXTRA_SETTING: "rel-extra-value-5678",
     });
     leaks.add("rel-typo-value-1234", "rel-extra-value-5678");
-    await scenario.waitForState("Synchronized");
+    const seen = await statesDuring(() => scenario.waitForState("Synchronized").then(() => undefined));
+    // From the previous case's ConnectionFailed straight to a working connection: the trimmed token paired at once.
+    expect(seen[0]?.state, show(seen)).toBe("ConnectionFailed");
+    for (const entry of seen.slice(1)) expect([entry.state, entry.connectionError, entry.synchronizationError], show(seen)).toEqual([expect.stringMatching(/^(Connected|Synchronized)$/), "", ""]);
+    expect(scenario.sim.state.requestLog.filter((r) => r.listener === "token" && r.operations.includes("signCertificateSigningRequest"))).toHaveLength(1);
     const warning = await agent.waitForLog(/keys the agent does not use/);
     expect(warning["keys"]).toEqual(["EXTRA_SETTING", "TOKENN"]);
     expect(agent.output()).not.toContain("rel-typo-value-1234");
@@ -121,35 +185,45 @@ describe("the configuration Secret", () => {
 
   test("the Secret deleted while connected: SynchronizationFailed naming it, nothing deleted; back → Synchronized", async () => {
     const saved = (await scenario.store.secrets.get(CONFIG_SECRET.namespace, CONFIG_SECRET.name)).data;
-    await scenario.kube.ok("DELETE", CONFIG_PATH);
-    await waitForError(/the configuration Secret kyma-system\/compass-agent-configuration does not exist/, "SynchronizationFailed");
-    await expectApplicationsKept();
-    await replaceConfig(saved);
-    await scenario.waitForState("Synchronized");
+    const missing = /the configuration Secret kyma-system\/compass-agent-configuration does not exist/;
+    const seen = await statesDuring(async () => {
+      await scenario.kube.ok("DELETE", CONFIG_PATH);
+      await waitForError(missing, "SynchronizationFailed");
+      await expectApplicationsKept();
+      await replaceConfig(saved);
+      await scenario.waitForState("Synchronized");
+    });
+    // The reason is in synchronizationStatus.error (not only in the conditions); the connection never failed.
+    expectOnlySynchronizedOr(seen, "SynchronizationFailed", missing);
   });
 
   const syncCases: [string, () => Record<string, string>, RegExp][] = [
     ["RUNTIME_ID empty", () => ({ RUNTIME_ID: "" }), /RUNTIME_ID in Secret kyma-system\/compass-agent-configuration is empty/],
     ["RUNTIME_ID of a runtime Compass does not know", () => ({ RUNTIME_ID: "00000000-0000-4000-8000-000000000000" }), /DIRECTOR_RUNTIME_NOT_FOUND/],
-    ["RUNTIME_ID that is not a UUID", () => ({ RUNTIME_ID: "not-a-uuid" }), /Failed to fetch configuration: DIRECTOR_/],
+    // Compass fails converting it (code 10, its presenter hides the reason): an internal error, not "not found".
+    ["RUNTIME_ID that is not a UUID", () => ({ RUNTIME_ID: "not-a-uuid" }), /Failed to fetch configuration: DIRECTOR_INTERNAL_ERROR: /],
     // Real Compass: a Tenant it does not know is HTTP 401 code 26, as for a revoked certificate; the status names TENANT.
     ["TENANT Compass does not know", () => ({ TENANT: "11111111-2222-4333-8444-555555555555" }), /DIRECTOR_AUTH_FAILED.*Likely cause: TENANT "11111111-2222-4333-8444-555555555555"/],
     ["TENANT of another tenant", () => ({ TENANT: OTHER_TENANT }), /DIRECTOR_TENANT_NOT_FOUND/],
   ];
   test.each(syncCases)("%s: SynchronizationFailed with the cause, nothing deleted; restored → Synchronized", async (_name, change, pattern) => {
     const saved = (await scenario.store.secrets.get(CONFIG_SECRET.namespace, CONFIG_SECRET.name)).data;
-    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, change());
-    await waitForError(pattern, "SynchronizationFailed");
-    await expectApplicationsKept();
-    expect(agent.exitStatus()).toBeUndefined();
-    await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, saved);
-    await scenario.waitForNextCycle("Synchronized");
+    const seen = await statesDuring(async () => {
+      await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, change());
+      await waitForError(pattern, "SynchronizationFailed");
+      await expectApplicationsKept();
+      expect(agent.exitStatus()).toBeUndefined();
+      await scenario.store.secrets.upsertSecretKeys(CONFIG_SECRET.namespace, CONFIG_SECRET.name, saved);
+      await scenario.waitForNextCycle("Synchronized");
+    });
+    expectOnlySynchronizedOr(seen, "SynchronizationFailed", pattern);
   });
 });
 
 describe("what the Director sends", () => {
   test("a 10 MB description: that application fails (the API server refuses the object), with a short message; the others stay synchronized", async () => {
     // (In process: the simulator's admin API takes at most 1 MiB per request.)
+    const states = recordStates(scenario);
     const [id] = scenario.addApplicationsInProcess([{ name: "huge", description: "x".repeat(10 * 1024 * 1024) }]);
     try {
       const cc = await waitForError(/mp-huge/, "ResourceApplicationFailed", 60_000);
@@ -169,6 +243,10 @@ describe("what the Director sends", () => {
       scenario.removeApplication(id as string);
     }
     await scenario.waitForState("Synchronized", 30_000);
+    // Only that application failed, with a short message; nothing else was ever reported.
+    const seen = await stopRecording(states);
+    expectOnlySynchronizedOr(seen, "ResourceApplicationFailed", /^Failed to apply configuration: 1 of 3 applications failed: mp-huge: create Application: K8S_[A-Z_]+: create applications mp-huge: Request entity too large/);
+    for (const entry of seen) expect(entry.synchronizationError.length).toBeLessThan(2_000);
   }, 120_000);
 
   test("names with unicode and control characters become valid names; a name too long for Kubernetes fails alone; nothing else changes", async () => {
@@ -187,7 +265,9 @@ describe("what the Director sends", () => {
       await scenario.admin.removeApplication(longId);
     }
     await scenario.waitForState("Synchronized", 30_000);
-    await states.stop();
+    // Only the long name failed (the unicode one never did), then Synchronized once it was removed.
+    const seen = await stopRecording(states);
+    expectOnlySynchronizedOr(seen, "ResourceApplicationFailed", /^Failed to apply configuration: 1 of 4 applications failed: mp-long-n+: "mp-long-n+" is not a valid Kubernetes name/);
     expect(agent.exitStatus()).toBeUndefined();
   });
 });

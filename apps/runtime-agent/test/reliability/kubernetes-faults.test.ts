@@ -1,22 +1,29 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { FINGERPRINT_ANNOTATION } from "@runtime-agent/k8s-store";
+import { certificateFingerprint, FINGERPRINT_ANNOTATION } from "@runtime-agent/k8s-store";
+import { startFaultProxy } from "@runtime-agent/kube-testenv";
+import type { FaultProxy, ProxiedRequest } from "@runtime-agent/kube-testenv";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
 import { SecretWatch } from "../support/leaks.js";
-import { ApiServerProxy, metricSum, sleep } from "../support/reliability.js";
+import { ApiServerProxy, metricSum, recordStates, sleep } from "../support/reliability.js";
 import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
 
 // Reliability matrix, Kubernetes faults (docs/reliability.md): the API server unreachable (a TCP proxy in front of
 // the real kube-apiserver cuts every connection and refuses new ones, as a stopped API server does), objects edited
-// or deleted by hand, a crash between the two credential Secret writes, a concurrent writer on an Application.
+// or deleted by hand, a crash between the two credential Secret writes, a concurrent writer on an Application. The
+// last two reach the API server through kube-testenv's fault proxy, which holds or delays one chosen request and
+// records every request with the API server's answer.
 let scenario: Scenario;
 let agent: AgentProcess;
 let proxy: ApiServerProxy;
+let faults: FaultProxy;
+let faultsKubeconfig: string;
 let leaks: SecretWatch;
 let crmId: string;
 
 const PASSWORD = "rel-k8s-p4ssw0rd";
 const APPS = "/apis/applicationconnector.kyma-project.io/v1alpha1/applications";
+const CR = "/apis/compass.kyma-project.io/v1alpha1/compassconnections/compass-connection";
 
 function startAgent(): Promise<AgentProcess> {
   // The agent reaches the API server only through the proxy.
@@ -32,6 +39,17 @@ async function description(name: string): Promise<string | undefined> {
   return res.status === 200 ? res.body.spec.description : undefined;
 }
 
+/** The fingerprint annotations of the two credential Secrets, and the fingerprint of the certificate in the first. */
+async function credentialAnnotations(): Promise<{ certificate: string; client: string | undefined; ca: string | undefined }> {
+  const client = await scenario.store.secrets.get(CLIENT_SECRET.namespace, CLIENT_SECRET.name);
+  const ca = await scenario.store.secrets.get(CA_SECRET.namespace, CA_SECRET.name);
+  return {
+    certificate: certificateFingerprint(client.data["crt"] ?? ""),
+    client: client.metadata.annotations?.[FINGERPRINT_ANNOTATION],
+    ca: ca.metadata.annotations?.[FINGERPRINT_ANNOTATION],
+  };
+}
+
 async function crmSecret() {
   const secrets = await scenario.appSecrets();
   expect(secrets).toHaveLength(1);
@@ -43,6 +61,8 @@ beforeAll(async () => {
   leaks = new SecretWatch(scenario);
   leaks.add(PASSWORD);
   proxy = await ApiServerProxy.start(inject("agentKubeconfig"));
+  faults = await startFaultProxy({ kubeconfig: inject("agentKubeconfig") });
+  faultsKubeconfig = await faults.kubeconfigFor(inject("agentKubeconfig"));
   await scenario.addApplication({ name: "erp", description: "ERP" });
   crmId = await scenario.addApplication({
     name: "crm",
@@ -57,6 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await killAllAgents();
   await proxy?.down();
+  await faults?.close();
   await scenario?.close();
 });
 
@@ -151,34 +172,56 @@ describe("objects changed by hand", () => {
 
   test("the agent killed between writing the client certificate Secret and the CA Secret (the CA Secret still belongs to the previous certificate): the next start renews over mTLS and rewrites both, without a token", async () => {
     await leaks.captureMetrics();
+    // From here on the agent reaches the API server through the fault proxy.
+    await agent.stop();
+    agent = await startAgentProcess({ kubeconfig: faultsKubeconfig, env: scenario.agentEnv() });
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+    const before = await credentialAnnotations();
+    expect(before.client).toBe(before.certificate);
+    expect(before.ca).toBe(before.certificate);
+
+    // The client certificate Secret deleted: the agent renews with the certificate it holds (F25) and writes both
+    // Secrets. writeCredentials writes the client certificate Secret first; its second write, the update of the CA
+    // Secret, is held by the proxy (never forwarded), and the agent is killed while it waits for the answer.
+    const caWrite = faults.arm({ method: "PUT", path: `/api/v1/namespaces/${CA_SECRET.namespace}/secrets/${CA_SECRET.name}`, fault: { kind: "timeout" } });
+    await scenario.store.secrets.delete(CLIENT_SECRET.namespace, CLIENT_SECRET.name);
+    await waitFor("the CA Secret's write held", async () => (caWrite.hits.length > 0 ? true : undefined), 60_000, 20);
     await agent.kill();
-    // What writeCredentials leaves when the process dies between its two writes: the client certificate Secret
-    // (written first) carries the new fingerprint, the CA Secret still the previous one.
-    await scenario.kube.ok(
-      "PATCH",
-      `/api/v1/namespaces/${CA_SECRET.namespace}/secrets/${CA_SECRET.name}`,
-      { metadata: { annotations: { [FINGERPRINT_ANNOTATION]: "0".repeat(64) } } },
-      "application/merge-patch+json",
-    );
-    const read = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
-    expect(read.state).toBe("mismatched");
-    const before = await scenario.clientCertificateFingerprint();
+    caWrite.disarm();
+    expect(caWrite.hits[0]?.forwarded).toBe(false);
+    await leaks.remember(); // the key the killed agent wrote
+
+    // What the kill left: a new certificate in the client certificate Secret, the CA Secret still annotated with the
+    // previous one.
+    const torn = await credentialAnnotations();
+    expect(torn.certificate).not.toBe(before.certificate);
+    expect(torn.client).toBe(torn.certificate);
+    expect(torn.ca).toBe(before.certificate);
+
     const mark = scenario.mark();
-    agent = await startAgent();
-    const after = await waitFor("both Secrets consistent again", async () => {
-      const now = await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET });
-      return now.state === "complete" && now.fingerprint !== before ? now.fingerprint : undefined;
+    agent = await startAgentProcess({ kubeconfig: faultsKubeconfig, env: scenario.agentEnv() });
+    const repaired = await waitFor("both Secrets annotated with one new certificate", async () => {
+      const now = await credentialAnnotations();
+      return now.certificate !== torn.certificate && now.client === now.certificate && now.ca === now.certificate ? now : undefined;
     });
-    expect(after).toBeTruthy();
+    expect(repaired.certificate).not.toBe(before.certificate);
+    // Renewed because the Secrets disagree (nothing else asked for a renewal): one CSR over mTLS with the
+    // certificate from the Secret, no token.
+    const renewing = agent.logs().filter((l) => l.msg === "renewing the client certificate");
+    expect(renewing.map((l) => l["reason"])).toEqual(["credential Secrets disagree: the CA Secret was written for a different client certificate"]);
     expect(scenario.requestsSince(mark).filter((r) => r.listener === "token")).toHaveLength(0);
-    expect(scenario.requestsSince(mark).filter((r) => r.operations.includes("signCertificateSigningRequest") && r.identity?.via === "certificate")).toHaveLength(1);
+    const signed = scenario.requestsSince(mark).filter((r) => r.operations.includes("signCertificateSigningRequest"));
+    expect(signed.map((r) => [r.identity?.via, r.certificateFingerprint])).toEqual([["certificate", torn.certificate]]);
+    expect((await scenario.store.secrets.readCredentials({ clientCertificate: CLIENT_SECRET, caCertificate: CA_SECRET })).state).toBe("complete");
     await scenario.waitForState("Synchronized");
     await leaks.remember();
   });
 });
 
 describe("conflicts", () => {
-  test("another writer patching a managed Application as fast as it can: the agent's change still lands (a conflict is retried), the writer's label stays", async () => {
+  test("another writer patching a managed Application as fast as it can: the agent's update meets a real conflict, re-reads and re-applies in the same cycle; the writer's label stays", async () => {
+    const crm = new RegExp(`^${APPS}/mp-crm(\\?|$)`);
+    const conflictsBefore = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" });
     let stop = false;
     let writes = 0;
     const writer = (async () => {
@@ -187,22 +230,40 @@ describe("conflicts", () => {
         await scenario.kube.request("PATCH", `${APPS}/mp-crm`, { metadata: { labels: { "example.com/writer": String(writes) } } }, "application/merge-patch+json");
       }
     })();
-    const conflictsBefore = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" });
+    const states = recordStates(scenario);
+    // The agent's next update of mp-crm (read → merge → PUT with the read resourceVersion) waits 3 s in the proxy
+    // before it is forwarded; the writer changes the Application meanwhile, so the API server itself answers 409.
+    const held = faults.arm({ method: "PUT", path: crm, fault: { kind: "delay", ms: 3_000 } });
+    let conflicted: ProxiedRequest;
     try {
       await sleep(500);
       await scenario.admin.call("PATCH", `/admin/applications/${crmId}`, { description: "CRM, changed under a concurrent writer" });
-      await waitFor("the change landed", async () => ((await description("mp-crm")) === "CRM, changed under a concurrent writer" ? true : undefined), 60_000);
-      await sleep(1_000);
+      conflicted = await waitFor("the held update answered", async () => (held.hits[0]?.state === "answered" ? held.hits[0] : undefined), 60_000, 20);
     } finally {
+      // The writer stops once that conflict is answered (one patch of it may still be under way): the retries
+      // then succeed within the attempts retryOnConflict allows.
       stop = true;
       await writer;
+      held.disarm();
     }
+    expect(conflicted.upstreamStatus).toBe(409);
+    await waitFor("the change landed", async () => ((await description("mp-crm")) === "CRM, changed under a concurrent writer" ? true : undefined), 60_000);
+    await scenario.waitForNextCycle("Synchronized", 30_000);
+    const seen = await states.stop();
+
+    // In the proxy's log, in the cycle of the conflict (before that cycle's status write): the Application read
+    // again and written again, the last write accepted.
+    const statusWrite = faults.requests.find((r) => r.seq > conflicted.seq && r.method === "PUT" && r.path.startsWith(CR));
+    expect(statusWrite, "the cycle's status write").toBeDefined();
+    const retried = faults.requests.filter((r) => r.seq > conflicted.seq && r.seq < statusWrite!.seq && crm.test(r.path)).map((r) => `${r.method} ${r.status}`);
+    expect(retried.join(", "), "mp-crm requests after the 409, up to the cycle's status write").toMatch(/^(GET 200, PUT 409, )*GET 200, PUT 200$/);
+    // The agent counted the conflict; the application never failed for it.
+    const conflicts = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" }) - conflictsBefore;
+    expect(conflicts).toBeGreaterThanOrEqual(1);
+    expect(seen.filter((s) => s.state !== "Synchronized")).toEqual([]);
+    // The merge kept what the other writer set.
     const app = await scenario.store.applications.get("mp-crm");
     expect(app.metadata.labels?.["example.com/writer"]).toBe(String(writes));
-    expect(writes).toBeGreaterThan(50);
-    const conflicts = metricSum(await agent.metrics(), "cra_kubernetes_requests_total", { resource: "applications", outcome: "K8S_CONFLICT" }) - conflictsBefore;
-    console.log(`concurrent writer: ${writes} patches, ${conflicts} conflicts seen by the agent`);
-    await scenario.waitForNextCycle("Synchronized", 30_000);
   });
 });
 

@@ -94,7 +94,12 @@ export function rewriteKubeconfig(path: string, tag: string, change: (cluster: R
 
 export interface SeenState {
   state: string;
+  /** connectionStatus.error when set, else synchronizationStatus.error. */
   error: string;
+  /** connectionStatus.error alone ("" when none). */
+  connectionError: string;
+  /** synchronizationStatus.error alone ("" when none). */
+  synchronizationError: string;
   at: number;
 }
 
@@ -110,9 +115,11 @@ export function recordStates(scenario: Scenario, intervalMs = 50): { seen: SeenS
       try {
         const cc = await scenario.connection();
         const state = cc?.status?.connectionState ?? "";
+        const connectionError = cc?.status?.connectionStatus?.error ?? "";
+        const synchronizationError = cc?.status?.synchronizationStatus?.error ?? "";
         const error = cc?.status?.connectionStatus?.error ?? cc?.status?.synchronizationStatus?.error ?? "";
         const last = seen[seen.length - 1];
-        if (!last || last.state !== state || last.error !== error) seen.push({ state, error, at: Date.now() });
+        if (!last || last.state !== state || last.error !== error) seen.push({ state, error, connectionError, synchronizationError, at: Date.now() });
       } catch {
         // the API server may be unreachable in the test that cuts it off
       }
