@@ -1,6 +1,9 @@
 // pnpm bench — the agent process against kube-testenv and the Compass simulator:
 // first pairing + full sync of 1,000 applications (5 bundles × (3 APIs + 2 events), half with credentials),
-// then a cycle with no change in Compass, then a cycle with one application changed.
+// then a cycle with no change in Compass, then a cycle with one application changed; then, with the agent stopped,
+// the physical floor of the full sync (bench/floor.ts): the same Applications and Secrets the agent created,
+// created again under fresh names by a plain POST loop at the agent's write concurrency against the same API
+// server, and the full sync as a ratio of it (fullSyncRatioToFloor; the full sync includes pairing and fetching).
 // The agent runs as the image runs it: the esbuild bundle (build/bundle.mjs, built here into a temp dir) with the
 // Node flags and environment of build/node-flags.json (the Dockerfile must use the same). BENCH_AGENT_ENTRY=dist
 // runs the unbundled tsc output (dist/cli.js) instead; BENCH_AGENT_NODE_ARGS adds flags (profiling).
@@ -15,6 +18,7 @@ import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/
 import { startControlPlane } from "@runtime-agent/kube-testenv";
 import { freePort, waitFor } from "../test/support/agent-process.js";
 import { CONFIG_SECRET } from "../test/support/scenario.js";
+import { agentWriteConcurrency, floorCreate } from "./floor.js";
 import { diff, parseCounters, sumBy } from "./metrics-scrape.js";
 import { round } from "./stats.js";
 
@@ -102,6 +106,12 @@ const agent = spawn(process.execPath, [...nodeArgs, entryFile, "run", "--kubecon
   },
   stdio: ["ignore", "inherit", "inherit"],
 });
+
+const agentExited = new Promise((resolve) => agent.once("exit", resolve));
+async function stopAgent(): Promise<void> {
+  if (agent.exitCode === null && agent.signalCode === null) agent.kill("SIGTERM");
+  await agentExited;
+}
 
 const scrape = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
 const compassRequests = () => sim.state.snapshot().requestLog.filter((r) => r.api !== undefined).length;
@@ -263,6 +273,21 @@ try {
   }
   const peakRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
+  // 4. The floor: the agent stopped (it would see the copies), the objects it wrote created again by a plain loop.
+  await stopAgent();
+  phase = "floor";
+  const integrationNamespace = process.env.APP_INTEGRATION_NAMESPACE ?? "kyma-system";
+  const agentApps = await store.applications.listManaged();
+  const agentSecrets = await store.applications.listManagedSecrets(integrationNamespace);
+  const serverCpuBeforeFloor = serverCpu();
+  const clientCpuBeforeFloor = process.cpuUsage();
+  const floor = await floorCreate(cp.agentKubeconfigPath, agentApps, agentSecrets, { concurrency: agentWriteConcurrency() });
+  const floorClientCpuUs = process.cpuUsage(clientCpuBeforeFloor);
+  const floorCpu = { agent: (floorClientCpuUs.user + floorClientCpuUs.system) / 1e6, server: serverCpu() - serverCpuBeforeFloor };
+  const ratioToFloor = fullSyncSeconds / floor.seconds;
+  // CPU seconds (client + kube-apiserver + etcd) hold up better than wall-clock seconds when other work loads the machine.
+  const cpuRatioToFloor = (fullCpu.agent + fullCpu.server) / (floorCpu.agent + floorCpu.server);
+
   const fullRequests = requestsByVerb(afterFull);
   const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
   const row = (name: string, seconds: number, requests: Record<string, number>, writes: number, compass: number, cpu: { agent: number; server: number }) =>
@@ -273,6 +298,10 @@ try {
   console.log(row("pairing + full sync", fullSyncSeconds, fullRequests, totalWrites(writesOf(afterFull)), compassFull, fullCpu));
   console.log(row("no change", noChange.seconds, noChange.requests, totalWrites(noChange.writes), noChange.compass, noChange.cpu));
   console.log(row("one app changed", oneChange.seconds, oneChange.requests, totalWrites(oneChange.writes), oneChange.compass, oneChange.cpu));
+  console.log(row(`floor: plain POST loop`, floor.seconds, { create: floor.applications + floor.secrets }, floor.applications + floor.secrets, 0, floorCpu));
+  console.log(
+    `(floor: the agent's ${floor.applications} Applications + ${floor.secrets} Secrets created again under fresh names with node:https, ${floor.concurrency} in flight (the agent's write concurrency), each Application's Secrets after it, its client CPU under "agent CPU"; full sync = ${ratioToFloor.toFixed(2)} × the floor's seconds, ${cpuRatioToFloor.toFixed(2)} × its CPU)`,
+  );
   console.log(`(CPU in seconds: the agent process; kube-apiserver + etcd. Machine load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);
   console.log(`peak RSS of the agent process: ${peakRssMb.toFixed(1)} MB (${peakRssAfterFullMb.toFixed(1)} MB until the end of the full sync)`);
   console.log(
@@ -283,6 +312,13 @@ try {
       nodeFlags: nodeArgs,
       nodeEnv: ENTRY === "bundle" ? image.env : {},
       fullSyncSeconds: round(fullSyncSeconds),
+      floorSeconds: round(floor.seconds),
+      fullSyncRatioToFloor: round(ratioToFloor, 2),
+      floorObjects: floor.applications + floor.secrets,
+      floorConcurrency: floor.concurrency,
+      floorClientCpuSeconds: round(floorCpu.agent),
+      floorServerCpuSeconds: round(floorCpu.server),
+      fullSyncCpuRatioToFloor: round(cpuRatioToFloor, 2),
       noChangeSeconds: round(noChange.seconds),
       noChangeWrites: totalWrites(noChange.writes),
       oneChangeWrites: totalWrites(oneChange.writes),
@@ -299,8 +335,7 @@ try {
     agent.kill("SIGUSR2");
     await new Promise((resolve) => setTimeout(resolve, 15_000));
   }
-  agent.kill("SIGTERM");
-  await new Promise((resolve) => agent.once("exit", resolve));
+  await stopAgent();
   await store.close();
   await sim.close();
   await cp.stop();

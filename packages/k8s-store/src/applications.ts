@@ -1,12 +1,10 @@
-import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { forEachListItem, listCustomObjectPage, pageQuery, stripServerMeta } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
-import { parseSecret, secretApplyBody } from "./secrets.js";
+import { parseSecret, secretBody } from "./secrets.js";
 import type { DesiredSecret, SecretMetadata, SecretObject, SecretStore } from "./secrets.js";
-import { mapConcurrent } from "./util.js";
 
 export const APPLICATION_GROUP = "applicationconnector.kyma-project.io";
 export const APPLICATION_VERSION = "v1alpha1";
@@ -140,8 +138,10 @@ export function hasLabels(obj: { metadata: { labels?: Record<string, string> } }
 
 /**
  * Applications (cluster-scoped CRs) and their Secrets. Listing returns only agent-managed objects (label
- * selector); batch writes use server-side apply with field manager compass-runtime-agent, skip unchanged
- * objects, and never take over a foreign object of the same name.
+ * selector); writes are plain creates (POST), updates conditional on the resourceVersion read, JSON merge patches
+ * of app Secrets conditional on uid and resourceVersion, and deletes with preconditions (field manager
+ * compass-runtime-agent), so a foreign object of the same name is never taken over. Deciding what to write (what
+ * changed) is the caller's business: the agent's plan (app-sync) compares content hashes.
  */
 export class ApplicationStore {
   readonly managedLabels: Readonly<Record<string, string>>;
@@ -287,95 +287,6 @@ export class ApplicationStore {
     }
   }
 
-  /** The server-side apply body for an Application: managed labels added, applied-hash annotation set. */
-  applyBody(app: DesiredApplication): { apiVersion: string; kind: string; metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> }; spec: ApplicationSpec } {
-    const metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> } = {
-      name: app.metadata.name,
-      labels: { ...(app.metadata.labels ?? {}), ...this.managedLabels },
-    };
-    if (app.metadata.annotations !== undefined) metadata.annotations = { ...app.metadata.annotations };
-    return withAppliedHash({ apiVersion: APPLICATION_API_VERSION, kind: APPLICATION_KIND, metadata, spec: app.spec });
-  }
-
-  private async sendApply(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
-    const name = body.metadata.name;
-    const raw: unknown = await this.client.json("patch", APPLICATION_PLURAL, `apply ${APPLICATION_PLURAL} ${name}`, {
-      method: "PATCH",
-      path: this.path(name),
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body,
-      contentType: "application/apply-patch+yaml",
-    });
-    return this.remember(parseApplication(raw));
-  }
-
-  private async sendCreate(body: ReturnType<ApplicationStore["applyBody"]>): Promise<Application> {
-    const raw: unknown = await this.client.json("create", APPLICATION_PLURAL, `create ${APPLICATION_PLURAL} ${body.metadata.name}`, {
-      method: "POST",
-      path: this.path(),
-      query: { fieldManager: FIELD_MANAGER },
-      body,
-    });
-    return this.remember(parseApplication(raw));
-  }
-
-  /**
-   * Server-side apply of one Application (field manager compass-runtime-agent, force: true). Idempotent: applying
-   * the same object again changes nothing on the server (same resourceVersion). Takes over a foreign object of the
-   * same name: prefer applyAll, which guards against that.
-   */
-  async apply(app: DesiredApplication): Promise<Application> {
-    return this.sendApply(this.applyBody(app));
-  }
-
-  /**
-   * Applies many Applications with bounded concurrency (default 16), one result per input in input order, never
-   * throwing for a single failure. Live objects (default: one list of the managed ones) decide per object:
-   * unchanged → no request; managed and different → server-side apply; absent → create; exists but not managed
-   * (foreign) → K8S_ALREADY_EXISTS result, object untouched.
-   */
-  async applyAll(apps: readonly DesiredApplication[], options: ApplyAllOptions<Application> = {}): Promise<ApplyResult<Application>[]> {
-    const liveOpt = options.live ?? "list";
-    let live: ReadonlyMap<string, Application> | undefined;
-    if (liveOpt === "list") {
-      try {
-        live = liveMap(await this.listManaged(), false);
-      } catch (err) {
-        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err));
-        return apps.map((a) => ({ ok: false, name: a.metadata.name, error: e }));
-      }
-    } else if (liveOpt !== "none") {
-      live = liveMap(liveOpt, false);
-    }
-    return mapConcurrent(apps, options.concurrency ?? 16, async (app): Promise<ApplyResult<Application>> => {
-      const name = app.metadata.name;
-      const body = this.applyBody(app);
-      try {
-        if (live === undefined) return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
-        const current = live.get(name);
-        if (current !== undefined) {
-          if (isUpToDate(current, body)) return { ok: true, name, outcome: "unchanged", object: this.remember(current) };
-          return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
-        }
-        try {
-          return { ok: true, name, outcome: "created", object: await this.sendCreate(body) };
-        } catch (err) {
-          if (!isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw err;
-          const existing = await this.find(name);
-          if (existing !== undefined && this.isManaged(existing)) return { ok: true, name, outcome: "applied", object: await this.sendApply(body) };
-          throw new K8sStoreError("K8S_ALREADY_EXISTS", `apply ${APPLICATION_PLURAL} ${name}: an Application of that name exists and is not managed by the agent; not taking it over`, {
-            cause: err,
-            statusCode: 409,
-            reason: "AlreadyExists",
-          });
-        }
-      } catch (err) {
-        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", `apply ${APPLICATION_PLURAL} ${name}: ${String(err)}`, { cause: err });
-        return { ok: false, name, error: e };
-      }
-    });
-  }
-
   /** The uid of an Application, for owner references (cached for ownerUidTtlMs; K8S_NOT_FOUND when absent). */
   async resolveUid(name: string): Promise<string> {
     const cached = this.uidCache.get(name);
@@ -433,23 +344,18 @@ export class ApplicationStore {
   }
 
   /**
-   * Creates one app Secret (POST; managed labels and the owner reference added, the same body as applySecret).
-   * K8S_ALREADY_EXISTS when the name is taken: nothing is taken over.
+   * Creates one app Secret (POST; managed labels and the owner reference added: with `ownerUid`, or else the uid
+   * looked up by `resolveUid`). K8S_ALREADY_EXISTS when the name is taken: nothing is taken over.
    */
   async createSecret(secret: DesiredAppSecret): Promise<SecretObject> {
     return this.secrets.create(await this.toDesiredSecret(secret));
   }
 
-  /** Server-side apply of one app Secret (managed labels and the owner reference added). */
-  async applySecret(secret: DesiredAppSecret): Promise<SecretObject> {
-    return this.secrets.apply(await this.toDesiredSecret(secret));
-  }
-
   /**
-   * Brings an existing app Secret to `secret` with one JSON merge patch (verb patch; no read, no apply): the wanted
+   * Brings an existing app Secret to `secret` with one JSON merge patch (verb patch; no read): the wanted
    * labels and annotations set (those of others kept), `data` replaced (every key of `current.dataKeys` that is not
    * wanted is removed, also one another field manager wrote), and the owner reference to `owner` set, replacing a
-   * stale one (other owner references kept). The same fields as applySecret; unlike server-side apply it also
+   * stale one (other owner references kept). The same fields as createSecret; unlike a server-side apply it also
    * removes what was written with a create or by someone else, so the Secret ends up exactly as wanted.
    * Conditional on `current.uid` and `current.resourceVersion` (both required: K8S_INVALID without them, nothing
    * sent): a Secret changed, or deleted and re-created by someone else, since it was read is a K8S_CONFLICT and
@@ -465,7 +371,7 @@ export class ApplicationStore {
     if (uid === undefined || uid === "" || resourceVersion === undefined || resourceVersion === "") {
       throw new K8sStoreError("K8S_INVALID", `patch secrets ${namespace}/${name}: the uid and resourceVersion it was read with are required (read the Secret first)`);
     }
-    const body = secretApplyBody(await this.toDesiredSecret(secret));
+    const body = secretBody(await this.toDesiredSecret(secret));
     const owners = body.metadata.ownerReferences ?? [];
     const others = (current.ownerReferences ?? []).filter((o) => !owners.some((mine) => o.kind === mine.kind && o.name === mine.name));
     const data: Record<string, string | null> = { ...body.data };
@@ -489,38 +395,6 @@ export class ApplicationStore {
       contentType: "application/merge-patch+json",
     });
     return parseSecret(raw);
-  }
-
-  /**
-   * applyAll for app Secrets: managed labels and owner references added (owner uids looked up once and cached),
-   * then SecretStore.applyAll with the same guards as for Applications.
-   */
-  async applySecrets(secrets: readonly DesiredAppSecret[], options: ApplyAllOptions<SecretObject> = {}): Promise<ApplyResult<SecretObject>[]> {
-    const owners = [...new Set(secrets.map((s) => s.owner).filter((o): o is string => o !== undefined))];
-    const ownerErrors = new Map<string, K8sStoreError>();
-    await mapConcurrent(owners, options.concurrency ?? 16, async (o) => {
-      try {
-        await this.resolveUid(o);
-      } catch (err) {
-        ownerErrors.set(o, err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err)));
-      }
-    });
-    const ready: DesiredSecret[] = [];
-    const indexOf: number[] = [];
-    const results: ApplyResult<SecretObject>[] = new Array(secrets.length);
-    for (const [i, s] of secrets.entries()) {
-      const ns = s.namespace ?? this.integrationNamespace;
-      const ownerError = s.owner !== undefined ? ownerErrors.get(s.owner) : undefined;
-      if (ownerError !== undefined) {
-        results[i] = { ok: false, name: s.name, namespace: ns, error: new K8sStoreError(ownerError.code, `owner Application ${s.owner ?? ""} of secret ${ns}/${s.name}: ${ownerError.message}`, { cause: ownerError }) };
-        continue;
-      }
-      ready.push(await this.toDesiredSecret(s));
-      indexOf.push(i);
-    }
-    const applied = await this.secrets.applyAll(ready, { ...options, managedSelector: this.managedSelector, isManaged: (x) => this.isManaged(x) });
-    applied.forEach((r, j) => (results[indexOf[j] as number] = r));
-    return results;
   }
 
   /**

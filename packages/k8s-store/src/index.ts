@@ -11,7 +11,6 @@ export { RequestCounter, diffCounts, K8S_VERBS, WRITE_VERBS } from "./counter.js
 export type { K8sVerb, RequestCounts, RequestRecord, RequestListener } from "./counter.js";
 
 export {
-  APPLIED_HASH_ANNOTATION,
   FINGERPRINT_ANNOTATION,
   MANAGEMENT_INFO_ANNOTATION,
   PAIRED_TOKEN_ANNOTATION,
@@ -61,8 +60,7 @@ export {
   certificateFingerprint,
   checkKeyPair,
   classifyCredentials,
-  secretApplyBody,
-  isSecretUpToDate,
+  secretBody,
 } from "./secrets.js";
 export type {
   SecretObject,
@@ -109,9 +107,6 @@ export type {
   DesiredAppSecret,
   ApplicationStoreOptions,
 } from "./applications.js";
-
-export { withAppliedHash, isUpToDate } from "./apply.js";
-export type { ApplyResult, ApplyOutcome, ApplyAllOptions } from "./apply.js";
 
 export { EventRecorder } from "./events.js";
 export type { EventType, EventRecorderOptions } from "./events.js";

@@ -35,9 +35,6 @@ export interface ObjectReference {
   resourceVersion?: string;
 }
 
-/** Annotation holding the hash of what the agent last applied to an object (see `isUpToDate`). */
-export const APPLIED_HASH_ANNOTATION = "compass.kyma-project.io/applied-hash";
-
 /** Annotation on both credential Secrets naming the client certificate they belong to. */
 export const FINGERPRINT_ANNOTATION = "compass.kyma-project.io/certificate-fingerprint";
 

@@ -7,10 +7,9 @@ import {
   certificateFingerprint,
   classifyCredentials,
   clientCertificateFromData,
-  isSecretUpToDate,
   parseManagementInfo,
   parseSecret,
-  secretApplyBody,
+  secretBody,
   type SecretObject,
 } from "./secrets.js";
 
@@ -106,19 +105,18 @@ describe("classifyCredentials", () => {
   });
 });
 
-describe("secretApplyBody / isSecretUpToDate", () => {
-  it("encodes data, adds the applied hash and recognizes an equal live Secret", () => {
-    const body = secretApplyBody({ namespace: "kyma-system", name: "app-1", labels: { app: "a" }, data: { username: "u", password: "p" } });
-    expect(body.data).toEqual({ username: Buffer.from("u").toString("base64"), password: Buffer.from("p").toString("base64") });
-    const live: SecretObject = {
-      metadata: { name: "app-1", namespace: "kyma-system", labels: { app: "a", other: "x" }, annotations: { ...body.metadata.annotations, foreign: "y" }, uid: "1" },
+describe("secretBody", () => {
+  it("encodes data as base64, keeps the metadata given and adds nothing else", () => {
+    const owner = { apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: "a", uid: "1" };
+    const body = secretBody({ namespace: "kyma-system", name: "app-1", labels: { app: "a" }, annotations: { note: "n" }, ownerReferences: [owner], data: { username: "u", password: "p" } });
+    expect(body).toEqual({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "app-1", namespace: "kyma-system", labels: { app: "a" }, annotations: { note: "n" }, ownerReferences: [owner] },
       type: "Opaque",
-      data: { username: "u", password: "p" },
-    };
-    expect(isSecretUpToDate(live, body)).toBe(true);
-    expect(isSecretUpToDate({ ...live, data: { username: "u", password: "changed" } }, body)).toBe(false);
-    const body2 = secretApplyBody({ namespace: "kyma-system", name: "app-1", labels: { app: "a" }, data: { username: "u" } });
-    expect(isSecretUpToDate(live, body2)).toBe(false);
+      data: { username: Buffer.from("u").toString("base64"), password: Buffer.from("p").toString("base64") },
+    });
+    expect(secretBody({ namespace: "ns", name: "x", type: "example.com/t", data: {} }).metadata).toEqual({ name: "x", namespace: "ns" });
   });
 });
 

@@ -1,12 +1,10 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { isUpToDate, liveMap, withAppliedHash, type ApplyAllOptions, type ApplyResult } from "./apply.js";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { forEachListItem, listPageOf, pageQuery, type ManagementInfo } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, PAIRED_TOKEN_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
-import { mapConcurrent } from "./util.js";
 
 /** A Secret as the store hands it out: `data` values decoded from base64 as UTF-8 text. */
 export interface SecretObject {
@@ -101,7 +99,7 @@ export interface UpsertResult {
   secret: SecretObject;
 }
 
-/** A Secret to server-side apply. `data` values are plain text (the store base64-encodes them). */
+/** A Secret to create or patch. `data` values are plain text (the store base64-encodes them). */
 export interface DesiredSecret {
   namespace: string;
   name: string;
@@ -217,11 +215,11 @@ export function classifyCredentials(client: SecretObject | undefined, ca: Secret
   return { state: "complete", credentials, fingerprint, legacy: false };
 }
 
-/** The body of a Secret server-side apply (data base64-encoded) including the applied-hash annotation. */
-export function secretApplyBody(s: DesiredSecret): {
+/** The body of a Secret create (data base64-encoded). */
+export function secretBody(s: DesiredSecret): {
   apiVersion: "v1";
   kind: "Secret";
-  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
   type: string;
   data: Record<string, string>;
 } {
@@ -234,31 +232,14 @@ export function secretApplyBody(s: DesiredSecret): {
   if (s.ownerReferences !== undefined) metadata.ownerReferences = s.ownerReferences;
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data)) data[k] = b64(v);
-  return withAppliedHash({ apiVersion: "v1", kind: "Secret", metadata, type: s.type ?? "Opaque", data });
-}
-
-/**
- * An apply body that only applies to `read` as it was read: a resourceVersion in an apply is a precondition (409
- * Conflict when the object changed), and a Secret deleted and re-created by someone else has a new one, so it is
- * not taken over. The applied-hash annotation stays that of `body`.
- */
-function conditional(body: ReturnType<typeof secretApplyBody>, read: SecretObject): ReturnType<typeof secretApplyBody> {
-  const resourceVersion = read.metadata.resourceVersion;
-  return resourceVersion === undefined ? body : { ...body, metadata: { ...body.metadata, resourceVersion } };
-}
-
-/** isUpToDate for Secrets: compares decoded data. */
-export function isSecretUpToDate(live: SecretObject, body: ReturnType<typeof secretApplyBody>): boolean {
-  const view = { ...body, data: Object.fromEntries(Object.entries(body.data).map(([k, v]) => [k, unb64(v)])) };
-  const { apiVersion: _a, kind: _k, ...rest } = view;
-  return isUpToDate(live, rest);
+  return { apiVersion: "v1", kind: "Secret", metadata, type: s.type ?? "Opaque", data };
 }
 
 export interface SecretStoreOptions {
   conflictRetry?: ConflictRetryOptions;
 }
 
-/** Secrets: typed views, merge-upserts that keep others' metadata, paired credential writes, server-side apply. */
+/** Secrets: typed views, merge-upserts that keep others' metadata, paired credential writes, plain creates. */
 export class SecretStore {
   constructor(
     private readonly client: K8sClient,
@@ -480,28 +461,7 @@ export class SecretStore {
     };
   }
 
-  /**
-   * Server-side apply of one Secret (field manager compass-runtime-agent, force): the result holds exactly the
-   * fields in `secret` for this manager; fields of other managers stay. Takes over a foreign Secret of the same
-   * name: use applyAll for guarded batches.
-   */
-  async apply(secret: DesiredSecret): Promise<SecretObject> {
-    return this.applyBody(secretApplyBody(secret));
-  }
-
-  private async applyBody(body: ReturnType<typeof secretApplyBody>): Promise<SecretObject> {
-    const { namespace, name } = body.metadata;
-    const res = await this.client.json("patch", "secrets", `apply secrets ${namespace}/${name}`, {
-      method: "PATCH",
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body,
-      contentType: "application/apply-patch+yaml",
-    });
-    return parseSecret(res);
-  }
-
-  private async createBody(body: ReturnType<typeof secretApplyBody>): Promise<SecretObject> {
+  private async createBody(body: ReturnType<typeof secretBody>): Promise<SecretObject> {
     const { namespace, name } = body.metadata;
     const res = await this.client.json("create", "secrets", `create secrets ${namespace}/${name}`, {
       method: "POST",
@@ -513,72 +473,10 @@ export class SecretStore {
   }
 
   /**
-   * Creates a Secret (POST, the same body as `apply`: applied-hash annotation included). Cheaper for the API
-   * server than a server-side apply that creates; K8S_ALREADY_EXISTS when the name is taken (nothing is taken over).
+   * Creates a Secret (POST). K8S_ALREADY_EXISTS when the name is taken (nothing is taken over).
    */
   async create(secret: DesiredSecret): Promise<SecretObject> {
-    return this.createBody(secretApplyBody(secret));
-  }
-
-  /**
-   * Applies many Secrets with bounded concurrency; never throws for one failure (see ApplyResult). With live
-   * objects (default: listed by `managedSelector` in each namespace involved), unchanged Secrets are skipped,
-   * new ones are created, and a Secret that exists but is not in `live` (a foreign one) is left alone and
-   * reported as K8S_ALREADY_EXISTS. `isManaged` decides whether an existing Secret found on create may be
-   * taken over. An apply to an existing Secret is conditional on the resourceVersion it was listed or read with:
-   * changed or replaced meanwhile → a K8S_CONFLICT result, the Secret untouched.
-   */
-  async applyAll(
-    secrets: readonly DesiredSecret[],
-    options: ApplyAllOptions<SecretObject> & { managedSelector?: string; isManaged?: (s: SecretObject) => boolean } = {},
-  ): Promise<ApplyResult<SecretObject>[]> {
-    const liveOpt = options.live ?? "list";
-    let live: ReadonlyMap<string, SecretObject> | undefined;
-    if (liveOpt === "list") {
-      const namespaces = [...new Set(secrets.map((s) => s.namespace))];
-      const m = new Map<string, SecretObject>();
-      try {
-        for (const ns of namespaces) {
-          for (const s of await this.list(ns, options.managedSelector !== undefined ? { labelSelector: options.managedSelector } : {})) {
-            m.set(`${ns}/${s.metadata.name}`, s);
-          }
-        }
-      } catch (err) {
-        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", String(err));
-        return secrets.map((s) => ({ ok: false, name: s.name, namespace: s.namespace, error: e }));
-      }
-      live = m;
-    } else if (liveOpt !== "none") {
-      live = liveMap(liveOpt, true);
-    }
-    return mapConcurrent(secrets, options.concurrency ?? 16, async (s): Promise<ApplyResult<SecretObject>> => {
-      const body = secretApplyBody(s);
-      try {
-        if (live === undefined) return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(body) };
-        const current = live.get(`${s.namespace}/${s.name}`);
-        if (current !== undefined) {
-          if (isSecretUpToDate(current, body)) return { ok: true, name: s.name, namespace: s.namespace, outcome: "unchanged", object: current };
-          return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(conditional(body, current)) };
-        }
-        try {
-          return { ok: true, name: s.name, namespace: s.namespace, outcome: "created", object: await this.createBody(body) };
-        } catch (err) {
-          if (!isK8sStoreError(err, "K8S_ALREADY_EXISTS")) throw err;
-          const existing = await this.find(s.namespace, s.name);
-          if (existing !== undefined && options.isManaged?.(existing) === true) {
-            return { ok: true, name: s.name, namespace: s.namespace, outcome: "applied", object: await this.applyBody(conditional(body, existing)) };
-          }
-          throw new K8sStoreError("K8S_ALREADY_EXISTS", `apply secrets ${s.namespace}/${s.name}: a Secret of that name exists and is not managed by the agent; not taking it over`, {
-            cause: err,
-            statusCode: 409,
-            reason: "AlreadyExists",
-          });
-        }
-      } catch (err) {
-        const e = err instanceof K8sStoreError ? err : new K8sStoreError("K8S_UNEXPECTED", `apply secrets ${s.namespace}/${s.name}: ${String(err)}`, { cause: err });
-        return { ok: false, name: s.name, namespace: s.namespace, error: e };
-      }
-    });
+    return this.createBody(secretBody(secret));
   }
 
   /** A cache of the Secrets of one namespace (optionally filtered by labels), kept current by list+watch. */

@@ -1,6 +1,3 @@
-import { createHash } from "node:crypto";
-import { isRecord } from "./meta.js";
-
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
@@ -46,44 +43,6 @@ export function canonicalJson(value: unknown): string {
     parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
   }
   return `{${parts.join(",")}}`;
-}
-
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-/**
- * True when every field of `desired` is present in `live` with the same value. Objects: each key of desired
- * must match (extra keys in live, such as server defaults or other managers' fields, are ignored). Arrays: same
- * length, element-wise `contains`. `null` in desired matches null or absent.
- */
-export function contains(live: unknown, desired: unknown): boolean {
-  if (desired === undefined) return true;
-  if (desired === null) return live === null || live === undefined;
-  if (Array.isArray(desired)) {
-    if (!Array.isArray(live) || live.length !== desired.length) return false;
-    return desired.every((d, i) => contains(live[i], d));
-  }
-  if (isRecord(desired)) {
-    if (!isRecord(live)) return false;
-    return Object.entries(desired).every(([k, d]) => contains(live[k], d));
-  }
-  return live === desired;
-}
-
-/** Runs `fn` over `items` with at most `concurrency` in flight; results keep the input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      results[i] = await fn(items[i] as T, i);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 /** Deep copy of plain JSON data. */

@@ -110,26 +110,6 @@ describe("app Secrets (as the agent's ServiceAccount)", () => {
     await store.applications.delete(appName);
   });
 
-  it("applySecrets with a live listing applies conditionally: a Secret replaced since the listing is a K8S_CONFLICT result, untouched", async () => {
-    const appName = uniqueName("ssa");
-    const app = await store.applications.create(application(appName));
-    const wanted: DesiredAppSecret = { name: `${appName}-b1`, owner: appName, ownerUid: app.metadata.uid ?? "", labels: { app: appName, bundleId: "b1" }, data: { username: "u" } };
-    expect((await store.applications.applySecrets([wanted]))[0]).toMatchObject({ ok: true, outcome: "created" });
-    const live = (await store.applications.listManagedSecrets()).filter((s) => s.metadata.name === wanted.name);
-    expect(live).toHaveLength(1);
-
-    await admin.secrets.delete(NS, wanted.name);
-    await admin.secrets.upsertSecretKeys(NS, wanted.name, { theirs: "1" }, { labels: { app: "someone-else" } });
-    const [result] = await store.applications.applySecrets([{ ...wanted, data: { username: "u2" } }], { live });
-    expect(result).toMatchObject({ ok: false, error: { code: "K8S_CONFLICT" } });
-    const foreign = await admin.secrets.get(NS, wanted.name);
-    expect(foreign.data).toEqual({ theirs: "1" });
-    expect(foreign.metadata.labels).toEqual({ app: "someone-else" });
-
-    await admin.secrets.delete(NS, wanted.name);
-    await store.applications.delete(appName);
-  });
-
   it("the owner-uid cache keeps only Applications the latest listing holds", async () => {
     for (const list of [() => store.applications.listMetadata({ labelSelector: "" }), () => store.applications.listManaged()]) {
       const name = uniqueName("uids");

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { APPLIED_HASH_ANNOTATION, MANAGED_BY_LABEL, type ApplicationSpec, type DesiredApplication, type DesiredAppSecret } from "../src/index.js";
+import { MANAGED_BY_LABEL, type ApplicationSpec, type DesiredApplication, type DesiredAppSecret } from "../src/index.js";
 import { adminStore, agentStore, uniqueName } from "./helpers.js";
 
 const store = agentStore();
@@ -49,43 +49,6 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     expect(await store.applications.find(name)).toBeUndefined();
   });
 
-  it("server-side apply is idempotent: a second identical apply keeps the resourceVersion", async () => {
-    const name = uniqueName("ssa");
-    const first = await store.applications.apply(desired(name, 2));
-    const second = await store.applications.apply(desired(name, 2));
-    expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
-    expect(first.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toBeTruthy();
-    const managers = (second.metadata.managedFields as { manager?: string; operation?: string }[]).map((m) => `${m.manager}/${m.operation}`);
-    expect(managers).toContain("compass-runtime-agent/Apply");
-    const third = await store.applications.apply(desired(name, 2, { description: "new" }));
-    expect(third.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion);
-    await store.applications.delete(name);
-  });
-
-  it("applyAll: creates, then skips unchanged (0 writes), re-applies drifted objects; lists only managed ones", async () => {
-    const prefix = uniqueName("batch");
-    const apps = Array.from({ length: 20 }, (_, i) => desired(`${prefix}-${i}`, i));
-    const results = await store.applications.applyAll(apps, { concurrency: 8 });
-    expect(results.map((r) => (r.ok ? r.outcome : r.error.code))).toEqual(apps.map(() => "created"));
-
-    const writes = store.counter.writes();
-    const again = await store.applications.applyAll(apps, { concurrency: 8 });
-    expect(again.every((r) => r.ok && r.outcome === "unchanged")).toBe(true);
-    expect(store.counter.writes()).toBe(writes);
-
-    // Someone edits one of our Applications by hand (a plain update: our hash annotation stays); the next
-    // applyAll notices the changed field and puts it back.
-    const edited = await admin.applications.get(`${prefix}-3`);
-    await admin.applications.update({ ...edited, spec: { ...edited.spec, description: "edited by hand" } });
-    const third = await store.applications.applyAll(apps, { concurrency: 8 });
-    expect(third.filter((r) => r.ok && r.outcome === "applied").map((r) => r.name)).toEqual([`${prefix}-3`]);
-    expect((await store.applications.get(`${prefix}-3`)).spec.description).toBe("app 3");
-
-    const listed = (await store.applications.listManaged()).map((a) => a.metadata.name).filter((n) => n.startsWith(prefix));
-    expect(listed.sort()).toEqual(apps.map((a) => a.metadata.name).sort());
-    await Promise.all(apps.map((a) => store.applications.delete(a.metadata.name)));
-  });
-
   it("a foreign Application is not listed and not taken over", async () => {
     const name = uniqueName("foreign");
     // Created by some other tool: its own labels, not the agent's managed-by label.
@@ -94,54 +57,42 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     await otherTool.close();
 
     expect((await store.applications.listManaged()).some((a) => a.metadata.name === name)).toBe(false);
-    const [r] = await store.applications.applyAll([desired(name, 9)]);
-    expect(r?.ok).toBe(false);
-    if (r && !r.ok) expect(r.error.code).toBe("K8S_ALREADY_EXISTS");
+    await expect(store.applications.create(desired(name, 9))).rejects.toMatchObject({ code: "K8S_ALREADY_EXISTS", statusCode: 409 });
     const still = await store.applications.get(name);
     expect(still.spec.description).toBe("not ours");
     expect(store.applications.isManaged(still)).toBe(false);
     await admin.applications.delete(name);
   });
 
-  it("applyAll reports one invalid object without failing the others", async () => {
-    const prefix = uniqueName("mixed");
-    const results = await store.applications.applyAll([desired(`${prefix}-ok`, 1), desired(`${prefix}-bad`, 2, { accessLabel: "-bad-" })]);
-    expect(results[0]).toMatchObject({ ok: true, outcome: "created" });
-    expect(results[1]).toMatchObject({ ok: false, error: { code: "K8S_INVALID" } });
-    await store.applications.delete(`${prefix}-ok`);
+  it("an invalid Application is K8S_INVALID and nothing is written", async () => {
+    const name = uniqueName("bad");
+    await expect(store.applications.create(desired(name, 2, { accessLabel: "-bad-" }))).rejects.toMatchObject({ code: "K8S_INVALID" });
+    expect(await store.applications.find(name)).toBeUndefined();
   });
 
-  it("app Secrets: owner reference with the Application's uid, managed labels, skip-unchanged", async () => {
+  it("app Secrets: owner reference with the Application's uid (looked up when not given), managed labels; a missing owner is K8S_NOT_FOUND", async () => {
     const appName = uniqueName("owner");
-    const [appResult] = await store.applications.applyAll([desired(appName, 5)]);
-    const uid = appResult?.ok ? appResult.object?.metadata.uid : undefined;
+    // Created by someone else: the agent's store has not seen its uid and looks it up once.
+    const app = await admin.applications.create(desired(appName, 5));
+    const uid = app.metadata.uid;
     expect(uid).toBeTruthy();
     const secrets: DesiredAppSecret[] = [
       { name: `${appName}-cred`, owner: appName, labels: { app: appName, bundleId: "b1" }, data: { username: "u", password: "p" } },
       { name: `params-${appName}-b1`, owner: appName, labels: { app: appName, bundleId: "b1" }, data: { headers: '{"h":["v"]}' } },
     ];
-    const first = await store.applications.applySecrets(secrets);
-    expect(first.map((r) => (r.ok ? r.outcome : r.error.message))).toEqual(["created", "created"]);
+    const gets = store.counter.snapshot().get;
+    for (const secret of secrets) await store.applications.createSecret(secret);
+    expect(store.counter.snapshot().get).toBe(gets + 1); // one lookup, then the cached uid
     const s = await store.secrets.get("kyma-system", `${appName}-cred`);
     expect(s.metadata.ownerReferences).toEqual([{ apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: appName, uid }]);
     expect(s.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
     expect(s.data).toEqual({ username: "u", password: "p" });
 
-    const writes = store.counter.writes();
-    const second = await store.applications.applySecrets(secrets);
-    expect(second.every((r) => r.ok && r.outcome === "unchanged")).toBe(true);
-    expect(store.counter.writes()).toBe(writes);
-
-    const changed = await store.applications.applySecrets([{ ...secrets[0]!, data: { username: "u", password: "p2" } }]);
-    expect(changed[0]).toMatchObject({ ok: true, outcome: "applied" });
-    expect((await store.secrets.get("kyma-system", `${appName}-cred`)).data.password).toBe("p2");
-
-    const missingOwner = await store.applications.applySecrets([{ name: uniqueName("orphan"), owner: uniqueName("no-such-app"), data: { a: "b" } }]);
-    expect(missingOwner[0]).toMatchObject({ ok: false, error: { code: "K8S_NOT_FOUND" } });
+    await expect(store.applications.createSecret({ name: uniqueName("orphan"), owner: uniqueName("no-such-app"), data: { a: "b" } })).rejects.toMatchObject({ code: "K8S_NOT_FOUND" });
 
     await store.applications.deleteSecret(`${appName}-cred`);
     await store.applications.deleteSecret(`params-${appName}-b1`);
-    await store.applications.delete(appName);
+    await admin.applications.delete(appName);
   });
 
   it("metadata-only lists, createSecret (POST) with a known owner uid, and the lean path's errors", async () => {
@@ -157,7 +108,7 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     expect(store.counter.snapshot().get).toBe(gets); // the uid was given: no lookup
     expect(written.metadata.ownerReferences).toEqual([{ apiVersion: "applicationconnector.kyma-project.io/v1alpha1", kind: "Application", name: appName, uid: created.metadata.uid }]);
     expect(written.metadata.labels).toMatchObject({ app: appName, bundleId: "b1", [MANAGED_BY_LABEL]: "compass-runtime-agent" });
-    expect(written.metadata.annotations?.[APPLIED_HASH_ANNOTATION]).toBeTruthy();
+    expect(written.metadata.annotations).toBeUndefined(); // exactly what was given: no annotation of the store's own
     await expect(store.applications.createSecret(secret)).rejects.toMatchObject({ code: "K8S_ALREADY_EXISTS", statusCode: 409, reason: "AlreadyExists" });
 
     const metas = await store.secrets.listMetadata("kyma-system", { labelSelector: `app=${appName}` });

@@ -31,7 +31,7 @@ describe("a fenced store", () => {
     cleanups.push(() => admin.close());
     const existing = uniqueName("fence-existing");
     const fresh = uniqueName("fence-fresh");
-    await store.secrets.upsertSecretKeys("default", existing, { k: "before" });
+    const before = (await store.secrets.upsertSecretKeys("default", existing, { k: "before" })).secret;
     const informer = store.secrets.informer("default", { fieldSelector: `metadata.name=${existing}` });
     informer.start();
     cleanups.push(() => informer.stop());
@@ -47,7 +47,7 @@ describe("a fenced store", () => {
     const attempts: [string, () => Promise<unknown>][] = [
       ["create", () => store.secrets.upsertSecretKeys("default", fresh, { k: "v" })],
       ["update", () => store.secrets.upsertSecretKeys("default", existing, { k: "after" })],
-      ["apply (patch)", () => store.secrets.apply({ namespace: "default", name: existing, data: { k: "after" } })],
+      ["patch", () => store.applications.patchSecret({ namespace: "default", name: existing, data: { k: "after" } }, { uid: before.metadata.uid, resourceVersion: before.metadata.resourceVersion, dataKeys: ["k"] })],
       ["delete", () => store.secrets.delete("default", existing)],
       ["event", () => store.events.recordEvent({ apiVersion: "v1", kind: "Secret", namespace: "default", name: existing }, "Warning", "Test", "fenced")],
       ["CR create", () => store.compassConnections.create({ metadata: { name: uniqueName("fence-cc") }, spec: { managementInfo: { connectorUrl: "", directorUrl: "" } } })],

@@ -6,6 +6,12 @@ const writer = agentStore();
 afterAll(() => writer.close());
 
 const app = (name: string, description: string): DesiredApplication => ({ metadata: { name }, spec: { description } });
+/** Creates the Application, or updates its description when it exists (the agent's writes: create, get + update). */
+async function put(name: string, description: string): Promise<void> {
+  const live = await writer.applications.find(name);
+  if (live === undefined) await writer.applications.create(app(name, description));
+  else await writer.applications.update({ ...live, spec: { ...live.spec, description } });
+}
 
 describe("Informer", () => {
   it("resumes after the API server is unreachable: errors, backoff, re-list, and it catches up", async () => {
@@ -18,7 +24,7 @@ describe("Informer", () => {
     const deleted: string[] = [];
     informer.on("delete", (o) => deleted.push(o.metadata.name));
     try {
-      await writer.applications.apply(app(`${prefix}-1`, "one"));
+      await put(`${prefix}-1`, "one");
       informer.start();
       expect(await informer.waitForSync(20_000)).toBe(true);
       expect(informer.get(`${prefix}-1`)?.spec.description).toBe("one");
@@ -32,10 +38,10 @@ describe("Informer", () => {
       expect(informer.isSynced()).toBe(true); // the cache stays usable
 
       // Changes while the informer cannot see them.
-      await writer.applications.apply(app(`${prefix}-1`, "one, changed"));
-      await writer.applications.apply(app(`${prefix}-2`, "two"));
+      await put(`${prefix}-1`, "one, changed");
+      await put(`${prefix}-2`, "two");
       await writer.applications.delete(`${prefix}-1`);
-      await writer.applications.apply(app(`${prefix}-3`, "three"));
+      await put(`${prefix}-3`, "three");
 
       await proxy.up();
       await eventually(() => informer.get(`${prefix}-2`) !== undefined && informer.get(`${prefix}-3`) !== undefined && informer.get(`${prefix}-1`) === undefined, 20_000, "catch-up");
@@ -44,7 +50,7 @@ describe("Informer", () => {
       expect(informer.status().restarts).toBeGreaterThanOrEqual(1);
 
       // And it keeps following live changes.
-      await writer.applications.apply(app(`${prefix}-2`, "two, live"));
+      await put(`${prefix}-2`, "two, live");
       await eventually(() => informer.get(`${prefix}-2`)?.spec.description === "two, live", 20_000, "live update");
     } finally {
       await informer.stop();
@@ -64,7 +70,7 @@ describe("Informer", () => {
       expect(await informer.waitForSync(20_000)).toBe(true);
       const lists = store.counter.snapshot().list;
       await new Promise((r) => setTimeout(r, 4_000));
-      await writer.applications.apply(app(`${prefix}-a`, "a"));
+      await put(`${prefix}-a`, "a");
       await eventually(() => informer.get(`${prefix}-a`) !== undefined, 20_000, "event after re-watch");
       expect(store.counter.snapshot().watch).toBeGreaterThanOrEqual(2);
       expect(store.counter.snapshot().list).toBe(lists);
