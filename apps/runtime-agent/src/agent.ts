@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
 import type { K8sStore, LeaderElector } from "@runtime-agent/k8s-store";
-import type { TlsTrust } from "@runtime-agent/connector-client";
+import type { ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
 import type { AgentConfig } from "./config/schema.js";
 import { describeConfig } from "./config/load.js";
+import { describeCompassProxy } from "./config/proxy.js";
 import { CompassSession } from "./controller/compass-session.js";
 import { describe } from "./controller/describe-error.js";
 import { ReconcileLoop } from "./controller/loop.js";
@@ -27,6 +28,8 @@ export interface AgentOptions {
    * failure is logged.
    */
   onLostLeadership?: () => void;
+  /** The proxy for Compass calls (the CLI reads HTTPS_PROXY / NO_PROXY: config/proxy.ts); direct when absent. */
+  proxy?: ProxyConfig | undefined;
   /** Probe servers listen here (default 0.0.0.0). */
   host?: string;
 }
@@ -61,7 +64,7 @@ export function stopGraceMs(config: Pick<AgentConfig, "leaseDuration" | "renewDe
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
   const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  log.info({ config: describeConfig(config) }, "starting runtime-agent");
+  log.info({ config: { ...describeConfig(config), ...describeCompassProxy(options.proxy) } }, "starting runtime-agent");
   if (config.skipCompassTlsVerify) log.warn("APP_SKIP_COMPASS_TLS_VERIFY=true: Compass's server certificates are NOT verified");
   if (config.skipAppsTlsVerify) log.warn("APP_SKIP_APPS_TLS_VERIFY=true: Applications are written with spec.skipVerify=true");
 
@@ -94,7 +97,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       }
     };
   }
-  const session = new CompassSession({ tls, metrics, keySize: options.keySize, now: () => new Date() });
+  const session = new CompassSession({ tls, proxy: options.proxy, metrics, keySize: options.keySize, now: () => new Date(), requestTimeoutMs: config.compassRequestTimeout });
   const reconciler = new Reconciler({ config, store, session, log, metrics });
   const loop = new ReconcileLoop(
     (signal) => reconciler.reconcile(signal),
@@ -209,6 +212,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     startControllers();
   }
 
+  // Ready = the controller is up: the watches have listed once and the first cycle has started. Not the connection
+  // state: an agent in ConnectionFailed (waiting for a token) is ready (docs/operations.md, "Logs and probes").
   const readiness = (): Readiness => {
     if (config.leaderElection && !leading) return { ready: true, reasons: [] }; // a standby is ready to take over
     const reasons: string[] = [];

@@ -125,3 +125,4 @@ export {
 export { applySeed, readSeedFile, SeedError, type SeedData, type SeedReport, type SeedRuntime, type SeedTenant, type SeedFormation } from "./seed.js";
 export { schemaPath, loadSchema, loadSchemaSource, schemaExists, type SchemaName } from "./schemas.js";
 export { parseDuration } from "./duration.js";
+export { startConnectProxy, type ConnectProxy, type ConnectProxyOptions, type ConnectRecord } from "./connect-proxy.js";

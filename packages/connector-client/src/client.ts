@@ -8,7 +8,8 @@ import {
 import { graphQLData, graphQLPost, graphQLQuery, GraphQLResponseError } from "./graphql-http.js";
 import type { GraphQLDocument } from "./graphql-http.js";
 import { classifyTransportError, CompassTransport, parseRetryAfter } from "./transport.js";
-import type { ClientCertificate, TlsTrust } from "./transport.js";
+import type { ClientCertificate, TlsTrust, TransportFailureKind } from "./transport.js";
+import type { ProxyConfig } from "./proxy.js";
 import { validateCertificationResult, validateConfiguration } from "./validate.js";
 import type { CertificationResult, ConnectorConfiguration } from "./validate.js";
 
@@ -22,6 +23,8 @@ export interface ConnectorClientOptions {
   url: string;
   auth: ConnectorAuth;
   tls?: TlsTrust | undefined;
+  /** HTTP(S) proxy for the client's own transport (not used when `transport` is given). */
+  proxy?: ProxyConfig | undefined;
   /** Per-call timeout (default 30 s). */
   timeoutMs?: number | undefined;
   /** Share one transport between clients (e.g. with the Director client); otherwise the client owns its own. */
@@ -51,6 +54,7 @@ export class ConnectorClient {
       options.transport ??
       new CompassTransport({
         tls: options.tls,
+        proxy: options.proxy,
         clientCertificate: "clientCertificate" in options.auth ? options.auth.clientCertificate : undefined,
       });
   }
@@ -143,7 +147,7 @@ interface FailureContext {
   timedOut: boolean;
   aborted: boolean | undefined;
   /** Sorts a network failure into TLS or unavailable; defaults to classifyTransportError. */
-  explain?: (error: unknown) => { kind: "tls" | "unavailable"; detail: string };
+  explain?: (error: unknown) => { kind: TransportFailureKind; detail: string };
 }
 
 const AUTH_MESSAGE = /authenticat|one time token|unauthori[sz]ed|insufficient scopes|invalid subject/i;
@@ -192,6 +196,9 @@ export function toConnectorError(error: unknown, context: FailureContext): Conne
   }
   if (error instanceof TypeError && (error.message === "fetch failed" || error.cause !== undefined)) {
     const { kind, detail } = (context.explain ?? classifyTransportError)(error);
+    if (kind === "proxy") {
+      return new ConnectorError(ConnectorErrorCode.PROXY_FAILED, `${operation}: the proxy to Compass refused or could not be reached: ${detail}`, base);
+    }
     return kind === "tls"
       ? new ConnectorError(ConnectorErrorCode.TLS_FAILED, `${operation}: TLS with Compass failed: ${detail}`, base)
       : new ConnectorError(ConnectorErrorCode.UNAVAILABLE, `${operation}: cannot reach Compass: ${detail}`, base);

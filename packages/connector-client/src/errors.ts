@@ -21,6 +21,11 @@ export const ConnectorErrorCode = {
   UNAVAILABLE: "CONNECTOR_UNAVAILABLE",
   /** The TLS handshake failed: untrusted server certificate, client certificate refused, ... */
   TLS_FAILED: "CONNECTOR_TLS_FAILED",
+  /**
+   * The HTTP(S) proxy (ProxyConfig; the agent's HTTPS_PROXY) refused the CONNECT tunnel (e.g. 403, 407, 502) or could
+   * not be reached. Nothing reached Compass: a one-time token is not spent.
+   */
+  PROXY_FAILED: "CONNECTOR_PROXY_FAILED",
   /** The answer is not what the schema promises: non-JSON, missing or null fields, unexpected status. */
   BAD_RESPONSE: "CONNECTOR_BAD_RESPONSE",
   /** No answer within the timeout. */
@@ -37,6 +42,7 @@ const RETRYABLE: Record<ConnectorErrorCode, boolean> = {
   CONNECTOR_REJECTED: false,
   CONNECTOR_UNAVAILABLE: true,
   CONNECTOR_TLS_FAILED: false,
+  CONNECTOR_PROXY_FAILED: true,
   CONNECTOR_BAD_RESPONSE: true,
   CONNECTOR_TIMEOUT: true,
   CONNECTOR_ABORTED: false,

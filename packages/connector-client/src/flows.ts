@@ -4,6 +4,7 @@ import { ConnectorClient } from "./client.js";
 import type { CallOptions } from "./client.js";
 import { ConnectorError, ConnectorErrorCode } from "./errors.js";
 import type { ClientCertificate, TlsTrust } from "./transport.js";
+import type { ProxyConfig } from "./proxy.js";
 import type { ConnectorConfiguration } from "./validate.js";
 
 /** Everything a runtime keeps after pairing or renewal. PEM text throughout; the key is PKCS#1. */
@@ -20,6 +21,8 @@ export interface RuntimeCredentials {
 
 export interface FlowOptions extends CallOptions {
   tls?: TlsTrust | undefined;
+  /** HTTP(S) proxy to Compass (as Go's HTTPS_PROXY / NO_PROXY); direct when absent. */
+  proxy?: ProxyConfig | undefined;
   /**
    * RSA modulus length. Default: the size the Connector's `keyAlgorithm` names (Compass sends `rsa2048`), at least
    * 2048; 4096 (the Go agent's size) when it names none. Given, it wins, and key generation overlaps the first call.
@@ -55,6 +58,7 @@ export async function pairWithToken(
     url: connectorUrl,
     auth: { token },
     tls: options.tls,
+    proxy: options.proxy,
     timeoutMs: options.timeoutMs,
   });
   try {
@@ -87,6 +91,7 @@ export async function renewWithCertificate(
     url: certificateSecuredConnectorUrl,
     auth: { clientCertificate: current },
     tls: options.tls,
+    proxy: options.proxy,
     timeoutMs: options.timeoutMs,
   });
   try {
@@ -108,6 +113,7 @@ export async function revokeCertificate(
     url: certificateSecuredConnectorUrl,
     auth: { clientCertificate: current },
     tls: options.tls,
+    proxy: options.proxy,
     timeoutMs: options.timeoutMs,
   });
   try {

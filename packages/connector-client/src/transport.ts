@@ -1,5 +1,8 @@
+import type { Socket } from "node:net";
 import { createSecureContext, getCACertificates, type SecureContext } from "node:tls";
 import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import { openTunnel, PROXY_TUNNEL_ERROR_CODE, proxySelector } from "./proxy.js";
+import type { ProxyConfig, ProxySelector } from "./proxy.js";
 
 /** How a Compass client decides whether to trust Compass's server certificate. */
 export interface TlsTrust {
@@ -24,6 +27,11 @@ export interface CompassTransportOptions {
   connectTimeoutMs?: number;
   /** How long an idle keep-alive connection is kept (default 10 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * HTTP(S) proxy, as Go's HTTPS_PROXY / HTTP_PROXY / NO_PROXY (see ProxyConfig). Through it, each connection is a
+   * CONNECT tunnel in which TLS (client certificate, ALPN/HTTP/2) runs between this client and Compass.
+   */
+  proxy?: ProxyConfig | undefined;
 }
 
 type FetchInput = Parameters<typeof undiciFetch>[0];
@@ -48,12 +56,14 @@ interface Dispatcher {
  */
 export class CompassTransport {
   readonly #options: CompassTransportOptions;
+  readonly #proxy: ProxySelector | undefined;
   #dispatcher: Dispatcher;
   #closed = false;
   #lastTlsAlert: { error: Error; at: number } | undefined;
 
   constructor(options: CompassTransportOptions = {}) {
     this.#options = options;
+    this.#proxy = options.proxy ? proxySelector(options.proxy) : undefined;
     this.#dispatcher = this.#buildDispatcher(options.clientCertificate);
   }
 
@@ -114,19 +124,25 @@ export class CompassTransport {
       ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
       ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
     };
+    const timeout = this.#options.connectTimeoutMs ?? 10_000;
     const connect = buildConnector({
-      timeout: this.#options.connectTimeoutMs ?? 10_000,
+      timeout,
       rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
       // One TLS context for every connection of this Agent: given `ca`, Node parses the whole trust bundle (the
       // system roots and ours, about 1 MB and 10 ms) for each new socket.
       ...(sharedSecureContext(credentials) ?? credentials),
     });
+    // An https:// proxy's certificate is checked with the trust used for Compass, as Go's transport does.
+    const proxyTls = this.#proxy && {
+      ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
+      rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
+    };
     const dispatcher: Dispatcher = {
       broken: false,
       agent: new Agent({
         keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
-        connect: (options, callback) =>
-          connect(options, (error, socket) => {
+        connect: (options, callback) => {
+          const forward = (error: Error | null, socket: Socket | null) => {
             socket?.on("error", (socketError: Error & { code?: string }) => {
               if (socketError.code && TLS_CODE.test(socketError.code)) {
                 this.#lastTlsAlert = { error: socketError, at: Date.now() };
@@ -134,8 +150,21 @@ export class CompassTransport {
               }
             });
             // undici's callback type is a union of (error, null) and (null, socket); forward as received.
-            (callback as (e: Error | null, s: typeof socket) => void)(error, socket);
-          }),
+            (callback as (e: Error | null, s: Socket | null) => void)(error, socket);
+          };
+          const proxy = this.#proxy?.select(options.protocol, options.hostname, options.port);
+          if (proxy === undefined) {
+            connect(options, forward);
+            return;
+          }
+          // Through the proxy: a CONNECT tunnel, then the same TLS handshake (SNI, trust, client certificate, ALPN)
+          // over it; the proxy sees only the tunnel.
+          const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
+          openTunnel(proxy, options.hostname, port, { timeoutMs: timeout, proxyTls }).then(
+            (tunnel) => (options.protocol === "https:" ? connect({ ...options, httpSocket: tunnel }, forward) : forward(null, tunnel)),
+            (error: Error) => forward(error, null),
+          );
+        },
       }),
     };
     return dispatcher;
@@ -164,14 +193,15 @@ function sharedSecureContext(credentials: { ca?: string[]; key?: string; cert?: 
   }
 }
 
-export type TransportFailureKind = "tls" | "unavailable";
+/** `proxy`: the HTTP(S) proxy refused the tunnel or could not be reached (nothing reached Compass). */
+export type TransportFailureKind = "tls" | "unavailable" | "proxy";
 
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 const TLS_MESSAGE = /(alert|certificate|handshake|ssl|tls)/i;
 
 /**
  * Sorts a network-level failure (undici's `TypeError: fetch failed` and its causes) into a TLS problem,
- * which retrying cannot fix, or an unavailable peer, which it can.
+ * which retrying cannot fix, an unavailable peer, which it can, or a proxy that refused or could not be reached.
  */
 export function classifyTransportError(error: unknown): { kind: TransportFailureKind; detail: string } {
   const details: string[] = [];
@@ -182,10 +212,11 @@ export function classifyTransportError(error: unknown): { kind: TransportFailure
     const message = current instanceof Error ? current.message : String(current);
     if (typeof code === "string") {
       details.push(`${code}: ${message}`);
-      if (TLS_CODE.test(code)) kind = "tls";
+      if (code === PROXY_TUNNEL_ERROR_CODE) kind = "proxy";
+      else if (TLS_CODE.test(code) && kind !== "proxy") kind = "tls";
     } else if (message && message !== "fetch failed") {
       details.push(message);
-      if (TLS_MESSAGE.test(message) && !/ECONN|socket hang up|other side closed/i.test(message)) kind = "tls";
+      if (TLS_MESSAGE.test(message) && !/ECONN|socket hang up|other side closed/i.test(message) && kind !== "proxy") kind = "tls";
     }
     current = (current as { cause?: unknown }).cause;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
-import type { ClientCertificate, GraphQLDocument, TlsTrust } from "@runtime-agent/connector-client";
+import type { ClientCertificate, GraphQLDocument, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
 import { byId, listingDigest, sortNestedLists } from "./canonical.js";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
@@ -38,6 +38,8 @@ export interface DirectorClientOptions {
   /** The runtime's client certificate (mTLS). Not needed when `transport` is given. */
   clientCertificate?: ClientCertificate | undefined;
   tls?: TlsTrust | undefined;
+  /** HTTP(S) proxy to the Director (as Go's HTTPS_PROXY / NO_PROXY), for the client's own transport; direct when absent. */
+  proxy?: ProxyConfig | undefined;
   /** Share one transport (and its certificate swaps) with the Connector client; otherwise the client owns one. */
   transport?: CompassTransport | undefined;
   /** Per-request timeout (default 30 s). A listing of many pages gets this for each request. */
@@ -161,7 +163,7 @@ export class DirectorClient {
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#ownsTransport = options.transport === undefined;
     this.#transport =
-      options.transport ?? new CompassTransport({ tls: options.tls, clientCertificate: options.clientCertificate });
+      options.transport ?? new CompassTransport({ tls: options.tls, clientCertificate: options.clientCertificate, proxy: options.proxy });
   }
 
   /** Replace the client certificate after a renewal; calls under way finish with the old one. */

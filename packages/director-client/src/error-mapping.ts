@@ -183,6 +183,9 @@ export function toDirectorError(error: unknown, context: FailureContext): Direct
   }
   if (error instanceof TypeError && (error.message === "fetch failed" || error.cause !== undefined)) {
     const { kind, detail } = classifyTransportError(error);
+    if (kind === "proxy") {
+      return new DirectorError(DirectorErrorCode.PROXY_FAILED, `${operation}: the proxy to the Director refused or could not be reached: ${detail}`, base);
+    }
     return kind === "tls"
       ? new DirectorError(DirectorErrorCode.TLS_FAILED, `${operation}: TLS with the Director failed: ${detail}`, base)
       : new DirectorError(DirectorErrorCode.UNAVAILABLE, `${operation}: cannot reach the Director: ${detail}`, base);

@@ -34,6 +34,8 @@ export const DirectorErrorCode = {
   UNAVAILABLE: "DIRECTOR_UNAVAILABLE",
   /** The TLS handshake failed: untrusted server certificate, client certificate refused, ... */
   TLS_FAILED: "DIRECTOR_TLS_FAILED",
+  /** The HTTP(S) proxy refused the CONNECT tunnel (e.g. 403, 407, 502) or could not be reached. */
+  PROXY_FAILED: "DIRECTOR_PROXY_FAILED",
   /** The answer is not what the schema promises: non-JSON, `{}`, null where Compass never sends null, bad scalars. */
   BAD_RESPONSE: "DIRECTOR_BAD_RESPONSE",
   /**
@@ -64,6 +66,7 @@ const RETRYABLE: Record<DirectorErrorCode, boolean> = {
   DIRECTOR_RATE_LIMITED: true,
   DIRECTOR_UNAVAILABLE: true,
   DIRECTOR_TLS_FAILED: false,
+  DIRECTOR_PROXY_FAILED: true,
   DIRECTOR_BAD_RESPONSE: true,
   DIRECTOR_INCONSISTENT_PAGING: true,
   DIRECTOR_TIMEOUT: true,

@@ -1,10 +1,10 @@
 // The real DirectorClient against the project's Compass simulator over mTLS, with a certificate from a real pairing
 // (pairWithToken of @runtime-agent/connector-client). The simulator is driven in-process and through its admin API.
-import { startCompassSimulator } from "@runtime-agent/compass-sim";
-import type { ApplicationInput, CompassSimulator } from "@runtime-agent/compass-sim";
+import { createDirector, startCompassSimulator } from "@runtime-agent/compass-sim";
+import type { ApplicationInput, CompassSimulator, DirectorRequest } from "@runtime-agent/compass-sim";
 import { clientCertificateOf, pairWithToken } from "@runtime-agent/connector-client";
 import type { RuntimeCredentials } from "@runtime-agent/connector-client";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { DirectorClient, DirectorErrorCode } from "../src/index.js";
 import { failure } from "./support/failure.js";
 import type { DirectorClientOptions } from "../src/index.js";
@@ -15,11 +15,30 @@ const OTHER_TENANT = "11111111-2222-3333-4444-555555555555";
 
 let sim: CompassSimulator;
 const clients: DirectorClient[] = [];
+/**
+ * Called (in this process) right before the simulated Director executes a request: a test changes Compass between
+ * two pages of a listing exactly there, whatever the machine's speed.
+ */
+let beforeDirector: ((request: DirectorRequest) => void) | undefined;
 
 beforeAll(async () => {
-  sim = await startCompassSimulator({});
+  sim = await startCompassSimulator({
+    director: (environment) => {
+      const director = createDirector(environment);
+      return {
+        handle(request) {
+          beforeDirector?.(request);
+          return director.handle(request);
+        },
+      };
+    },
+  });
   sim.state.ensureTenant(OTHER_TENANT);
 }, SLOW);
+
+afterEach(() => {
+  beforeDirector = undefined;
+});
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -66,12 +85,22 @@ async function admin(method: string, path: string, body?: unknown): Promise<unkn
   return JSON.parse(text) as unknown;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/**
+ * Runs `act` right before the Director executes the `nth` (1-based) ApplicationsForRuntime page request for
+ * `runtimeId`, for each `nth` given; `done()` tells how many ran.
+ */
+function beforePages(runtimeId: string, acts: Record<number, () => void>): { done(): number } {
+  let pages = 0;
+  let done = 0;
+  beforeDirector = (request) => {
+    if (request.body.operationName !== "ApplicationsForRuntime" || request.body.variables?.["runtimeId"] !== runtimeId) return;
+    const act = acts[++pages];
+    if (act) {
+      act();
+      done++;
+    }
+  };
+  return { done: () => done };
 }
 
 describe("paging over 450 applications", { timeout: SLOW }, () => {
@@ -110,14 +139,11 @@ describe("paging over 450 applications", { timeout: SLOW }, () => {
     const formation = "INSERT-ONCE";
     const runtime = await pairedRuntime(formation);
     for (let i = 0; i < 450; i++) sim.createApplication({ id: id("b1000000", i + 1), name: `app ${i}`, formations: [formation] });
-    // Consumed in order: the first page passes, the second waits 1.5 s before it is executed.
-    await admin("POST", "/admin/faults", { target: "director", operation: "ApplicationsForRuntime", delayMs: 0, times: 1 });
-    await admin("POST", "/admin/faults", { target: "director", operation: "ApplicationsForRuntime", delayMs: 1500, times: 1 });
-    const listing = runtime.client().listApplicationsForRuntime(runtime.runtimeId, { pageSize: 100 });
-    await until(() => sim.state.faultRules.length === 0, "the second page request to arrive");
+    // Inserted after the first page was answered, right before the second is executed.
     const inserted = id("b1000000", 0);
-    await admin("POST", "/admin/applications", { id: inserted, name: "latecomer", formations: [formation] });
-    const result = await listing;
+    const hook = beforePages(runtime.runtimeId, { 2: () => sim.createApplication({ id: inserted, name: "latecomer", formations: [formation] }) });
+    const result = await runtime.client().listApplicationsForRuntime(runtime.runtimeId, { pageSize: 100 });
+    expect(hook.done()).toBe(1);
     expect(result.stats.attempts).toBe(2);
     expect(result.stats.restartReason).toContain("totalCount changed from 450 to 451");
     expect(result.totalCount).toBe(451);
@@ -132,15 +158,14 @@ describe("paging over 450 applications", { timeout: SLOW }, () => {
     const formation = "INSERT-TWICE";
     const runtime = await pairedRuntime(formation);
     for (let i = 0; i < 450; i++) sim.createApplication({ id: id("c1000000", i + 10), name: `app ${i}`, formations: [formation] });
-    for (const delayMs of [0, 1000, 0, 1000]) {
-      await admin("POST", "/admin/faults", { target: "director", operation: "ApplicationsForRuntime", delayMs, times: 1 });
-    }
-    const listing = failure(runtime.client().listApplicationsForRuntime(runtime.runtimeId, { pageSize: 100 }));
-    await until(() => sim.state.faultRules.length === 2, "the second page of the first attempt");
-    await admin("POST", "/admin/applications", { id: id("c1000000", 1), name: "first latecomer", formations: [formation] });
-    await until(() => sim.state.faultRules.length === 0, "the second page of the second attempt");
-    await admin("POST", "/admin/applications", { id: id("c1000000", 2), name: "second latecomer", formations: [formation] });
-    const error = await listing;
+    // Right before the second page of the first attempt (request 2), and of the second attempt (request 4: the
+    // first attempt stops at its second page, which shows the change).
+    const hook = beforePages(runtime.runtimeId, {
+      2: () => sim.createApplication({ id: id("c1000000", 1), name: "first latecomer", formations: [formation] }),
+      4: () => sim.createApplication({ id: id("c1000000", 2), name: "second latecomer", formations: [formation] }),
+    });
+    const error = await failure(runtime.client().listApplicationsForRuntime(runtime.runtimeId, { pageSize: 100 }));
+    expect(hook.done()).toBe(2);
     expect(error.code).toBe(DirectorErrorCode.INCONSISTENT_PAGING);
     expect(error.retryable).toBe(true);
     expect(error.message).toContain("totalCount changed from 450 to 451");
@@ -309,10 +334,13 @@ describe("faults mapped to error codes", { timeout: SLOW }, () => {
 
   test("a delay longer than the client's timeout → DIRECTOR_TIMEOUT", async () => {
     await fault({ delayMs: 1500 });
-    const started = Date.now();
+    const answered = () => sim.state.requestLog.filter((r) => r.fault?.includes("delay 1500 ms")).length;
+    const before = answered();
     const error = await failure(rt.client({ timeoutMs: 300 }).getRuntimeLabels(rt.runtimeId));
     expect(error.code).toBe(DirectorErrorCode.TIMEOUT);
-    expect(Date.now() - started).toBeLessThan(1400);
+    expect(error.retryable).toBe(true);
+    // The client gave up on its own timer: the simulator had not answered yet (it logs a request when it answers).
+    expect(answered()).toBe(before);
   });
 
   test("a fault on one operation name only hits that operation", async () => {

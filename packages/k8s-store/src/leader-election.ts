@@ -83,6 +83,12 @@ export interface LeaderElectionOptions {
   onNewLeader?: (identity: string) => void;
   /** Called with every failed attempt (for logs/metrics). Not called for "held by another candidate". */
   onError?: (err: K8sStoreError) => void;
+  /**
+   * The clock the lease timing is measured with, in milliseconds (monotonic; default `performance.now`): when this
+   * candidate last saw the Lease change, when it last renewed. Tests inject one to decide exactly when a lease has
+   * lapsed. The pauses between attempts (retry period) are real timers either way.
+   */
+  now?: () => number;
 }
 
 export function defaultIdentity(): string {
@@ -104,6 +110,7 @@ export class LeaderElector {
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
+  private readonly now: () => number;
   private leader = false;
   private observedHolder: string | undefined;
   private observedKey = "";
@@ -122,6 +129,7 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.now = options.now ?? (() => performance.now());
     const problems = leaderElectionTimingProblems({ leaseDurationMs: this.leaseDurationMs, renewDeadlineMs: this.renewDeadlineMs, retryPeriodMs: this.retryPeriodMs });
     if (problems.length > 0) throw new K8sStoreError("K8S_INVALID", `leader election: ${problems.join("; ")}`);
   }
@@ -186,7 +194,7 @@ export class LeaderElector {
     while (!this.stopped) {
       if (!this.leader) {
         if (await this.tryAcquireOrRenew(this.renewDeadlineMs)) {
-          this.lastRenewAt = performance.now();
+          this.lastRenewAt = this.now();
           this.setLeader(true);
           continue;
         }
@@ -195,11 +203,11 @@ export class LeaderElector {
       }
       await sleep(this.retryPeriodMs, signal);
       if (this.stopped) return;
-      const remaining = this.renewDeadlineMs - (performance.now() - this.lastRenewAt);
+      const remaining = this.renewDeadlineMs - (this.now() - this.lastRenewAt);
       const ok = remaining > 0 && (await this.tryAcquireOrRenew(Math.max(100, remaining)));
       if (ok) {
-        this.lastRenewAt = performance.now();
-      } else if (performance.now() - this.lastRenewAt >= this.renewDeadlineMs) {
+        this.lastRenewAt = this.now();
+      } else if (this.now() - this.lastRenewAt >= this.renewDeadlineMs) {
         this.setLeader(false);
       }
     }
@@ -215,7 +223,7 @@ export class LeaderElector {
     const key = JSON.stringify([holder, String(spec?.renewTime), spec?.leaseTransitions ?? 0]);
     if (key !== this.observedKey) {
       this.observedKey = key;
-      this.observedAt = performance.now();
+      this.observedAt = this.now();
     }
     if (holder !== (this.observedHolder ?? "")) {
       this.observedHolder = holder;
@@ -269,7 +277,7 @@ export class LeaderElector {
       this.observe(lease.spec);
       const holder = lease.spec?.holderIdentity ?? "";
       const durationMs = (lease.spec?.leaseDurationSeconds ?? this.leaseSeconds()) * 1000;
-      if (holder !== "" && holder !== this.identity && this.observedAt + durationMs > performance.now()) return false;
+      if (holder !== "" && holder !== this.identity && this.observedAt + durationMs > this.now()) return false;
       const mine = holder === this.identity;
       const spec: LeaseSpec = {
         ...lease.spec,

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
-import type { TlsTrust } from "@runtime-agent/connector-client";
+import type { ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
+import { ConfigError } from "../config/load.js";
+import { compassProxyFromEnvironment } from "../config/proxy.js";
 import { UsageError } from "./exit-codes.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -86,4 +88,14 @@ export async function tlsTrustFrom(
     warn("warning: --insecure-skip-tls-verify: Compass's server certificate is NOT verified\n");
   }
   return trust;
+}
+
+/** The proxy for Compass from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read as the agent reads them; an invalid one is a usage error. */
+export function compassProxy(env: NodeJS.ProcessEnv = process.env): ProxyConfig | undefined {
+  try {
+    return compassProxyFromEnvironment(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }

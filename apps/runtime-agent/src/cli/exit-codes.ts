@@ -9,7 +9,7 @@ export const ExitCode = {
   USAGE: 2,
   /** Compass refused: token invalid, used or expired; certificate rejected or revoked (or Compass could not authenticate it). */
   REFUSED: 3,
-  /** Compass unreachable, timed out, or TLS failed. */
+  /** Compass unreachable (also through the proxy), timed out, or TLS failed. */
   UNREACHABLE: 4,
   /** Compass answered something unusable, or a certificate check failed. */
   BAD_RESPONSE: 5,
@@ -31,6 +31,7 @@ export function exitCodeFor(error: unknown): number {
       case ConnectorErrorCode.UNAVAILABLE:
       case ConnectorErrorCode.TIMEOUT:
       case ConnectorErrorCode.TLS_FAILED:
+      case ConnectorErrorCode.PROXY_FAILED:
       case ConnectorErrorCode.ABORTED:
         return ExitCode.UNREACHABLE;
       case ConnectorErrorCode.BAD_RESPONSE:

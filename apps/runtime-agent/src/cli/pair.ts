@@ -2,7 +2,7 @@ import { pairWithToken } from "@runtime-agent/connector-client";
 import type { RuntimeCredentials } from "@runtime-agent/connector-client";
 import { writeCertDir } from "../cert-dir.js";
 import type { CertDirContent } from "../cert-dir.js";
-import { httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { compassProxy, httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
@@ -26,7 +26,7 @@ export async function pairCommand(argv: string[], io: CommandIo): Promise<number
   const keySize = optionalIntFlag(flags["key-size"], "key-size", 2048, 8192);
   const tls = await tlsTrustFrom(flags, (line) => io.err(line));
 
-  const credentials = await pairWithToken(connectorUrl, token, { tls, keySize });
+  const credentials = await pairWithToken(connectorUrl, token, { tls, proxy: compassProxy(), keySize });
   await writeCertDir(out, certDirContent(credentials));
   io.out(summarize("Paired with Compass", credentials, out));
   return 0;

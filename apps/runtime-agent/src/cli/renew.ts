@@ -1,6 +1,6 @@
 import { renewWithCertificate, revokeCertificate } from "@runtime-agent/connector-client";
 import { readCertDir, writeCertDir } from "../cert-dir.js";
-import { httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { compassProxy, httpsUrlFlag, KEY_SIZE_USAGE, parseFlags, optionalIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import type { CommandIo } from "./io.js";
 import { summarize } from "./io.js";
 import { certDirContent } from "./pair.js";
@@ -34,7 +34,7 @@ export async function renewCommand(argv: string[], io: CommandIo): Promise<numbe
   const url = httpsUrlFlag(flags["connector-url"] ?? current.connection.connectorUrl, "connector-url");
   const keySize = optionalIntFlag(flags["key-size"], "key-size", 2048, 8192);
 
-  const credentials = await renewWithCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls, keySize });
+  const credentials = await renewWithCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls, proxy: compassProxy(), keySize });
   await writeCertDir(dir, certDirContent(credentials));
   io.out(summarize("Renewed the client certificate", credentials, dir));
   return 0;
@@ -50,7 +50,7 @@ export async function revokeCommand(argv: string[], io: CommandIo): Promise<numb
   const tls = await tlsTrustFrom(flags, (line) => io.err(line));
   const current = await loadCertDir(dir);
   const url = httpsUrlFlag(flags["connector-url"] ?? current.connection.connectorUrl, "connector-url");
-  const revoked = await revokeCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls });
+  const revoked = await revokeCertificate(url, { keyPem: current.keyPem, certificateChainPem: current.chainPem }, { tls, proxy: compassProxy() });
   io.out(
     revoked
       ? `Revoked certificate ${current.connection.fingerprint} (${current.connection.subject}).\n`

@@ -1,6 +1,6 @@
 import { startAgent } from "../agent.js";
 import { createLogger } from "../observability/logger.js";
-import { KEY_SIZE_USAGE, optionalIntFlag } from "./args.js";
+import { compassProxy, KEY_SIZE_USAGE, optionalIntFlag } from "./args.js";
 import { configFromArgs, configUsage } from "./config-flags.js";
 import { warnAboutInsecureKubeconfig } from "./kubeconfig-check.js";
 import type { CommandIo } from "./io.js";
@@ -16,6 +16,8 @@ export async function runCommand(argv: string[], _io: CommandIo): Promise<number
   const { config, values } = configFromArgs(argv, { kubeconfig: { type: "string" }, "key-size": { type: "string" } });
   // Checked before anything starts: a bad size would otherwise surface only at the next pairing or renewal.
   const keySize = optionalIntFlag(typeof values["key-size"] === "string" ? values["key-size"] : undefined, "key-size", 2048, 8192);
+  // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read as Go reads them; an invalid proxy URL stops the start like a bad setting.
+  const proxy = compassProxy();
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const kubeconfigPath = typeof values.kubeconfig === "string" ? values.kubeconfig : undefined;
   warnAboutInsecureKubeconfig(log, kubeconfigPath);
@@ -23,6 +25,7 @@ export async function runCommand(argv: string[], _io: CommandIo): Promise<number
   const agent = await startAgent({
     config,
     log,
+    proxy,
     ...(keySize !== undefined ? { keySize } : {}),
     kubeconfigPath,
     onLostLeadership: () => {

@@ -3,9 +3,10 @@ import { configFromArgs } from "./config-flags.js";
 import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 
-export const STATUS_USAGE = `runtime-agent status [--kubeconfig FILE] [--output text|json]
+export const STATUS_USAGE = `runtime-agent status [--kubeconfig FILE] [--output text|json] [settings...]
   Reads the CompassConnection and the agent's Secrets through KUBECONFIG and prints the connection state, URLs,
-  certificate expiry, last synchronization and the number of managed applications.`;
+  certificate expiry, last synchronization and the number of managed applications. The settings (the flags of
+  \`runtime-agent run --help\`, or their APP_* variables) name the Secrets and the namespace to read.`;
 
 export async function statusCommand(argv: string[], io: CommandIo): Promise<number> {
   const { config, values } = configFromArgs(argv, { kubeconfig: { type: "string" }, output: { type: "string" } });

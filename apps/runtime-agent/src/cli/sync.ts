@@ -4,12 +4,13 @@ import { DirectorClient } from "@runtime-agent/director-client";
 import { stringify } from "yaml";
 import { readCertDir } from "../cert-dir.js";
 import { SETTINGS } from "../config/schema.js";
-import { httpsUrlFlag, parseFlags, positiveIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
+import { compassProxy, httpsUrlFlag, parseFlags, positiveIntFlag, requireFlag, TLS_FLAGS, tlsTrustFrom } from "./args.js";
 import { UsageError } from "./exit-codes.js";
 import type { CommandIo } from "./io.js";
 
 export const SYNC_USAGE = `runtime-agent sync --dry-run --cert-dir DIR --runtime-id ID [--tenant T] [--director-url URL] [--ca-file F]
-    [--insecure-skip-tls-verify] [--output yaml|json] [--page-size N]
+    [--insecure-skip-tls-verify] [--output yaml|json] [--page-size N] [--central-gateway-url URL]
+    [--integration-namespace NS] [--skip-apps-tls-verify]
   Fetches every application Compass assigns to the runtime and prints the Application CRs and Secrets the agent
   would write (Secret values redacted) on stdout; a summary on stderr.`;
 
@@ -50,6 +51,7 @@ export async function syncCommand(argv: string[], io: CommandIo): Promise<number
     tenant: flags.tenant,
     clientCertificate: { keyPem: credentials.keyPem, certificateChainPem: credentials.chainPem },
     tls,
+    proxy: compassProxy(),
   });
   let desired: DesiredState;
   try {

@@ -173,6 +173,15 @@ export const SETTINGS = {
     description: "PEM bundle trusted for Compass's server certificates, in addition to the system roots and NODE_EXTRA_CA_CERTS.",
     added: true,
   }),
+  compassRequestTimeout: setting<number>({
+    env: "APP_COMPASS_REQUEST_TIMEOUT",
+    flag: "compass-request-timeout",
+    default: "30s",
+    parse: positiveDuration,
+    show: formatDuration,
+    description: "How long one request to Compass (Connector or Director) may take; then it fails with CONNECTOR_TIMEOUT or DIRECTOR_TIMEOUT.",
+    added: true,
+  }),
   metricsPort: setting<number>({
     env: "APP_METRICS_PORT",
     flag: "metrics-port",

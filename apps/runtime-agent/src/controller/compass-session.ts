@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CompassTransport, ConnectorClient, ConnectorError, ConnectorErrorCode, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
-import type { ConnectorConfiguration, TlsTrust } from "@runtime-agent/connector-client";
+import type { ConnectorConfiguration, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
 import { DirectorClient } from "@runtime-agent/director-client";
 import type { AgentMetrics } from "../observability/metrics.js";
 import { clientCertificate, fromRuntimeCredentials } from "./credentials.js";
@@ -8,10 +8,14 @@ import type { AgentCredentials } from "./credentials.js";
 
 export interface CompassSessionOptions {
   tls: TlsTrust;
+  /** The proxy for every Connector and Director call (HTTPS_PROXY / NO_PROXY, config/proxy.ts); direct when absent. */
+  proxy?: ProxyConfig | undefined;
   metrics: AgentMetrics;
   /** RSA key size of new keys; undefined: the size the Connector's keyAlgorithm names (Compass: rsa2048). */
   keySize: number | undefined;
   now: () => Date;
+  /** Per-request timeout of every Connector and Director call (APP_COMPASS_REQUEST_TIMEOUT); the clients' default (30 s) when absent. */
+  requestTimeoutMs?: number | undefined;
 }
 
 /**
@@ -43,7 +47,7 @@ export class CompassSession {
     if (this.#transport && this.#credentials?.fingerprint === credentials.fingerprint) return;
     this.#credentials = credentials;
     if (this.#transport) this.#transport.setClientCertificate(clientCertificate(credentials));
-    else this.#transport = new CompassTransport({ tls: this.#options.tls, clientCertificate: clientCertificate(credentials) });
+    else this.#transport = new CompassTransport({ tls: this.#options.tls, proxy: this.#options.proxy, clientCertificate: clientCertificate(credentials) });
   }
 
   /** Forget the certificate (Compass refused it). */
@@ -65,9 +69,11 @@ export class CompassSession {
       const result = await this.#options.metrics.timeCompass("pair", () =>
         pairWithToken(connectorUrl, next ?? token, {
           tls: this.#options.tls,
+          proxy: this.#options.proxy,
           keySize: this.#options.keySize,
           requestId,
           signal,
+          timeoutMs: this.#options.requestTimeoutMs,
           now: this.#options.now,
           onSigningToken: (issued) => {
             this.#nextToken = { for: origin, token: issued };
@@ -93,7 +99,12 @@ export class CompassSession {
 
   /** `configuration` over mTLS: proves the certificate works and returns the current management-plane URLs. */
   async checkConnection(connectorUrl: string, requestId: string, signal: AbortSignal): Promise<ConnectorConfiguration> {
-    const client = new ConnectorClient({ url: connectorUrl, auth: { clientCertificate: this.#requireCredentials() }, transport: this.#requireTransport() });
+    const client = new ConnectorClient({
+      url: connectorUrl,
+      auth: { clientCertificate: this.#requireCredentials() },
+      transport: this.#requireTransport(),
+      timeoutMs: this.#options.requestTimeoutMs,
+    });
     return this.#options.metrics.timeCompass("configuration", () => client.configuration({ requestId, signal }));
   }
 
@@ -101,13 +112,21 @@ export class CompassSession {
   async renew(connectorUrl: string, requestId: string, signal: AbortSignal): Promise<{ credentials: AgentCredentials; configuration: ConnectorConfiguration }> {
     const current = this.#requireCredentials();
     const result = await this.#options.metrics.timeCompass("renew", () =>
-      renewWithCertificate(connectorUrl, current, { tls: this.#options.tls, keySize: this.#options.keySize, requestId, signal, now: this.#options.now }),
+      renewWithCertificate(connectorUrl, current, {
+        tls: this.#options.tls,
+        proxy: this.#options.proxy,
+        keySize: this.#options.keySize,
+        requestId,
+        signal,
+        timeoutMs: this.#options.requestTimeoutMs,
+        now: this.#options.now,
+      }),
     );
     return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
   }
 
   director(url: string, tenant: string | undefined): DirectorClient {
-    return new DirectorClient({ url, tenant: tenant || undefined, transport: this.#requireTransport() });
+    return new DirectorClient({ url, tenant: tenant || undefined, transport: this.#requireTransport(), timeoutMs: this.#options.requestTimeoutMs });
   }
 
   async close(): Promise<void> {

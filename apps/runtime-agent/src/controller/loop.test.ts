@@ -1,7 +1,17 @@
-import { expect, test } from "vitest";
+import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { ReconcileLoop } from "./loop.js";
 
-const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+// Fake timers: time moves only when a test advances it, so what runs when is exact and independent of the machine.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lets every settled promise run its continuations, without moving the fake clock. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
 
 test("triggers during a run collapse into one follow-up; requeueAfter schedules the next", async () => {
   let runs = 0;
@@ -12,17 +22,24 @@ test("triggers during a run collapse into one follow-up; requeueAfter schedules 
     return { requeueAfterMs: runs >= 2 ? 60_000 : 0 };
   }, () => 1000);
   loop.start();
-  await tick();
+  await settle();
   expect(runs).toBe(1);
   loop.trigger();
   loop.trigger();
   loop.trigger();
   release();
-  await tick(20);
+  await settle();
+  // One follow-up for the three triggers, at once (no time has passed).
   expect(runs).toBe(2);
-  loop.trigger();
-  await tick(20);
+  // Nothing more until the requeue it asked for (60 s) is due.
+  await vi.advanceTimersByTimeAsync(59_999);
+  expect(runs).toBe(2);
+  await vi.advanceTimersByTimeAsync(1);
   expect(runs).toBe(3);
+  // A trigger between runs starts one at once, without waiting for the timer.
+  loop.trigger();
+  await settle();
+  expect(runs).toBe(4);
   await loop.stop(1_000);
 });
 
@@ -38,7 +55,14 @@ test("a crashing reconcile is retried after the delay onCrash returns", async ()
     return 10;
   });
   loop.start();
-  await tick(50);
+  await settle();
+  expect(runs).toBe(1);
+  expect(errors).toHaveLength(1);
+  await vi.advanceTimersByTimeAsync(9);
+  expect(runs).toBe(1);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(runs).toBe(2);
+  await vi.advanceTimersByTimeAsync(59_999);
   expect(runs).toBe(2);
   expect(errors).toHaveLength(1);
   await loop.stop(1_000);
@@ -57,8 +81,8 @@ test("stop aborts the run under way at once and waits for it to end", async () =
     () => 0,
   );
   loop.start();
-  await tick();
-  // A grace far beyond the test's timeout: stop() must not wait for it when the run ends on the abort.
+  await settle();
+  // A grace far beyond the test's timeout, and the fake clock never moves: stop() must end on the abort alone.
   await loop.stop(600_000);
   expect(aborted).toBe(true);
   expect(loop.running).toBe(false);
@@ -75,11 +99,20 @@ test("stop waits at most the grace period for a run that ignores the abort; the 
     },
   );
   loop.start();
-  await tick();
-  await loop.stop(10);
+  await settle();
+  let stopped = false;
+  const stopping = loop.stop(10).then(() => (stopped = true));
+  await vi.advanceTimersByTimeAsync(9);
+  expect(stopped).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  await stopping;
+  expect(stopped).toBe(true);
   expect(loop.running).toBe(true);
   finish();
-  await tick();
+  await settle();
   expect(loop.running).toBe(false);
+  expect(crashes).toHaveLength(1);
+  // Stopped: the end of the run schedules nothing.
+  await vi.advanceTimersByTimeAsync(60_000);
   expect(crashes).toHaveLength(1);
 });

@@ -37,6 +37,8 @@ const CONFIG_KEYS = new Set(["CONNECTOR_URL", "TOKEN", "RUNTIME_ID", "TENANT"]);
 /** A Retry-After longer than this is shortened to it (a broken or hostile gateway must not park the agent for days). */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
+const urlsKey = (urls: CompassConnectionSpec["managementInfo"] | undefined): string => JSON.stringify([urls?.connectorUrl ?? "", urls?.directorUrl ?? ""]);
+
 interface PendingPairing {
   credentials: AgentCredentials;
   configuration: ConnectorConfiguration;
@@ -71,6 +73,8 @@ export class Reconciler {
   #lastState: string | undefined;
   /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
   #configSeen: string | undefined;
+  /** The management-plane URLs the last full cycle ended with: an operator's edit is taken up within the minimal sync time. */
+  #urlsSeen: string | undefined;
   #unknownConfigKeys = "";
   /** The resourceVersion of the configuration ConfigMap last warned about (see #configMapNotice). */
   #configMapWarned: string | undefined;
@@ -264,6 +268,7 @@ export class Reconciler {
     }
 
     status = withConditions(status, message, now);
+    this.#urlsSeen = urlsKey(spec.managementInfo);
     await this.#persist(current, spec, status, {
       resetResync: resetResync && status.connectionState === STATE.Synchronized,
       resetRefresh: resetRefresh && connection.kind === "maintained" && connection.renewed !== undefined,
@@ -325,8 +330,10 @@ export class Reconciler {
       if (existing && existing.status?.connectionState !== STATE.ConnectionFailed && this.#rateLimited(existing, repair)) {
         // A trigger within the minimal sync time (e.g. the watch seeing a Secret this agent just wrote): the
         // next cycle stays where the last one put it, a sync period after it.
-        // A changed config Secret (RUNTIME_ID, TENANT, ...) is taken up as soon as the minimal sync time allows.
-        return { kind: "skip", requeueAfterMs: configChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
+        // A changed config Secret (RUNTIME_ID, TENANT, ...) or an edit of spec.managementInfo is taken up as soon as
+        // the minimal sync time allows.
+        const urlsChanged = this.#urlsSeen !== undefined && this.#urlsSeen !== urlsKey(existing.spec.managementInfo);
+        return { kind: "skip", requeueAfterMs: configChanged || urlsChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
       }
       const fingerprint = held?.fingerprint ?? "";
       const maintained = await maintain(ctx, connectionRecord, repair);

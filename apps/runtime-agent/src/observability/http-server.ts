@@ -24,8 +24,8 @@ export interface ProbeServers {
 }
 
 /**
- * /healthz (the process is alive), /readyz (informers synced and credentials loaded or pairing under way) and
- * /metrics. Health and metrics share one server when they share a port.
+ * /healthz (the process is alive), /readyz (what `readiness` says: see startAgent — the controller is up, not
+ * whether Compass is reachable) and /metrics. Health and metrics share one server when they share a port.
  */
 export async function startProbeServers(options: ProbeServerOptions): Promise<ProbeServers> {
   const handler = (health: boolean, metrics: boolean) =>

@@ -8,11 +8,13 @@ const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(-----END [A-Z0-9 ]+-----|$
 const NAMES_A_SECRET = /(_SECRET|secretName|SecretName|SecretRef)$/;
 // Compass one-time tokens: 88 characters of URL-safe base64 ending in "==".
 const ONE_TIME_TOKEN = /[A-Za-z0-9_-]{86}==/g;
+// Credentials in a URL (http://user:password@proxy:3128, e.g. HTTPS_PROXY): the scheme and host stay readable.
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;
 
 export const REDACTED = "[REDACTED]";
 
 export function redactText(text: string): string {
-  return text.replace(PEM_BLOCK, "[REDACTED PEM]").replace(ONE_TIME_TOKEN, REDACTED);
+  return text.replace(PEM_BLOCK, "[REDACTED PEM]").replace(ONE_TIME_TOKEN, REDACTED).replace(URL_USERINFO, `$1${REDACTED}@`);
 }
 
 export function redactValue(value: unknown, depth = 0): unknown {

@@ -48,12 +48,12 @@ describe("first start", () => {
     expect(cc.spec.managementInfo).toEqual({ connectorUrl: scenario.sim.certSecuredConnectorUrl, directorUrl: scenario.sim.directorUrl });
     expect(status.connectionStatus?.established).toBeTruthy();
     expect(status.connectionStatus?.certificateStatus.notAfter).toBeTruthy();
-    // The first synchronization happened in the pairing pass, not a sync period (2 s) later. The timestamps have
-    // whole seconds: the same pass may cross a second boundary, the next pass is at least 2 s later.
-    const established = Date.parse(status.connectionStatus?.established ?? "");
-    const synchronized = Date.parse(status.synchronizationStatus?.lastSuccessfulApplication ?? "");
-    expect(synchronized - established).toBeGreaterThanOrEqual(0);
-    expect(synchronized - established).toBeLessThanOrEqual(1000);
+    // The first synchronization happened in the pairing pass: the pass that logged the pairing (its reconcileId)
+    // also logged the synchronization, and both status fields carry that pass's timestamp.
+    const paired = await agent.waitForLog((l) => l.msg === "connected to Compass");
+    const synced = await agent.waitForLog((l) => l.msg === "synchronization done");
+    expect(synced["reconcileId"]).toBe(paired["reconcileId"]);
+    expect(status.synchronizationStatus?.lastSuccessfulApplication).toBe(status.connectionStatus?.established);
     expect(status.conditions?.find((c) => c.type === "Synchronized")?.status).toBe("True");
 
     const apps = (await scenario.managedApplications()).map((a) => a.name).sort();
@@ -160,8 +160,10 @@ describe("steady state", () => {
 
 describe("shutdown", () => {
   test("SIGTERM stops the agent within 10 s", async () => {
-    const { code, ms } = await agent.stop("SIGTERM");
+    const { code } = await agent.stop("SIGTERM");
+    // The CLI's own 10 s shutdown deadline would have ended it with 1 and said so.
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(10_000);
+    expect(agent.output()).toMatch(/runtime-agent stopped/);
+    expect(agent.output()).not.toMatch(/shutdown took longer than 10 s/);
   });
 });

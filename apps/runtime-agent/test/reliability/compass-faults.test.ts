@@ -16,7 +16,6 @@ const uids = new Map<string, string>();
 
 const PASSWORD = "rel-faults-p4ssw0rd";
 const connectorCalls = (requests: SimRequest[]) => requests.filter((r) => r.api === "connector");
-const compassCalls = (requests: SimRequest[]) => requests.filter((r) => r.api !== undefined);
 
 function startAgent(extra: Record<string, string> = {}): Promise<AgentProcess> {
   return startAgentProcess({ kubeconfig: inject("agentKubeconfig"), env: scenario.agentEnv(extra) });
@@ -31,6 +30,35 @@ async function expectApplicationsKept(): Promise<void> {
   expect(await applicationUids()).toEqual(uids);
   const secrets = await scenario.appSecrets();
   expect(secrets.map((s) => s.data["password"])).toEqual([PASSWORD]);
+}
+
+/**
+ * Right after a cycle got a 429 with a Retry-After (the agent says so in its log), an operator sets spec.resyncNow:
+ * the agent runs that cycle at once (the watch) and it sends nothing to Compass (cra_reconcile_total counts it
+ * Skipped); the resyncNow waits and is served once the Retry-After is over. Without the Retry-After guard the
+ * triggered cycle would call Compass at once.
+ */
+async function resyncNowInsideRetryAfter(retryAfterMs = 5_000): Promise<void> {
+  await agent.waitForLog((l) => l.msg === "Compass asked to wait (Retry-After); no call to Compass before then" && l["retryAfterMs"] === retryAfterMs, 60_000);
+  expect((await scenario.connection())?.spec.resyncNow).not.toBe(true);
+  const skipped = async () => metricSum(await agent.metrics(), "cra_reconcile_total", { result: "Skipped" });
+  const skippedBefore = await skipped();
+  const inWindow = scenario.mark();
+  await scenario.patchSpec({ resyncNow: true });
+  // Every cycle that calls Compass begins with the Connector (a call the 429 cycle started may still end later).
+  await waitFor("the resyncNow cycle ran", async () => ((await skipped()) > skippedBefore || connectorCalls(scenario.requestsSince(inWindow)).length > 0 ? true : undefined), 20_000, 50);
+  expect(connectorCalls(scenario.requestsSince(inWindow)).map((r) => r.operations.join(","))).toEqual([]);
+  expect(await skipped()).toBe(skippedBefore + 1);
+  expect((await scenario.connection())?.spec.resyncNow).toBe(true);
+
+  const done = await waitFor("Synchronized, resyncNow served", async () => {
+    const current = await scenario.connection();
+    return current?.status?.connectionState === "Synchronized" && current.spec.resyncNow === false ? current : undefined;
+  }, 30_000);
+  expect(done.status?.connectionStatus?.error).toBeUndefined();
+  const after = scenario.requestsSince(inWindow);
+  expect(connectorCalls(after)[0]?.operations).toEqual(["configuration"]);
+  expect(after.some((r) => r.api === "director" && r.operations.includes("applicationsForRuntime"))).toBe(true);
 }
 
 beforeAll(async () => {
@@ -70,7 +98,7 @@ describe("while pairing", () => {
     await leaks.remember();
   });
 
-  test("reset, 200 {}, 503 and 429 with Retry-After in front of the Connector: ConnectionFailed with each cause, then pairs with the same token, and no call before Retry-After", async () => {
+  test("reset, 200 {}, 503 and 429 with Retry-After in front of the Connector: ConnectionFailed with each cause, then pairs with the same token, and no call before Retry-After, not even for spec.resyncNow", async () => {
     await agent.stop();
     await scenario.store.compassConnections.delete();
     await scenario.writeConfigSecret();
@@ -83,17 +111,14 @@ describe("while pairing", () => {
     const mark = scenario.mark();
     const states = recordStates(scenario);
     agent = await startAgent();
-    await scenario.waitForState("Synchronized", 60_000);
+    // The fourth attempt gets the 429 (Retry-After 4): a resyncNow inside it sends nothing; then the agent pairs.
+    await resyncNowInsideRetryAfter(4_000);
     const seen = await states.stop();
     const errors = seen.filter((s) => s.state === "ConnectionFailed").map((s) => s.error);
     expect(errors.join("\n")).toMatch(/CONNECTOR_UNAVAILABLE/);
     expect(errors.join("\n")).toMatch(/CONNECTOR_BAD_RESPONSE/);
     const calls = connectorCalls(scenario.requestsSince(mark));
     expect(calls.slice(0, 4).map((r) => r.fault !== undefined)).toEqual([true, true, true, true]);
-    // The call after the 429 came no sooner than its Retry-After (4 s).
-    const after429 = (calls[4]?.time.getTime() ?? 0) - (calls[3]?.time.getTime() ?? 0);
-    expect(after429).toBeGreaterThanOrEqual(3_900);
-    expect(agent.output()).toMatch(/Compass asked to wait \(Retry-After\)/);
     // The faults answered before authentication: the configured token paired (no new token was needed).
     expect(calls.filter((r) => r.listener === "token" && r.fault === undefined).map((r) => r.operations[0])).toEqual(["configuration", "signCertificateSigningRequest"]);
     await expectApplicationsKept();
@@ -173,46 +198,48 @@ describe("while connected", () => {
     await expectApplicationsKept();
   });
 
-  test("Connector 429 with Retry-After 5 on the connection check: no call to Compass for 5 s (the sync period is 2 s), then Synchronized", async () => {
-    await addFaults(scenario, [{ target: "connector", rateLimit: true, retryAfter: 5 }]);
+  test("Connector 429 with Retry-After 5 on the connection check: ConnectionMaintenanceFailed; spec.resyncNow inside the Retry-After sends nothing to Compass; then Synchronized", async () => {
     const mark = scenario.mark();
-    await scenario.patchSpec({ resyncNow: true });
+    await addFaults(scenario, [{ target: "connector", rateLimit: true, retryAfter: 5 }]);
+    // The next regular cycle (sync period 2 s) gets the 429.
     const cc = await scenario.waitForState("ConnectionMaintenanceFailed", 20_000);
     expect(cc.status?.connectionStatus?.error).toMatch(/CONNECTOR_UNAVAILABLE/);
-    await scenario.waitForState("Synchronized", 30_000);
-    const calls = compassCalls(scenario.requestsSince(mark));
-    const limited = calls.findIndex((r) => r.fault !== undefined);
-    expect(limited).toBeGreaterThanOrEqual(0);
-    const next = calls[limited + 1];
-    expect((next?.time.getTime() ?? 0) - (calls[limited]?.time.getTime() ?? 0)).toBeGreaterThanOrEqual(4_900);
+    expect(connectorCalls(scenario.requestsSince(mark)).filter((r) => r.fault !== undefined)).toHaveLength(1);
+    await resyncNowInsideRetryAfter();
     await expectApplicationsKept();
   });
 
-  test("Director 429 with Retry-After 5: SynchronizationFailed (DIRECTOR_RATE_LIMITED), no call to Compass for 5 s, nothing deleted, then Synchronized", async () => {
+  test("Director 429 with Retry-After 5: SynchronizationFailed (DIRECTOR_RATE_LIMITED); spec.resyncNow inside the Retry-After sends nothing to Compass; nothing deleted, then Synchronized", async () => {
     await addFaults(scenario, [{ target: "director", operation: "ApplicationsForRuntime", rateLimit: true, retryAfter: 5 }]);
-    const mark = scenario.mark();
-    await scenario.patchSpec({ resyncNow: true });
+    // The next regular cycle (sync period 2 s) gets the 429.
     const cc = await scenario.waitForState("SynchronizationFailed", 20_000);
     expect(cc.status?.synchronizationStatus?.error).toMatch(/DIRECTOR_RATE_LIMITED/);
-    await scenario.waitForState("Synchronized", 30_000);
-    const calls = compassCalls(scenario.requestsSince(mark));
-    const limited = calls.findIndex((r) => r.fault !== undefined);
-    // The first call after the rate-limited cycle (its other calls may finish after the 429) is ≥ 5 s later.
-    const later = calls.filter((r) => r.time.getTime() > (calls[limited]?.time.getTime() ?? 0) + 1_000);
-    expect((later[0]?.time.getTime() ?? 0) - (calls[limited]?.time.getTime() ?? 0)).toBeGreaterThanOrEqual(4_900);
+    await expectApplicationsKept();
+    await resyncNowInsideRetryAfter();
     await expectApplicationsKept();
   });
 
-  test("Director timeout (an answer after 31 s, the client waits 30 s): SynchronizationFailed (DIRECTOR_TIMEOUT), nothing deleted, then Synchronized", async () => {
-    await addFaults(scenario, [{ target: "director", operation: "ApplicationsForRuntime", delayMs: 31_000 }]);
+  test("Director timeout (APP_COMPASS_REQUEST_TIMEOUT 2s, an answer after 5 s): SynchronizationFailed (DIRECTOR_TIMEOUT), nothing deleted, then Synchronized", async () => {
+    // The same agent with a 2 s request timeout instead of the default 30 s (a configuration change: a restart).
+    await leaks.captureMetrics();
+    await agent.stop();
+    agent = await startAgent({ APP_COMPASS_REQUEST_TIMEOUT: "2s" });
+    await scenario.waitForNextCycle("Synchronized", 60_000);
+    const started = agent.logs().find((l) => l.msg === "starting runtime-agent");
+    expect((started?.["config"] as Record<string, unknown> | undefined)?.["APP_COMPASS_REQUEST_TIMEOUT"]).toBe("2s");
+
+    await addFaults(scenario, [{ target: "director", operation: "ApplicationsForRuntime", delayMs: 5_000 }]);
     await scenario.patchSpec({ resyncNow: true });
-    const cc = await scenario.waitForState("SynchronizationFailed", 45_000);
+    const cc = await scenario.waitForState("SynchronizationFailed", 30_000);
+    // The simulator answers after 5 s: only the agent's own 2 s timeout makes this DIRECTOR_TIMEOUT (with the
+    // default 30 s the call would succeed).
     expect(cc.status?.synchronizationStatus?.error).toMatch(/DIRECTOR_TIMEOUT/);
+    await expectApplicationsKept();
     await scenario.waitForState("Synchronized", 30_000);
     await expectApplicationsKept();
     const metrics = await agent.metrics();
     expect(metricSum(metrics, "cra_compass_request_duration_seconds_count", { operation: "applicationsForRuntime", outcome: "DIRECTOR_TIMEOUT" })).toBeGreaterThanOrEqual(1);
-  }, 120_000);
+  });
 });
 
 describe("hygiene", () => {

@@ -52,7 +52,7 @@ export class InProcessAgent {
     const agent: InProcessAgent = new InProcessAgent(
       config,
       store,
-      new CompassSession({ tls: { caPem }, metrics: new AgentMetrics(), keySize: undefined, now: () => new Date(agent.now) }),
+      new CompassSession({ tls: { caPem }, metrics: new AgentMetrics(), keySize: undefined, now: () => new Date(agent.now), requestTimeoutMs: config.compassRequestTimeout }),
       start,
     );
     return agent;

@@ -42,7 +42,8 @@ export class Scenario {
   static async start(adminKubeconfig: string, options: Pick<CompassSimulatorOptions, "certValidity" | "advertisedHost" | "director"> = {}): Promise<Scenario> {
     // A request log large enough to count every call of a test file.
     const sim = await startCompassSimulator({ ...options, requestLogLimit: 1_000_000 });
-    const admin = new SimAdmin(sim.adminUrl);
+    // With an advertisedHost (e.g. a name only a test proxy resolves), the admin API is still on the loopback address.
+    const admin = new SimAdmin(options.advertisedHost === undefined ? sim.adminUrl : `http://127.0.0.1:${sim.adminPort}`);
     const store = createK8sStore({ kubeconfigPath: adminKubeconfig });
     const kube = new KubeRaw(adminKubeconfig);
     await cleanCluster(store, kube);
