@@ -72,6 +72,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   if (config.compassCaFile) tls.caPem = await readFile(config.compassCaFile, "utf8");
 
   const metrics = new AgentMetrics();
+  metrics.syncPeriod.set(config.controllerSyncPeriod / 1000);
   const store = createK8sStore({
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     integrationNamespace: config.integrationNamespace,

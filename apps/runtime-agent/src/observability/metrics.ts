@@ -38,6 +38,11 @@ export class AgentMetrics {
     help: "Unix time of the last synchronization that applied every application.",
     registers: [this.registry],
   });
+  readonly syncPeriod = new Gauge({
+    name: "cra_sync_period_seconds",
+    help: "APP_CONTROLLER_SYNC_PERIOD in seconds: how often the leader synchronizes (alerts count staleness in periods).",
+    registers: [this.registry],
+  });
   readonly certificateNotAfter = new Gauge({
     name: "cra_certificate_not_after_timestamp_seconds",
     help: "Unix time at which the client certificate expires.",
