@@ -9,7 +9,7 @@ import { AgentMetrics } from "../src/observability/metrics.js";
 import {
   ANY,
   cells,
-  citedPrefixOf,
+  isCitedPrefixOf,
   linkProblem,
   markdownFiles,
   read,
@@ -89,7 +89,8 @@ function citationProblems(legend: Legend, text: string, stats = { refs: 0, names
       /(?<explicit>[\w-]+(?:\/[\w-]+)?) \(`(?<explicitPath>[^`]+\.test\.ts)`\)/.source,
       `(?<![\\w/.-])(?<short>${[...shortNames, `(?:${prefixes.join("|")})/[a-z0-9-]+`].join("|")})(?![\\w-])(?:\\s*\\((?<unit>unit)\\))?`,
       /(?<arrow>›)/.source,
-      /"(?<quoted>[^"]*)"/.source,
+      // A name with a placeholder (test.each's %s, a template literal's ${...}) may be followed by its cases: "%s …" (a, b)
+      /"(?<quoted>[^"]*)"(?: \((?<cases>[^()]*)\))?/.source,
     ].join("|"),
     "g",
   );
@@ -128,20 +129,19 @@ function citationProblems(legend: Legend, text: string, stats = { refs: 0, names
       stats.names++;
       for (const { ref: name, files } of group) {
         if (files.length === 0) continue; // reported above
-        if (!files.some((f) => testNames(read(f)).some((n) => nameMatches(cited, n, f)))) {
+        if (!files.some((f) => testNames(read(f)).some((n) => isCitedPrefixOf(cited, n)))) {
           problems.push(`${name} › "${g["quoted"]}": no test or describe in ${files.join(" or ")} begins so`);
+        }
+        // The cases of a parameterized test are values of its table: each must be in the file or what it imports.
+        if (g["cases"] !== undefined && /%\w|\$\{/.test(cited)) {
+          for (const c of g["cases"].split(", ").filter((c) => c !== "…")) {
+            if (!files.some((f) => sourceWithImports(f).includes(c))) problems.push(`${name} › "${g["quoted"]}" (${c}): no such case in ${files.join(" or ")}`);
+          }
         }
       }
     }
   }
   return problems;
-}
-
-/** A cited beginning matches a test name; a name beginning with an interpolation must be filled with a real value. */
-function nameMatches(cited: string, name: string, file: string): boolean {
-  const match = citedPrefixOf(cited, name);
-  if (!match) return false;
-  return match.leading === "" || sourceWithImports(file).includes(match.leading);
 }
 
 describe("docs/reliability.md", () => {
@@ -195,9 +195,11 @@ describe("docs/reliability.md", () => {
     expect(row('rel/compass-faults › "Connector 503, … connection check"')).toEqual([]);
     expect(row('e2e/no-such-file › "x"')).toHaveLength(1);
     expect(row('k8s-store/secrets (unit) › "no such test"')).toHaveLength(1);
-    // A name built by test.each ("%s: ConnectionFailed with %s; ...") is cited by a value of its table.
-    expect(row('rel/hostile-connector › "malformed-base64"')).toEqual([]);
-    expect(row('rel/hostile-connector › "no-such-variant"')).toHaveLength(1);
+    // A name built by test.each is cited as written ("%s: …"), not by a value of its table: a reader searching the
+    // file for the cited text must find it.
+    expect(row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, not-pem)')).toEqual([]);
+    expect(row('rel/hostile-connector › "malformed-base64"')).toHaveLength(1);
+    expect(row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, no-such-variant)')).toHaveLength(1);
   });
 });
 

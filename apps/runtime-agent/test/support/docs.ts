@@ -76,10 +76,10 @@ export function linkProblem(from: string, target: string): string | undefined {
 
 // ---- test names ------------------------------------------------------------------------------------------------
 
-/** Stands for any text: `${...}` in a template literal, printf-style `%s` of test.each, `$name`, or `…` in a doc. */
+/** Stands for any text in a cited name: `…` in a doc. */
 export const ANY = "\u0000";
 
-/** Index just past the string literal that starts at `i` (quote at `i`), and its value (interpolations as ANY). */
+/** Index just past the string literal that starts at `i` (quote at `i`), and its value as written in the source. */
 function readString(src: string, i: number): { value: string; end: number } | undefined {
   const quote = src[i];
   if (quote !== '"' && quote !== "'" && quote !== "`") return undefined;
@@ -95,8 +95,9 @@ function readString(src: string, i: number): { value: string; end: number } | un
     }
     if (c === quote) return { value, end: j + 1 };
     if (quote === "`" && c === "$" && src[j + 1] === "{") {
-      j = skipBalanced(src, j + 1);
-      value += ANY;
+      const end = skipBalanced(src, j + 1);
+      value += src.slice(j, end);
+      j = end;
       continue;
     }
     value += c;
@@ -134,7 +135,8 @@ function skipBalanced(src: string, i: number): number {
 
 /**
  * The names of every test, it, describe (and their .each/.skip/... forms) in a test file: the first argument when
- * it is a string literal. Interpolations and test.each placeholders become ANY.
+ * it is a string literal, as written — a test.each name keeps its `%s`, a template literal its `${...}`, so a
+ * citation names what a reader finds in the file.
  */
 export function testNames(src: string): string[] {
   const names: string[] = [];
@@ -149,44 +151,26 @@ export function testNames(src: string): string[] {
     const open = /^\s*\(\s*/.exec(src.slice(i, i + 200));
     if (!open) continue;
     const literal = readString(src, i + open[0].length);
-    if (literal === undefined) continue;
-    // test.each's placeholders (%s, %d, %j, ...) and $name / $0 / $a.b
-    names.push(literal.value.replace(/%[sdifjoO#]/g, ANY).replace(/\$[\w.]+/g, ANY));
+    if (literal !== undefined) names.push(literal.value);
   }
   return names;
 }
 
-/**
- * Whether `cited` (ANY for `…`) is the beginning of a name the pattern `name` (ANY for its interpolations) can
- * produce. Returns what a leading ANY of `name` stood for, so that the caller can check it is a real value.
- */
-export function citedPrefixOf(cited: string, name: string): { leading: string } | undefined {
-  const failed = new Set<string>();
-  const go = (i: number, j: number): boolean => {
-    if (i === cited.length) return true;
-    const key = `${i},${j}`;
-    if (failed.has(key)) return false;
-    let ok: boolean;
-    if (cited[i] === ANY) ok = go(i + 1, j) || (j < name.length && go(i, j + 1));
-    else if (j === name.length) ok = false;
-    else if (name[j] === ANY) ok = go(i, j + 1) || go(i + 1, j);
-    else ok = cited[i] === name[j] && go(i + 1, j + 1);
-    if (!ok) failed.add(key);
-    return ok;
-  };
-  if (!go(0, 0)) return undefined;
-  if (name[0] !== ANY) return { leading: "" };
-  // The text the leading ANY stands for: up to where the next literal part of the name begins in `cited`.
-  const nextLiteral = name.slice(1).split(ANY)[0] ?? "";
-  for (let p = 0; nextLiteral !== "" && p < cited.length; p++) {
-    const rest = cited.slice(p).split(ANY)[0] ?? "";
-    if (rest !== "" && (nextLiteral.startsWith(rest) || rest.startsWith(nextLiteral)))
-      return { leading: cited.slice(0, p).split(ANY)[0] ?? "" };
+/** Whether `cited` (ANY for `…`) is the beginning of `name`. */
+export function isCitedPrefixOf(cited: string, name: string): boolean {
+  const parts = cited.split(ANY);
+  const first = parts.shift() ?? "";
+  if (!name.startsWith(first)) return false;
+  let at = first.length;
+  for (const part of parts) {
+    const found = name.indexOf(part, at);
+    if (found < 0) return false;
+    at = found + part.length;
   }
-  return { leading: cited.split(ANY)[0] ?? "" };
+  return true;
 }
 
-/** The text of a test file and of the files it imports relatively (where test.each tables usually live). */
+/** The text of a test file and of the files it imports relatively (where test.each tables often live). */
 export function sourceWithImports(file: string): string {
   const text = read(file);
   const imported = [...text.matchAll(/from\s+"(\.{1,2}\/[^"]+)"/g)]
