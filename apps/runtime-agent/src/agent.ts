@@ -142,19 +142,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   ccInformer.on("delete", onCc);
   ccInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
   informers.push(ccInformer);
-  for (const ref of [config.agentConfigurationSecret, config.clusterCertificatesSecret, config.caCertificatesSecret]) {
-    const informer = store.secrets.informer(ref.namespace, { fieldSelector: `metadata.name=${ref.name}` });
-    informer.on("add", () => loop.trigger());
-    informer.on("update", () => loop.trigger());
-    informer.on("delete", () => loop.trigger());
+  // Any change of the configuration and credential Secrets (or of the ConfigMap configuration of earlier Kyma
+  // releases, read when the config Secret does not exist) asks for a cycle.
+  const byName = (ref: { name: string }) => ({ fieldSelector: `metadata.name=${ref.name}` });
+  const inputs = [
+    ...[config.agentConfigurationSecret, config.clusterCertificatesSecret, config.caCertificatesSecret].map((ref) => store.secrets.informer(ref.namespace, byName(ref))),
+    store.configMaps.informer(config.agentConfigurationSecret.namespace, byName(config.agentConfigurationSecret)),
+  ];
+  for (const informer of inputs) {
+    for (const event of ["add", "update", "delete"] as const) informer.on(event, () => loop.trigger());
     informer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
     informers.push(informer);
   }
-  // The ConfigMap configuration of earlier Kyma releases, read when the config Secret does not exist.
-  const configMapInformer = store.configMaps.informer(config.agentConfigurationSecret.namespace, { fieldSelector: `metadata.name=${config.agentConfigurationSecret.name}` });
-  for (const event of ["add", "update", "delete"] as const) configMapInformer.on(event, () => loop.trigger());
-  configMapInformer.on("error", (error) => log.warn({ reason: describe(error) }, "watch failed; restarting"));
-  informers.push(configMapInformer);
 
   let leading = !config.leaderElection;
   let stopping = false;

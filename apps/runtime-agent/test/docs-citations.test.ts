@@ -135,7 +135,8 @@ function citationProblems(legend: Legend, text: string, stats = { refs: 0, names
         // The cases of a parameterized test are values of its table: each must be in the file or what it imports.
         if (g["cases"] !== undefined && /%\w|\$\{/.test(cited)) {
           for (const c of g["cases"].split(", ").filter((c) => c !== "…")) {
-            if (!files.some((f) => sourceWithImports(f).includes(c))) problems.push(`${name} › "${g["quoted"]}" (${c}): no such case in ${files.join(" or ")}`);
+            if (!files.some((f) => sourceWithImports(f).includes(c)))
+              problems.push(`${name} › "${g["quoted"]}" (${c}): no such case in ${files.join(" or ")}`);
           }
         }
       }
@@ -197,9 +198,13 @@ describe("docs/reliability.md", () => {
     expect(row('k8s-store/secrets (unit) › "no such test"')).toHaveLength(1);
     // A name built by test.each is cited as written ("%s: …"), not by a value of its table: a reader searching the
     // file for the cited text must find it.
-    expect(row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, not-pem)')).toEqual([]);
+    expect(row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, not-pem)')).toEqual(
+      [],
+    );
     expect(row('rel/hostile-connector › "malformed-base64"')).toHaveLength(1);
-    expect(row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, no-such-variant)')).toHaveLength(1);
+    expect(
+      row('rel/hostile-connector › "%s: ConnectionFailed with %s" (malformed-base64, no-such-variant)'),
+    ).toHaveLength(1);
   });
 });
 

@@ -6,7 +6,7 @@ export { classifyTransportError, CompassTransport, parseRetryAfter } from "./tra
 export { graphQLData, graphQLPost, graphQLQuery, GraphQLResponseError } from "./graphql-http.js";
 export type { GraphQLDocument, GraphQLRequest, GraphQLResponse, GraphQLResponseHeaders } from "./graphql-http.js";
 export type { ClientCertificate, CompassTransportOptions, TlsTrust, TransportFailureKind } from "./transport.js";
-export { describeProxyUrl, PROXY_TUNNEL_ERROR_CODE, proxyFor, proxySelector } from "./proxy.js";
+export { describeProxyUrl, proxySelector } from "./proxy.js";
 export type { ProxyConfig, ProxySelector } from "./proxy.js";
 export type { CertificationResult, ConnectorConfiguration } from "./validate.js";
 export * as ConnectorGraphQL from "./generated/graphql.js";

@@ -1,7 +1,14 @@
 // Which proxy a Compass URL goes through: Go's httpproxy rules (golang.org/x/net/http/httpproxy), case by case.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { describeProxyUrl, proxyFor, proxySelector } from "./proxy.js";
+import { describeProxyUrl, proxySelector } from "./proxy.js";
+import type { ProxyConfig } from "./proxy.js";
+
+/** The proxy `config` chooses for `target`, or undefined when it is reached directly. */
+function proxyFor(config: ProxyConfig, target: string): URL | undefined {
+  const url = new URL(target);
+  return proxySelector(config).select(url.protocol, url.hostname, url.port);
+}
 
 const PROXY = "http://proxy.corp:3128";
 const via = (noProxy: string, target: string) => proxyFor({ httpsProxy: PROXY, noProxy }, target)?.href;

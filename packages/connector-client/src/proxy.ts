@@ -78,12 +78,6 @@ export function proxySelector(config: ProxyConfig): ProxySelector {
   };
 }
 
-/** The proxy `config` chooses for `target`, or undefined when it is reached directly. */
-export function proxyFor(config: ProxyConfig, target: string | URL): URL | undefined {
-  const url = typeof target === "string" ? new URL(target) : target;
-  return proxySelector(config).select(url.protocol, url.hostname, url.port);
-}
-
 /** A proxy URL as it may be shown: scheme, host and port, never the credentials. */
 export function describeProxyUrl(proxy: URL | string): string {
   if (typeof proxy !== "string") return `${proxy.protocol}//${proxy.host}`;

@@ -133,10 +133,7 @@ export class CompassTransport {
       ...(sharedSecureContext(credentials) ?? credentials),
     });
     // An https:// proxy's certificate is checked with the trust used for Compass, as Go's transport does.
-    const proxyTls = this.#proxy && {
-      ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
-      rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
-    };
+    const proxyTls = this.#proxy && { ...(credentials.ca ? { ca: credentials.ca } : {}), rejectUnauthorized: tls.insecureSkipTlsVerify !== true };
     const dispatcher: Dispatcher = {
       broken: false,
       agent: new Agent({

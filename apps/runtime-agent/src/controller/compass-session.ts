@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CompassTransport, ConnectorClient, ConnectorError, ConnectorErrorCode, pairWithToken, renewWithCertificate } from "@runtime-agent/connector-client";
-import type { ConnectorConfiguration, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
+import type { ConnectorConfiguration, FlowOptions, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
 import { DirectorClient } from "@runtime-agent/director-client";
 import type { AgentMetrics } from "../observability/metrics.js";
 import { clientCertificate, fromRuntimeCredentials } from "./credentials.js";
@@ -68,13 +68,7 @@ export class CompassSession {
     try {
       const result = await this.#options.metrics.timeCompass("pair", () =>
         pairWithToken(connectorUrl, next ?? token, {
-          tls: this.#options.tls,
-          proxy: this.#options.proxy,
-          keySize: this.#options.keySize,
-          requestId,
-          signal,
-          timeoutMs: this.#options.requestTimeoutMs,
-          now: this.#options.now,
+          ...this.#flowOptions(requestId, signal),
           onSigningToken: (issued) => {
             this.#nextToken = { for: origin, token: issued };
           },
@@ -112,17 +106,15 @@ export class CompassSession {
   async renew(connectorUrl: string, requestId: string, signal: AbortSignal): Promise<{ credentials: AgentCredentials; configuration: ConnectorConfiguration }> {
     const current = this.#requireCredentials();
     const result = await this.#options.metrics.timeCompass("renew", () =>
-      renewWithCertificate(connectorUrl, current, {
-        tls: this.#options.tls,
-        proxy: this.#options.proxy,
-        keySize: this.#options.keySize,
-        requestId,
-        signal,
-        timeoutMs: this.#options.requestTimeoutMs,
-        now: this.#options.now,
-      }),
+      renewWithCertificate(connectorUrl, current, this.#flowOptions(requestId, signal)),
     );
     return { credentials: fromRuntimeCredentials(result), configuration: result.configuration };
+  }
+
+  /** What the pairing and renewal flows take from this session. */
+  #flowOptions(requestId: string, signal: AbortSignal): FlowOptions {
+    const { tls, proxy, keySize, requestTimeoutMs, now } = this.#options;
+    return { tls, proxy, keySize, requestId, signal, timeoutMs: requestTimeoutMs, now };
   }
 
   director(url: string, tenant: string | undefined): DirectorClient {

@@ -37,7 +37,9 @@ const CONFIG_KEYS = new Set(["CONNECTOR_URL", "TOKEN", "RUNTIME_ID", "TENANT"]);
 /** A Retry-After longer than this is shortened to it (a broken or hostile gateway must not park the agent for days). */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
-const urlsKey = (urls: CompassConnectionSpec["managementInfo"] | undefined): string => JSON.stringify([urls?.connectorUrl ?? "", urls?.directorUrl ?? ""]);
+/** What an operator edits to ask for a cycle: the agent configuration and spec.managementInfo (a digest: the token is in it). */
+const inputsKey = (config: AgentConfiguration | undefined, urls: CompassConnectionSpec["managementInfo"] | undefined): string =>
+  tokenDigest(JSON.stringify([config ?? null, urls?.connectorUrl ?? "", urls?.directorUrl ?? ""]));
 
 interface PendingPairing {
   credentials: AgentCredentials;
@@ -71,10 +73,8 @@ export class Reconciler {
   #recordChecked = false;
   #connectionFailures = 0;
   #lastState: string | undefined;
-  /** Digest of the config Secret's content in the last full cycle: a change is taken up within the minimal sync time. */
-  #configSeen: string | undefined;
-  /** The management-plane URLs the last full cycle ended with: an operator's edit is taken up within the minimal sync time. */
-  #urlsSeen: string | undefined;
+  /** inputsKey of the last full cycle: an operator's edit is taken up as soon as the minimal sync time allows. */
+  #inputsSeen: string | undefined;
   #unknownConfigKeys = "";
   /** The resourceVersion of the configuration ConfigMap last warned about (see #configMapNotice). */
   #configMapWarned: string | undefined;
@@ -116,14 +116,12 @@ export class Reconciler {
     const resetRefresh = spec.refreshCredentialsNow === true;
 
     // ---- connection ----
-    const configKey = tokenDigest(JSON.stringify(agentConfig ?? null));
-    const configChanged = this.#configSeen !== undefined && this.#configSeen !== configKey;
-    const connected = await this.#connect(ctx, existing, agentConfig, unreadable, configChanged);
+    const inputsChanged = this.#inputsSeen !== undefined && this.#inputsSeen !== inputsKey(agentConfig, existing?.spec.managementInfo);
+    const connected = await this.#connect(ctx, existing, agentConfig, unreadable, inputsChanged);
     if (connected.kind === "skip") return this.#finish(started, "Skipped", { requeueAfterMs: connected.requeueAfterMs });
     const connection = connected.connection;
     if (this.#aborted(signal, log)) return this.#finish(started, "Aborted", { requeueAfterMs: 0 });
 
-    this.#configSeen = configKey;
     const connectionStatus = status.connectionStatus ?? {
       established: null,
       renewed: null,
@@ -268,7 +266,7 @@ export class Reconciler {
     }
 
     status = withConditions(status, message, now);
-    this.#urlsSeen = urlsKey(spec.managementInfo);
+    this.#inputsSeen = inputsKey(agentConfig, spec.managementInfo);
     await this.#persist(current, spec, status, {
       resetResync: resetResync && status.connectionState === STATE.Synchronized,
       resetRefresh: resetRefresh && connection.kind === "maintained" && connection.renewed !== undefined,
@@ -289,7 +287,8 @@ export class Reconciler {
     agentConfig: AgentConfiguration | undefined,
     /** Why the config Secret could not be read this time (it may exist): retried with backoff, not waited for. */
     unreadable: string | undefined,
-    configChanged: boolean,
+    /** The configuration or spec.managementInfo changed since the last full cycle. */
+    inputsChanged: boolean,
   ): Promise<{ kind: "skip"; requeueAfterMs: number } | { kind: "connect"; connection: ConnectionOutcome; repair: string | undefined }> {
     const configProblem = unreadable
       ? `Cannot read the configuration Secret ${configSecretName(ctx.config)} now: ${unreadable}; retrying`
@@ -332,8 +331,7 @@ export class Reconciler {
         // next cycle stays where the last one put it, a sync period after it.
         // A changed config Secret (RUNTIME_ID, TENANT, ...) or an edit of spec.managementInfo is taken up as soon as
         // the minimal sync time allows.
-        const urlsChanged = this.#urlsSeen !== undefined && this.#urlsSeen !== urlsKey(existing.spec.managementInfo);
-        return { kind: "skip", requeueAfterMs: configChanged || urlsChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
+        return { kind: "skip", requeueAfterMs: inputsChanged ? this.#untilNextSync(existing) : this.#untilScheduled(existing) };
       }
       const fingerprint = held?.fingerprint ?? "";
       const maintained = await maintain(ctx, connectionRecord, repair);
