@@ -18,7 +18,7 @@ import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/
 import { startControlPlane } from "@runtime-agent/kube-testenv";
 import { freePort, waitFor } from "../test/support/agent-process.js";
 import { CONFIG_SECRET } from "../test/support/scenario.js";
-import { agentWriteConcurrency, floorCreate } from "./floor.js";
+import { floorCreate } from "./floor.js";
 import { diff, parseCounters, sumBy } from "./metrics-scrape.js";
 import { round } from "./stats.js";
 
@@ -281,7 +281,7 @@ try {
   const agentSecrets = await store.applications.listManagedSecrets(integrationNamespace);
   const serverCpuBeforeFloor = serverCpu();
   const clientCpuBeforeFloor = process.cpuUsage();
-  const floor = await floorCreate(cp.agentKubeconfigPath, agentApps, agentSecrets, { concurrency: agentWriteConcurrency() });
+  const floor = await floorCreate(cp.agentKubeconfigPath, agentApps, agentSecrets);
   const floorClientCpuUs = process.cpuUsage(clientCpuBeforeFloor);
   const floorCpu = { agent: (floorClientCpuUs.user + floorClientCpuUs.system) / 1e6, server: serverCpu() - serverCpuBeforeFloor };
   const ratioToFloor = fullSyncSeconds / floor.seconds;

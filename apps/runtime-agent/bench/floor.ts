@@ -2,45 +2,11 @@
 // created, created again under fresh names by a plain loop — keep-alive HTTPS POSTs (node:https, no client library)
 // with the agent's identity, each Application's Secrets right after it with its uid as owner, at the agent's write
 // concurrency — against the same API server. What is left when nothing but the writes themselves is done.
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { performance } from "node:perf_hooks";
 import type { Application, SecretObject } from "@runtime-agent/k8s-store";
 import { readKubeconfig } from "@runtime-agent/kube-testenv";
-
-/** The agent's WRITE_CONCURRENCY, read from write-executor.ts so that the floor follows it. */
-export function agentWriteConcurrency(): number {
-  const source = readFileSync(new URL("../src/controller/write-executor.ts", import.meta.url), "utf8");
-  const match = /const WRITE_CONCURRENCY = (\d+);/.exec(source);
-  if (match === null) throw new Error("WRITE_CONCURRENCY not found in src/controller/write-executor.ts");
-  return Number(match[1]);
-}
-
-type Task = () => Promise<Task[] | void>;
-
-/** write-executor's order: at most `concurrency` in flight; tasks a task returns run before the other initial ones. */
-async function runTasks(initial: Task[], concurrency: number): Promise<void> {
-  const urgent: Task[] = [];
-  let index = 0;
-  const take = (): Task | undefined => urgent.pop() ?? (index < initial.length ? initial[index++] : undefined);
-  const running = new Set<Promise<void>>();
-  const spawn = (): void => {
-    while (running.size < concurrency && (urgent.length > 0 || index < initial.length)) {
-      const p: Promise<void> = (async () => {
-        for (let task = take(); task !== undefined; task = take()) {
-          const more = await task();
-          if (more) urgent.push(...more);
-        }
-      })().finally(() => {
-        running.delete(p);
-        spawn();
-      });
-      running.add(p);
-    }
-  };
-  spawn();
-  while (running.size > 0) await Promise.race(running);
-}
+import { runTasks, WRITE_CONCURRENCY, type Task } from "../src/controller/write-executor.js";
 
 export interface FloorResult {
   seconds: number;
@@ -52,18 +18,20 @@ export interface FloorResult {
 /**
  * Creates copies of `applications` and `secrets` (named `<prefix><name>`; each Secret owned by the copy of the
  * Application its owner reference names) with plain POSTs as the identity of `kubeconfigPath`. The bodies are the
- * objects as listed, without what the server adds (uid, resourceVersion, managedFields, ...).
+ * objects as listed, without what the server adds (uid, resourceVersion, managedFields, ...). In write-executor's
+ * order (its runTasks), the agent's WRITE_CONCURRENCY in flight.
  */
 export async function floorCreate(
   kubeconfigPath: string,
   applications: readonly Application[],
   secrets: readonly SecretObject[],
-  options: { concurrency: number; prefix?: string },
+  options: { prefix?: string } = {},
 ): Promise<FloorResult> {
   const prefix = options.prefix ?? "floor-";
+  const concurrency = WRITE_CONCURRENCY;
   const credentials = readKubeconfig(kubeconfigPath);
   const server = new URL(credentials.server);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency, ca: credentials.ca, cert: credentials.cert, key: credentials.key });
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: credentials.ca, cert: credentials.cert, key: credentials.key });
   // The agent's identity in kube-testenv is a bearer token, as an in-cluster ServiceAccount's is.
   const auth: Record<string, string> = credentials.token ? { authorization: `Bearer ${credentials.token}` } : {};
   const post = (path: string, body: string, wantBody: boolean): Promise<{ status: number; body: string }> =>
@@ -119,10 +87,10 @@ export async function floorCreate(
         if (rs.status !== 201) fail(`create Secret ${prefix}${s.metadata.name}`, rs);
       });
     }),
-    options.concurrency,
+    concurrency,
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   if (failures > 0) throw new Error(`floor: ${failures} creates failed, e.g. ${firstFailure}`);
-  return { seconds, applications: applications.length, secrets: secrets.length, concurrency: options.concurrency };
+  return { seconds, applications: applications.length, secrets: secrets.length, concurrency };
 }

@@ -125,6 +125,7 @@ type Task = () => Promise<Task[] | void>;
 /**
  * write-executor's order: at most `concurrency` tasks in flight; the tasks a task returns (an Application's
  * Secrets) run before the remaining initial ones (the next Applications).
+ * A copy of runTasks in apps/runtime-agent/src/controller/write-executor.ts: a package cannot import app code, and a bench is no reason for a public export.
  */
 async function runTasks(initial: Task[], concurrency: number): Promise<void> {
   const urgent: Task[] = [];

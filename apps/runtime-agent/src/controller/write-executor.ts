@@ -11,9 +11,10 @@ import type { ApplicationFailure, SyncContext } from "./synchronization.js";
  * Writes in flight at once. The API server, not the agent, bounds a first synchronization; 32 keeps it busy (etcd
  * commits writes in batches) without queueing so much that single requests time out.
  */
-const WRITE_CONCURRENCY = 32;
+export const WRITE_CONCURRENCY = 32;
 
-type Task = () => Promise<Task[] | void>;
+/** A write; what it returns (an Application's Secrets) runs next. */
+export type Task = () => Promise<Task[] | void>;
 
 /**
  * Writes so that references stay valid: an Application first, then (right after it, while other Applications
@@ -180,8 +181,11 @@ export async function execute(
   return writes;
 }
 
-/** Runs tasks with at most `concurrency` in flight; the tasks a task returns run next (before the others). */
-async function runTasks(initial: (Task | undefined)[], concurrency: number): Promise<void> {
+/**
+ * Runs tasks with at most `concurrency` in flight; the tasks a task returns run next (before the others). Each entry of
+ * `initial` is set to undefined once taken. bench/floor.ts runs its plain POST loop with it.
+ */
+export async function runTasks(initial: (Task | undefined)[], concurrency: number): Promise<void> {
   const next: Task[] = [];
   let index = 0;
   const take = (): Task | undefined => {

@@ -6,7 +6,6 @@
  * agent's defaults (base) or the overlay's environment (Kyma). Only kubectl talks to the cluster here
  * (@kubernetes/client-node is reserved to packages/k8s-store).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { readManifests, RBAC_KINDS } from "@runtime-agent/kube-testenv";
 import { SETTINGS } from "../../src/config/schema.js";
+import { run } from "../support/run.js";
 
 const appDir = fileURLToPath(new URL("../..", import.meta.url));
 const deployDir = join(appDir, "deploy");
@@ -86,25 +86,8 @@ const KYMA_ENV: Record<string, string> = {
   APP_CENTRAL_GATEWAY_SERVICE_URL: "http://central-application-gateway.kyma-system.svc.cluster.local:8082",
 };
 
-function run(
-  command: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
-
 async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await run("kubectl", ["--kubeconfig", inject("adminKubeconfig"), ...args], input);
+  const r = await run("kubectl", ["--kubeconfig", inject("adminKubeconfig"), ...args], { input });
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
 }

@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { AgentMetrics } from "../../src/observability/metrics.js";
 import { anchorsOf } from "../support/docs.js";
-import { ensurePrometheus, run } from "../support/prometheus.js";
+import { ensurePrometheus } from "../support/prometheus.js";
 import type { PrometheusBinaries, PromRule, RuleGroup } from "../support/prometheus.js";
+import { run } from "../support/run.js";
 import {
   dashboardQueries,
   metricNames,
@@ -45,6 +46,15 @@ let bins: PrometheusBinaries;
 let groups: RuleGroup[];
 let rules: PromRule[];
 let work: string;
+
+/** Writes `groups` as check.yaml and runs `promtool check rules` on it. */
+async function promtoolCheck(
+  ruleGroups: RuleGroup[],
+): Promise<{ code: number | null; stdout: string; output: string }> {
+  await writeFile(join(work, "check.yaml"), stringify({ groups: ruleGroups }));
+  const r = await run(bins.promtool, ["check", "rules", "check.yaml"], { cwd: work });
+  return { code: r.code, stdout: r.stdout, output: r.stdout + r.stderr };
+}
 
 /** Writes `groups` as rules.yaml next to a copy of rules.test.yaml and runs `promtool test rules`. */
 async function promtoolTest(ruleGroups: RuleGroup[]): Promise<{ code: number | null; output: string }> {
@@ -104,9 +114,8 @@ describe("the PrometheusRule (deploy/components/monitoring/prometheusrule.yaml)"
   });
 
   test("passes promtool check rules", async () => {
-    await writeFile(join(work, "check.yaml"), stringify({ groups }));
-    const r = await run(bins.promtool, ["check", "rules", "check.yaml"], { cwd: work });
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const r = await promtoolCheck(groups);
+    expect(r.code, r.output).toBe(0);
     expect(r.stdout).toContain(`SUCCESS: ${ALERTS.length} rules found`);
   });
 
@@ -115,10 +124,9 @@ describe("the PrometheusRule (deploy/components/monitoring/prometheusrule.yaml)"
     const broken = mutate(ALERTS[0] as string, (rule) => {
       rule.expr = "max by (namespace) (cra_certificate_not_after_timestamp_seconds > 0)) - time() <";
     });
-    await writeFile(join(work, "broken.yaml"), stringify({ groups: broken }));
-    const r = await run(bins.promtool, ["check", "rules", "broken.yaml"], { cwd: work });
+    const r = await promtoolCheck(broken);
     expect(r.code).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/parse error|unexpected/i);
+    expect(r.output).toMatch(/parse error|unexpected/i);
   });
 });
 
@@ -148,44 +156,48 @@ describe("promtool test rules (test/monitoring/rules.test.yaml)", () => {
     expect(r.output).toContain("SUCCESS");
   });
 
+  /** A change of a rule's expression: `from` replaced with `to`, which must change it. */
+  const replace =
+    (from: string, to: string) =>
+    (r: PromRule): void => {
+      if (!r.expr.includes(from))
+        throw new Error(`${r.alert}: the expression has no ${JSON.stringify(from)}`);
+      r.expr = r.expr.replace(from, to);
+    };
+
   // The unit tests are only worth something if a wrong rule fails them.
-  test.each([
+  test.each<[string, string, (rule: PromRule) => void]>([
     [
       "CompassRuntimeAgentCertificateNotRenewed",
       "a 1-day threshold instead of 7",
-      (r: PromRule) => (r.expr = r.expr.replace("7 * 86400", "1 * 86400")),
+      replace("7 * 86400", "1 * 86400"),
     ],
-    [
-      "CompassRuntimeAgentCertificateNotRenewed",
-      "the standby's 0 not filtered out",
-      (r: PromRule) => (r.expr = r.expr.replace(" > 0)", ")")),
-    ],
+    ["CompassRuntimeAgentCertificateNotRenewed", "the standby's 0 not filtered out", replace(" > 0)", ")")],
     [
       "CompassRuntimeAgentConnectionFailed",
       "ConnectionMaintenanceFailed left out",
-      (r: PromRule) => (r.expr = r.expr.replace("|ConnectionMaintenanceFailed", "")),
+      replace("|ConnectionMaintenanceFailed", ""),
     ],
     [
       "CompassRuntimeAgentSynchronizationStale",
       "a fixed 180 s period instead of the agent's",
-      (r: PromRule) => (r.expr = r.expr.replace("max by (namespace) (cra_sync_period_seconds)", "180")),
+      replace("max by (namespace) (cra_sync_period_seconds)", "180"),
     ],
     [
       "CompassRuntimeAgentSynchronizationStale",
       "min instead of max over the replicas",
-      (r: PromRule) =>
-        (r.expr = r.expr.replace("max by (namespace) (cra_last", "min by (namespace) (cra_last")),
+      replace("max by (namespace) (cra_last", "min by (namespace) (cra_last"),
     ],
-    ["CompassRuntimeAgentRBACRefusals", "no `for`", (r: PromRule) => delete r.for],
+    ["CompassRuntimeAgentRBACRefusals", "no `for`", (r) => delete r.for],
     [
       "CompassRuntimeAgentApplicationFailures",
       "a wrong metric name",
-      (r: PromRule) => (r.expr = r.expr.replace("cra_application_failures", "cra_applications_failed")),
+      replace("cra_application_failures", "cra_applications_failed"),
     ],
     [
       "CompassRuntimeAgentNotReconciling",
       "without the never-reconciled half",
-      (r: PromRule) => (r.expr = r.expr.split(/\n\s*or\s*\n/)[0] as string),
+      (r) => (r.expr = r.expr.split(/\n\s*or\s*\n/)[0] as string),
     ],
   ])("fail for a broken %s (%s)", async (alert, _what, change) => {
     const r = await promtoolTest(mutate(alert, change));
@@ -230,18 +242,24 @@ describe("the Grafana dashboard (deploy/components/monitoring/dashboard.json)", 
           q.expr.includes(metric) &&
           by.every((label) => new RegExp(`by \\([^)]*\\b${label}\\b`).test(q.expr)),
       );
-    expect(uses("cra_connection_state", ["state"])).toBe(true);
-    expect(uses("cra_certificate_not_after_timestamp_seconds")).toBe(true);
-    expect(uses("cra_reconcile_duration_seconds_bucket", ["result"])).toBe(true);
-    expect(uses("cra_reconcile_total", ["result"])).toBe(true);
-    expect(uses("cra_last_successful_sync_timestamp_seconds")).toBe(true);
-    expect(uses("cra_applications_managed")).toBe(true);
-    expect(uses("cra_application_failures")).toBe(true);
-    expect(uses("cra_compass_request_duration_seconds_bucket", ["operation", "outcome"])).toBe(true);
-    expect(uses("cra_kubernetes_requests_total", ["verb", "resource", "outcome"])).toBe(true);
-    expect(uses("cra_kubernetes_writes_total", ["kind", "verb"])).toBe(true);
-    expect(uses("cra_process_resident_memory_bytes")).toBe(true);
-    expect(uses("cra_process_cpu_seconds_total")).toBe(true);
+    const shown: [metric: string, by?: string[]][] = [
+      ["cra_connection_state", ["state"]],
+      ["cra_certificate_not_after_timestamp_seconds"],
+      ["cra_reconcile_duration_seconds_bucket", ["result"]],
+      ["cra_reconcile_total", ["result"]],
+      ["cra_last_successful_sync_timestamp_seconds"],
+      ["cra_applications_managed"],
+      ["cra_application_failures"],
+      ["cra_compass_request_duration_seconds_bucket", ["operation", "outcome"]],
+      ["cra_kubernetes_requests_total", ["verb", "resource", "outcome"]],
+      ["cra_kubernetes_writes_total", ["kind", "verb"]],
+      ["cra_process_resident_memory_bytes"],
+      ["cra_process_cpu_seconds_total"],
+    ];
+    const missing = shown
+      .filter(([metric, by]) => !uses(metric, by))
+      .map(([metric, by]) => (by ? `${metric} by (${by.join(", ")})` : metric));
+    expect(missing).toEqual([]);
   });
 
   test("every panel queries the chosen data source and namespace", async () => {

@@ -7,17 +7,18 @@
  *   renewed; Director faults; Connector faults; a foreign Application in the way; the API server refusing writes
  *   (RBAC).
  *
- * The rules are loaded as written (expressions, labels, annotations) except `for`, which is set to 0s: the
- * production durations (15 minutes, an hour) are tested by promtool's unit tests (monitoring.test.ts), so here an
- * alert is firing exactly while its expression is true. No assertion on durations: every wait has a hang guard.
+ * The rules are loaded as written (expressions, labels, annotations) except `for`, which is set to 0s (and
+ * `keep_firing_for`, which is dropped): the production durations (15 minutes, an hour) are tested by promtool's unit
+ * tests (monitoring.test.ts), so here an alert is firing exactly while its expression is true. No assertion on
+ * durations: every wait has a hang guard.
  */
 import { startFaultProxy } from "@runtime-agent/kube-testenv";
 import type { FaultProxy } from "@runtime-agent/kube-testenv";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { killAllAgents, startAgentProcess, waitFor } from "../support/agent-process.js";
 import type { AgentProcess } from "../support/agent-process.js";
-import { ensurePrometheus, startPrometheus } from "../support/prometheus.js";
-import type { PrometheusServer, RuleGroup } from "../support/prometheus.js";
+import { ensurePrometheus, SCRAPE_INTERVAL, startPrometheus } from "../support/prometheus.js";
+import type { Alert, PrometheusServer, RuleGroup } from "../support/prometheus.js";
 import { Scenario } from "../support/scenario.js";
 import { dashboardQueries, readDashboard, readRuleGroups } from "./monitoring-files.js";
 
@@ -36,15 +37,14 @@ let proxy: FaultProxy;
 let agent: AgentProcess;
 let prometheus: PrometheusServer;
 
-type Alert = Awaited<ReturnType<PrometheusServer["alerts"]>>[number];
 /** What the e2e saw, printed at the end (and in the closing note of issue 17). */
 const journal: string[] = [];
 
-/** The PrometheusRule's groups as Prometheus loads them here: every second, `for: 0s`. */
+/** The PrometheusRule's groups as Prometheus loads them here: every scrape interval, `for: 0s`. */
 function testCopy(groups: RuleGroup[]): RuleGroup[] {
   return groups.map((g) => ({
     ...g,
-    interval: "1s",
+    interval: SCRAPE_INTERVAL,
     rules: g.rules.map((r) => {
       const { keep_firing_for: _keep, ...rest } = r;
       return { ...rest, for: "0s" };
@@ -55,22 +55,21 @@ function testCopy(groups: RuleGroup[]): RuleGroup[] {
 const firing = async (): Promise<Alert[]> => (await prometheus.alerts()).filter((a) => a.state === "firing");
 const names = (alerts: Alert[]) => alerts.map((a) => a.labels["alertname"] as string).sort();
 
-/** Waits until `alert` fires; returns it and notes every alert firing at that moment. */
-async function waitForFiring(alert: string, stage: string): Promise<Alert> {
-  const found = await waitFor(
-    `alert ${alert} firing (${stage})`,
-    async () => {
-      const now = await firing();
-      const a = now.find((x) => x.labels["alertname"] === alert);
-      return a ? { a, now } : undefined;
-    },
-    GUARD,
-    500,
-  ).catch(async (error: unknown) => {
+/** Waits (at most GUARD) until `probe` finds what it waits for among the firing alerts; a timeout names them. */
+async function waitForAlerts<T>(what: string, probe: (now: Alert[]) => T | undefined): Promise<T> {
+  return waitFor(what, async () => probe(await firing()), GUARD, 500).catch(async (error: unknown) => {
     throw new Error(
       `${(error as Error).message}; firing: ${names(await firing()).join(", ") || "none"}; agent:\n${agent.tail(15)}`,
       { cause: error },
     );
+  });
+}
+
+/** Waits until `alert` fires; returns it and notes every alert firing at that moment. */
+async function waitForFiring(alert: string, stage: string): Promise<Alert> {
+  const found = await waitForAlerts(`alert ${alert} firing (${stage})`, (now) => {
+    const a = now.find((x) => x.labels["alertname"] === alert);
+    return a ? { a, now } : undefined;
   });
   journal.push(
     `${stage}: ${alert} fired with value ${found.a.value}${
@@ -87,22 +86,38 @@ async function waitForFiring(alert: string, stage: string): Promise<Alert> {
 
 /** Waits until none of `alerts` (default: none at all) is firing. */
 async function waitForQuiet(stage: string, alerts?: string[]): Promise<void> {
-  await waitFor(
-    `no ${alerts ? alerts.join(", ") : "alert"} firing (${stage})`,
-    async () => {
-      const now = names(await firing()).filter((n) => !alerts || alerts.includes(n));
-      return now.length === 0 ? true : undefined;
-    },
-    GUARD,
-    500,
-  ).catch(async (error: unknown) => {
-    throw new Error(
-      `${(error as Error).message}; firing: ${names(await firing()).join(", ")}; agent:\n${agent.tail(15)}`,
-      { cause: error },
-    );
-  });
+  await waitForAlerts(`no ${alerts ? alerts.join(", ") : "alert"} firing (${stage})`, (now) =>
+    names(now).some((n) => !alerts || alerts.includes(n)) ? undefined : true,
+  );
   journal.push(`${stage}: ${alerts ? alerts.join(", ") : "every alert"} quiet`);
 }
+
+/**
+ * A failure and its alert: `induce` the failure, wait until the agent reports `failedState` and `alert` fires, `check`
+ * the alert; `undo` the failure, wait until the agent is Synchronized again and no alert fires.
+ */
+async function fireAndClear(failure: {
+  induce: () => Promise<unknown>;
+  failedState: string;
+  alert: string;
+  /** The journal's names of the failure and of the recovery. */
+  stage: string;
+  recovered: string;
+  check: (alert: Alert) => void;
+  undo: () => Promise<unknown>;
+}): Promise<void> {
+  await failure.induce();
+  await scenario.waitForState(failure.failedState, GUARD);
+  failure.check(await waitForFiring(failure.alert, failure.stage));
+  await failure.undo();
+  await scenario.waitForState("Synchronized", GUARD);
+  await waitForQuiet(failure.recovered);
+}
+
+/** The Compass simulator answering `target`'s requests with 503 (for as long as a test takes), and no faults. */
+const compassFault = (target: "director" | "connector") => () =>
+  scenario.admin.call("POST", "/admin/faults", { target, status: 503, times: 100_000 });
+const noCompassFaults = () => scenario.admin.call("DELETE", "/admin/faults");
 
 beforeAll(async () => {
   // Built on first use (a cold build takes several minutes), then cached.
@@ -241,13 +256,15 @@ describe("a real Prometheus scraping the agent", () => {
   test(
     "Director faults fire CompassRuntimeAgentSynchronizationStale (3 periods of 3 s); without them it stops",
     async () => {
-      await scenario.admin.call("POST", "/admin/faults", { target: "director", status: 503, times: 100_000 });
-      await scenario.waitForState("SynchronizationFailed", GUARD);
-      const alert = await waitForFiring("CompassRuntimeAgentSynchronizationStale", "Director answering 503");
-      expect(Number(alert.value)).toBeGreaterThan(9);
-      await scenario.admin.call("DELETE", "/admin/faults");
-      await scenario.waitForState("Synchronized", GUARD);
-      await waitForQuiet("Director back");
+      await fireAndClear({
+        induce: compassFault("director"),
+        failedState: "SynchronizationFailed",
+        alert: "CompassRuntimeAgentSynchronizationStale",
+        stage: "Director answering 503",
+        check: (alert) => expect(Number(alert.value)).toBeGreaterThan(9),
+        undo: noCompassFaults,
+        recovered: "Director back",
+      });
     },
     TEST_TIMEOUT,
   );
@@ -255,17 +272,15 @@ describe("a real Prometheus scraping the agent", () => {
   test(
     "Connector faults fire CompassRuntimeAgentConnectionFailed (ConnectionMaintenanceFailed); without them it stops",
     async () => {
-      await scenario.admin.call("POST", "/admin/faults", {
-        target: "connector",
-        status: 503,
-        times: 100_000,
+      await fireAndClear({
+        induce: compassFault("connector"),
+        failedState: "ConnectionMaintenanceFailed",
+        alert: "CompassRuntimeAgentConnectionFailed",
+        stage: "Connector answering 503",
+        check: (alert) => expect(Number(alert.value)).toBe(1),
+        undo: noCompassFaults,
+        recovered: "Connector back",
       });
-      await scenario.waitForState("ConnectionMaintenanceFailed", GUARD);
-      const alert = await waitForFiring("CompassRuntimeAgentConnectionFailed", "Connector answering 503");
-      expect(Number(alert.value)).toBe(1);
-      await scenario.admin.call("DELETE", "/admin/faults");
-      await scenario.waitForState("Synchronized", GUARD);
-      await waitForQuiet("Connector back");
     },
     TEST_TIMEOUT,
   );
@@ -273,22 +288,23 @@ describe("a real Prometheus scraping the agent", () => {
   test(
     "a foreign Application in the way fires CompassRuntimeAgentApplicationFailures; removed, it stops",
     async () => {
-      await scenario.kube.ok("POST", APPLICATIONS, {
-        apiVersion: "applicationconnector.kyma-project.io/v1alpha1",
-        kind: "Application",
-        metadata: { name: "mp-hr", labels: { owner: "somebody-else" } },
-        spec: { description: "not the agent's", services: [] },
+      await fireAndClear({
+        induce: async () => {
+          await scenario.kube.ok("POST", APPLICATIONS, {
+            apiVersion: "applicationconnector.kyma-project.io/v1alpha1",
+            kind: "Application",
+            metadata: { name: "mp-hr", labels: { owner: "somebody-else" } },
+            spec: { description: "not the agent's", services: [] },
+          });
+          await scenario.addApplication({ name: "hr" });
+        },
+        failedState: "ResourceApplicationFailed",
+        alert: "CompassRuntimeAgentApplicationFailures",
+        stage: "foreign Application mp-hr",
+        check: (alert) => expect(Number(alert.value)).toBe(1),
+        undo: () => scenario.kube.ok("DELETE", `${APPLICATIONS}/mp-hr`),
+        recovered: "foreign Application removed",
       });
-      await scenario.addApplication({ name: "hr" });
-      await scenario.waitForState("ResourceApplicationFailed", GUARD);
-      const alert = await waitForFiring(
-        "CompassRuntimeAgentApplicationFailures",
-        "foreign Application mp-hr",
-      );
-      expect(Number(alert.value)).toBe(1);
-      await scenario.kube.ok("DELETE", `${APPLICATIONS}/mp-hr`);
-      await scenario.waitForState("Synchronized", GUARD);
-      await waitForQuiet("foreign Application removed");
     },
     TEST_TIMEOUT,
   );

@@ -51,6 +51,12 @@ export interface PrometheusBinaries {
   origin: string;
 }
 
+const BINARIES = ["prometheus", "promtool"] as const;
+
+function binariesIn(dir: string, origin: string): PrometheusBinaries {
+  return { prometheus: join(dir, "prometheus"), promtool: join(dir, "promtool"), origin };
+}
+
 function findGo(): string {
   const candidates = [
     process.env["GO"],
@@ -75,6 +81,12 @@ async function executable(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The first of the two binaries that is not an executable in `dir`; undefined when both are. */
+async function missingIn(dir: string): Promise<string | undefined> {
+  for (const b of BINARIES) if (!(await executable(join(dir, b)))) return join(dir, b);
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -174,28 +186,20 @@ function goBuild(outDir: string): Promise<void> {
 export async function ensurePrometheus(): Promise<PrometheusBinaries> {
   const given = process.env["RUNTIME_AGENT_PROMETHEUS_DIR"];
   if (given) {
-    const bins = { prometheus: join(given, "prometheus"), promtool: join(given, "promtool"), origin: given };
-    for (const b of [bins.prometheus, bins.promtool])
-      if (!(await executable(b)))
-        throw new Error(`RUNTIME_AGENT_PROMETHEUS_DIR=${given}: ${b} is not an executable`);
-    return bins;
+    const missing = await missingIn(given);
+    if (missing) throw new Error(`RUNTIME_AGENT_PROMETHEUS_DIR=${given}: ${missing} is not an executable`);
+    return binariesIn(given, given);
   }
   const root =
     process.env["RUNTIME_AGENT_PROMETHEUS_CACHE"] || join(homedir(), ".cache", "runtime-agent", "prometheus");
   const version = cacheVersion();
   const dir = join(root, version);
-  const bins = (origin: string) => ({
-    prometheus: join(dir, "prometheus"),
-    promtool: join(dir, "promtool"),
-    origin,
-  });
-  const built = async () =>
-    (await executable(join(dir, "prometheus"))) && (await executable(join(dir, "promtool")));
-  if (await built()) return bins("cache");
+  const built = async () => (await missingIn(dir)) === undefined;
+  if (await built()) return binariesIn(dir, "cache");
   await mkdir(root, { recursive: true });
   const release = await lock(join(root, `${version}.lock`), 60 * 60_000);
   try {
-    if (await built()) return bins("cache");
+    if (await built()) return binariesIn(dir, "cache");
     progress(
       `building prometheus and promtool ${PROMETHEUS_VERSION} from Go modules into ${dir} (a cold build takes several minutes)`,
     );
@@ -205,7 +209,7 @@ export async function ensurePrometheus(): Promise<PrometheusBinaries> {
     await mkdir(tmp, { recursive: true });
     try {
       await goBuild(tmp);
-      for (const b of ["prometheus", "promtool"]) await chmod(join(tmp, b), 0o755);
+      for (const b of BINARIES) await chmod(join(tmp, b), 0o755);
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
     } finally {
@@ -213,28 +217,10 @@ export async function ensurePrometheus(): Promise<PrometheusBinaries> {
     }
     const seconds = (Date.now() - started) / 1000;
     progress(`built prometheus and promtool in ${seconds.toFixed(0)} s`);
-    return bins(`built in ${seconds.toFixed(0)} s`);
+    return binariesIn(dir, `built in ${seconds.toFixed(0)} s`);
   } finally {
     await release();
   }
-}
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function run(command: string, args: string[], options: { cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** The Prometheus rule file (`groups:`) inside a PrometheusRule object. */
@@ -253,24 +239,37 @@ export interface PromRule {
   annotations?: Record<string, string>;
 }
 
+/** One series of an instant query's vector. */
+export interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** An active alert as /api/v1/alerts lists it. */
+export interface Alert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: string;
+  value: string;
+}
+
 export interface PrometheusServer {
   url: string;
   /** GET /api/v1/<path> with query parameters; the `data` of a successful answer. */
   api<T>(path: string, params?: Record<string, string>): Promise<T>;
   /** An instant query's vector (the result of /api/v1/query). */
-  query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  query(expr: string): Promise<Sample[]>;
   /** Active alerts (pending and firing). */
-  alerts(): Promise<
-    { labels: Record<string, string>; annotations: Record<string, string>; state: string; value: string }[]
-  >;
-  /** The server's own log, for failure messages. */
-  log(): string;
+  alerts(): Promise<Alert[]>;
   stop(): Promise<void>;
 }
 
+/** How often the server scrapes and evaluates rules. */
+export const SCRAPE_INTERVAL = "1s";
+
 /**
- * Starts `prometheus` on a loopback port: one scrape job, `scrapeIntervalSeconds` for scraping and rule evaluation,
- * the given rule groups, storage in a temporary directory (removed by stop()).
+ * Starts `prometheus` on a loopback port: one scrape job, scraping and rule evaluation every SCRAPE_INTERVAL, the given
+ * rule groups, storage in a temporary directory (removed by stop()).
  */
 export async function startPrometheus(options: {
   binary: string;
@@ -279,15 +278,17 @@ export async function startPrometheus(options: {
   /** Labels of the static target (e.g. namespace, pod, as a ServiceMonitor would add). */
   targetLabels?: Record<string, string>;
   ruleGroups: RuleGroup[];
-  scrapeIntervalSeconds?: number;
 }): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), "prometheus-"));
-  const interval = `${options.scrapeIntervalSeconds ?? 1}s`;
   await writeFile(join(dir, "rules.yaml"), stringify({ groups: options.ruleGroups }));
   await writeFile(
     join(dir, "prometheus.yml"),
     stringify({
-      global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+      global: {
+        scrape_interval: SCRAPE_INTERVAL,
+        scrape_timeout: SCRAPE_INTERVAL,
+        evaluation_interval: SCRAPE_INTERVAL,
+      },
       rule_files: [join(dir, "rules.yaml")],
       scrape_configs: [
         {
@@ -312,13 +313,11 @@ export async function startPrometheus(options: {
   );
   child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-  let exited: number | string | null | undefined;
-  const done = new Promise<void>((resolve) =>
-    child.on("exit", (code, signal) => {
-      exited = code ?? signal;
-      resolve();
-    }),
-  );
+  // A failed spawn is reported by the readiness wait below (as an exit), not as an uncaught error.
+  child.on("error", (error) => (output += `${error.message}\n`));
+  /** How the process ended (exit code or signal); null while it runs. */
+  const exited = () => child.exitCode ?? child.signalCode;
+  const done = new Promise<void>((resolve) => child.on("close", () => resolve()));
 
   const api = async <T>(path: string, params: Record<string, string> = {}): Promise<T> => {
     const response = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params)}`);
@@ -333,28 +332,15 @@ export async function startPrometheus(options: {
     url,
     api,
     async query(expr) {
-      const data = await api<{
-        resultType: string;
-        result: { metric: Record<string, string>; value: [number, string] }[];
-      }>("query", { query: expr });
+      const data = await api<{ resultType: string; result: Sample[] }>("query", { query: expr });
       if (data.resultType !== "vector") throw new Error(`${expr}: a ${data.resultType}, not a vector`);
       return data.result;
     },
     async alerts() {
-      return (
-        await api<{
-          alerts: {
-            labels: Record<string, string>;
-            annotations: Record<string, string>;
-            state: string;
-            value: string;
-          }[];
-        }>("alerts")
-      ).alerts;
+      return (await api<{ alerts: Alert[] }>("alerts")).alerts;
     },
-    log: () => output,
     async stop() {
-      if (exited === undefined) child.kill("SIGTERM");
+      if (exited() === null) child.kill("SIGTERM");
       const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await done;
       clearTimeout(killer);
@@ -362,16 +348,18 @@ export async function startPrometheus(options: {
     },
   };
   try {
-    await waitFor(
+    // An exit ends the wait at once (waitFor would retry a thrown error until its timeout).
+    const ready = await waitFor(
       "prometheus to be ready",
       async () => {
-        if (exited !== undefined) throw new Error(`prometheus exited (${exited}):\n${output.slice(-3000)}`);
+        if (exited() !== null) return false;
         const r = await fetch(`${url}/-/ready`);
         return r.ok ? true : undefined;
       },
       60_000,
       200,
     );
+    if (!ready) throw new Error(`prometheus exited (${exited()})`);
   } catch (error) {
     await server.stop();
     throw new Error(`${(error as Error).message}\n${output.slice(-3000)}`, { cause: error });
