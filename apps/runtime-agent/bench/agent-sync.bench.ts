@@ -7,12 +7,15 @@
 // The agent runs as the image runs it: the esbuild bundle (build/bundle.mjs, built here into a temp dir) with the
 // Node flags and environment of build/node-flags.json (the Dockerfile must use the same). BENCH_AGENT_ENTRY=dist
 // runs the unbundled tsc output (dist/cli.js) instead; BENCH_AGENT_NODE_ARGS adds flags (profiling).
+// Options: --apps N (default 1000), --bundles B (5), --apis A (3), --events E (2) set the simulator's tenant (each
+// application B bundles × (A APIs + E events), half with credentials); --no-floor skips step 4 (bench:scale).
 // Prints a table, then one JSON record as the last line.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { startCompassSimulator } from "@runtime-agent/compass-sim";
 import { createK8sStore, DEFAULT_COMPASS_CONNECTION_NAME } from "@runtime-agent/k8s-store";
 import { startControlPlane } from "@runtime-agent/kube-testenv";
@@ -22,7 +25,23 @@ import { floorCreate } from "./floor.js";
 import { diff, parseCounters, sumBy } from "./metrics-scrape.js";
 import { round } from "./stats.js";
 
-const APPS = Number(process.env.BENCH_APPS ?? 1000);
+const { values: args } = parseArgs({
+  options: {
+    apps: { type: "string", default: "1000" },
+    bundles: { type: "string", default: "5" },
+    apis: { type: "string", default: "3" },
+    events: { type: "string", default: "2" },
+    floor: { type: "boolean", default: true },
+  },
+  allowNegative: true,
+});
+function count(name: "apps" | "bundles" | "apis" | "events", min: number): number {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, not ${JSON.stringify(args[name])}`);
+  return value;
+}
+const APPS = count("apps", 1);
+const shape = { bundles: count("bundles", 0), apis: count("apis", 0), events: count("events", 0) };
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 
 // What ships: the bundle and the image's Node flags.
@@ -44,7 +63,7 @@ const cp = await startControlPlane({
   rbacDir: fileURLToPath(new URL("../deploy", import.meta.url)),
 });
 const sim = await startCompassSimulator({
-  generate: { applications: APPS, bundles: 5, apis: 3, events: 2, credentialsRatio: 0.5 },
+  generate: { applications: APPS, ...shape, credentialsRatio: 0.5 },
   requestLogLimit: 1_000_000,
 });
 const store = createK8sStore({ kubeconfigPath: cp.kubeconfigPath });
@@ -113,6 +132,18 @@ async function stopAgent(): Promise<void> {
   await agentExited;
 }
 
+/** The floor (see the header) against this control plane; the agent must be stopped. */
+async function measureFloor() {
+  const integrationNamespace = process.env.APP_INTEGRATION_NAMESPACE ?? "kyma-system";
+  const agentApps = await store.applications.listManaged();
+  const agentSecrets = await store.applications.listManagedSecrets(integrationNamespace);
+  const serverCpuBefore = serverCpu();
+  const clientCpuBefore = process.cpuUsage();
+  const floor = await floorCreate(cp.agentKubeconfigPath, agentApps, agentSecrets);
+  const clientCpuUs = process.cpuUsage(clientCpuBefore);
+  return { ...floor, cpu: { agent: (clientCpuUs.user + clientCpuUs.system) / 1e6, server: serverCpu() - serverCpuBefore } };
+}
+
 const scrape = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
 const compassRequests = () => sim.state.snapshot().requestLog.filter((r) => r.api !== undefined).length;
 const writesOf = (text: string) => sumBy(parseCounters(text, "cra_kubernetes_writes_total"), "kind");
@@ -172,7 +203,7 @@ try {
       const cc = await store.compassConnections.find(DEFAULT_COMPASS_CONNECTION_NAME);
       return cc?.status?.connectionState === "Synchronized" ? cc : undefined;
     },
-    300_000,
+    Math.max(300_000, APPS * 200), // a hang guard, not a target
     50,
   );
   const fullSyncSeconds = (performance.now() - started) / 1000;
@@ -204,7 +235,7 @@ try {
         const cc = await store.compassConnections.find(DEFAULT_COMPASS_CONNECTION_NAME);
         return cc?.spec.resyncNow === false && cc.status?.connectionState === "Synchronized" ? true : undefined;
       },
-      120_000,
+      Math.max(120_000, APPS * 60),
       20,
     );
     const seconds = (performance.now() - t0) / 1000;
@@ -276,17 +307,10 @@ try {
   // 4. The floor: the agent stopped (it would see the copies), the objects it wrote created again by a plain loop.
   await stopAgent();
   phase = "floor";
-  const integrationNamespace = process.env.APP_INTEGRATION_NAMESPACE ?? "kyma-system";
-  const agentApps = await store.applications.listManaged();
-  const agentSecrets = await store.applications.listManagedSecrets(integrationNamespace);
-  const serverCpuBeforeFloor = serverCpu();
-  const clientCpuBeforeFloor = process.cpuUsage();
-  const floor = await floorCreate(cp.agentKubeconfigPath, agentApps, agentSecrets);
-  const floorClientCpuUs = process.cpuUsage(clientCpuBeforeFloor);
-  const floorCpu = { agent: (floorClientCpuUs.user + floorClientCpuUs.system) / 1e6, server: serverCpu() - serverCpuBeforeFloor };
-  const ratioToFloor = fullSyncSeconds / floor.seconds;
+  const floor = args.floor ? await measureFloor() : undefined;
+  const ratioToFloor = floor === undefined ? undefined : fullSyncSeconds / floor.seconds;
   // CPU seconds (client + kube-apiserver + etcd) hold up better than wall-clock seconds when other work loads the machine.
-  const cpuRatioToFloor = (fullCpu.agent + fullCpu.server) / (floorCpu.agent + floorCpu.server);
+  const cpuRatioToFloor = floor === undefined ? undefined : (fullCpu.agent + fullCpu.server) / (floor.cpu.agent + floor.cpu.server);
 
   const fullRequests = requestsByVerb(afterFull);
   const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
@@ -298,28 +322,36 @@ try {
   console.log(row("pairing + full sync", fullSyncSeconds, fullRequests, totalWrites(writesOf(afterFull)), compassFull, fullCpu));
   console.log(row("no change", noChange.seconds, noChange.requests, totalWrites(noChange.writes), noChange.compass, noChange.cpu));
   console.log(row("one app changed", oneChange.seconds, oneChange.requests, totalWrites(oneChange.writes), oneChange.compass, oneChange.cpu));
-  console.log(row(`floor: plain POST loop`, floor.seconds, { create: floor.applications + floor.secrets }, floor.applications + floor.secrets, 0, floorCpu));
-  console.log(
-    `(floor: the agent's ${floor.applications} Applications + ${floor.secrets} Secrets created again under fresh names with node:https, ${floor.concurrency} in flight (the agent's write concurrency), each Application's Secrets after it, its client CPU under "agent CPU"; full sync = ${ratioToFloor.toFixed(2)} × the floor's seconds, ${cpuRatioToFloor.toFixed(2)} × its CPU)`,
-  );
+  if (floor !== undefined) {
+    console.log(row(`floor: plain POST loop`, floor.seconds, { create: floor.applications + floor.secrets }, floor.applications + floor.secrets, 0, floor.cpu));
+    console.log(
+      `(floor: the agent's ${floor.applications} Applications + ${floor.secrets} Secrets created again under fresh names with node:https, ${floor.concurrency} in flight (the agent's write concurrency), each Application's Secrets after it, its client CPU under "agent CPU"; full sync = ${ratioToFloor?.toFixed(2)} × the floor's seconds, ${cpuRatioToFloor?.toFixed(2)} × its CPU)`,
+    );
+  }
   console.log(`(CPU in seconds: the agent process; kube-apiserver + etcd. Machine load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);
   console.log(`peak RSS of the agent process: ${peakRssMb.toFixed(1)} MB (${peakRssAfterFullMb.toFixed(1)} MB until the end of the full sync)`);
   console.log(
     JSON.stringify({
       bench: "agent-sync",
       apps: APPS,
+      ...shape,
       entry: ENTRY,
       nodeFlags: nodeArgs,
       nodeEnv: ENTRY === "bundle" ? image.env : {},
       fullSyncSeconds: round(fullSyncSeconds),
-      floorSeconds: round(floor.seconds),
-      fullSyncRatioToFloor: round(ratioToFloor, 2),
-      floorObjects: floor.applications + floor.secrets,
-      floorConcurrency: floor.concurrency,
-      floorClientCpuSeconds: round(floorCpu.agent),
-      floorServerCpuSeconds: round(floorCpu.server),
-      fullSyncCpuRatioToFloor: round(cpuRatioToFloor, 2),
+      ...(floor !== undefined && ratioToFloor !== undefined && cpuRatioToFloor !== undefined
+        ? {
+            floorSeconds: round(floor.seconds),
+            fullSyncRatioToFloor: round(ratioToFloor, 2),
+            floorObjects: floor.applications + floor.secrets,
+            floorConcurrency: floor.concurrency,
+            floorClientCpuSeconds: round(floor.cpu.agent),
+            floorServerCpuSeconds: round(floor.cpu.server),
+            fullSyncCpuRatioToFloor: round(cpuRatioToFloor, 2),
+          }
+        : {}),
       noChangeSeconds: round(noChange.seconds),
+      noChangeAgentCpuSeconds: round(noChange.cpu.agent),
       noChangeWrites: totalWrites(noChange.writes),
       oneChangeWrites: totalWrites(oneChange.writes),
       peakRssMb: round(peakRssMb, 1),
