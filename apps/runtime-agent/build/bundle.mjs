@@ -29,7 +29,7 @@ export const DEFAULT_OUTFILE = join(appDir, "dist", "bundle", "runtime-agent.mjs
 /** Packages a bundle may leave to run time: optional native add-ons, each required inside try/catch. */
 const OPTIONAL_EXTERNALS = new Set(["bufferutil", "utf-8-validate", "supports-color"]);
 /**
- * Packages that must never end up in the image: test and demo tools, and graphql-js / graphql-request (the clients
+ * Packages that must never end up in the image: test and demo tools, ASN.1/PKI libraries, and graphql-js / graphql-request (the clients
  * send query text printed at codegen time; see docs/architecture.md, "GraphQL on the wire").
  */
 const FORBIDDEN_INPUTS = [
@@ -39,6 +39,8 @@ const FORBIDDEN_INPUTS = [
   /node_modules\/\.pnpm\/fast-check@/,
   /node_modules\/\.pnpm\/graphql@/,
   /node_modules\/\.pnpm\/graphql-request@/,
+  // ASN.1/PKI libraries: cert-manager writes and reads the DER it needs itself (about 2 MB less memory at start).
+  /node_modules\/\.pnpm\/(pkijs|asn1js)@/,
 ];
 
 /** The global the agent may read its version from (smallest source change; see versionPlugin). */

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
-import * as pkijs from "pkijs";
 import { CertificateError, CertificateErrorCode } from "./errors.js";
 import { readPrivateKey } from "./keys.js";
+import { children, parse, Tag } from "./der.js";
 import { decodeRdnSequence } from "./name-der.js";
 import { decodeStandardBase64, parsePemBlocks, pemEncode } from "./pem.js";
 import { DistinguishedName, formatSubject, toDistinguishedName } from "./subject.js";
@@ -49,9 +49,13 @@ function parseDer(der: Uint8Array<ArrayBuffer>, what: string): ParsedCertificate
   let issuer: DistinguishedName;
   try {
     x509 = new X509Certificate(der);
-    const cert = pkijs.Certificate.fromBER(der);
-    subject = decodeRdnSequence(cert.subject.toSchema().toBER(false), `${what} subject`);
-    issuer = decodeRdnSequence(cert.issuer.toSchema().toBER(false), `${what} issuer`);
+    // TBSCertificate: [0] version (absent in v1), serialNumber, signature, issuer, validity, subject, ...
+    const [tbs] = children(parse(der, Tag.SEQUENCE));
+    const fields = tbs?.tag === Tag.SEQUENCE ? children(tbs) : [];
+    const [, , issuerName, , subjectName] = fields[0]?.tag === Tag.CONTEXT_0 ? fields.slice(1) : fields;
+    if (issuerName?.tag !== Tag.SEQUENCE || subjectName?.tag !== Tag.SEQUENCE) throw new Error("no issuer and subject");
+    subject = decodeRdnSequence(subjectName.der, `${what} subject`);
+    issuer = decodeRdnSequence(issuerName.der, `${what} issuer`);
   } catch (cause) {
     if (cause instanceof CertificateError) throw cause;
     throw badEncoding(`${what} is not a valid X.509 certificate.`, cause);

@@ -1,14 +1,10 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
+import { createPublicKey, KeyObject, sign, verify } from "node:crypto";
+import { children, decodeOid, encode, encodeOid, expectTag, parse, Tag } from "./der.js";
 import { CertificateError, CertificateErrorCode } from "./errors.js";
 import type { KeyPair } from "./keys.js";
 import { decodeRdnSequence, encodeRdnSequence, sortForCsr, type SubjectStringEncoding } from "./name-der.js";
 import { decodeStandardBase64, parsePemBlocks, pemEncode } from "./pem.js";
 import { DistinguishedName, toDistinguishedName } from "./subject.js";
-
-/** pkijs engine bound to Node's WebCrypto; passed explicitly so we never touch pkijs' global engine. */
-const engine = new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: globalThis.crypto });
 
 export interface CreateCsrOptions {
   /** See {@link SubjectStringEncoding}. Default `"go"` (byte-identical subject to the Go agent's). */
@@ -67,24 +63,13 @@ export async function createCsr(
     );
   }
   try {
-    const subjectSchema = asn1js.fromBER(encodeRdnSequence(ordered, mode)).result;
-    const csr = new pkijs.CertificationRequest({ attributes: [] });
-    csr.version = 0;
-    csr.subject = new pkijs.RelativeDistinguishedNames({ schema: subjectSchema });
-    await csr.subjectPublicKeyInfo.importKey(keys.publicKey, engine);
-    await csr.sign(keys.privateKey, "SHA-256", engine);
-    // pkijs leaves the parameters of sha256WithRSAEncryption absent; RFC 4055 says they MUST be NULL, and Go writes
-    // NULL. The AlgorithmIdentifier sits outside the signed part, so this does not touch the signature.
-    if (
-      csr.signatureAlgorithm.algorithmId === SHA256_WITH_RSA &&
-      csr.signatureAlgorithm.algorithmParams === undefined
-    ) {
-      csr.signatureAlgorithm = new pkijs.AlgorithmIdentifier({
-        algorithmId: SHA256_WITH_RSA,
-        algorithmParams: new asn1js.Null(),
-      });
-    }
-    const der = new Uint8Array(csr.toSchema(false).toBER(false));
+    const spki = KeyObject.from(keys.publicKey).export({ type: "spki", format: "der" });
+    // CertificationRequestInfo: version 0, subject, the public key, no attributes (an empty [0] set, as Go writes).
+    const info = encode(Tag.SEQUENCE, VERSION_0, encodeRdnSequence(ordered, mode), spki, encode(Tag.CONTEXT_0));
+    const signature = sign("sha256", info, KeyObject.from(keys.privateKey));
+    // sha256WithRSAEncryption with NULL parameters (RFC 4055 says they MUST be NULL; Go writes NULL).
+    const algorithm = encode(Tag.SEQUENCE, encodeOid(SHA256_WITH_RSA), encode(Tag.NULL));
+    const der = encode(Tag.SEQUENCE, info, algorithm, encode(Tag.BIT_STRING, Uint8Array.of(0), signature));
     const pem = pemEncode("CERTIFICATE REQUEST", der);
     return {
       pem,
@@ -97,8 +82,19 @@ export async function createCsr(
   }
 }
 
+const VERSION_0 = encode(Tag.INTEGER, Uint8Array.of(0));
 const RSASSA = "RSASSA-PKCS1-v1_5";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+/** Signature algorithms readCsr verifies (RSA PKCS#1 v1.5 and ECDSA), by OID; others count as not valid. */
+const SIGNATURE_HASHES: Readonly<Record<string, string>> = {
+  "1.2.840.113549.1.1.5": "sha1",
+  [SHA256_WITH_RSA]: "sha256",
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+};
 
 /** What {@link readCsr} finds in a CSR. */
 export interface CsrInfo {
@@ -136,23 +132,25 @@ export async function readCsr(csr: string): Promise<CsrInfo> {
   );
   if (block === undefined) throw csrFailed("No CERTIFICATE REQUEST PEM block found.");
   try {
-    const request = pkijs.CertificationRequest.fromBER(block.der);
-    const subject = decodeRdnSequence(request.subject.toSchema().toBER(false), "CSR subject");
-    const spki = new Uint8Array(request.subjectPublicKeyInfo.toSchema().toBER(false));
-    const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-    let signatureValid: boolean;
-    try {
-      signatureValid = await request.verify(engine);
-    } catch {
-      signatureValid = false; // unsupported algorithm or malformed signature: not valid
+    const [info, algorithm, signature] = children(parse(block.der, Tag.SEQUENCE));
+    const signed = expectTag(info, Tag.SEQUENCE);
+    const [version, subjectName, spki] = children(signed);
+    expectTag(version, Tag.INTEGER);
+    const subject = decodeRdnSequence(expectTag(subjectName, Tag.SEQUENCE).der, "CSR subject");
+    const publicKey = createPublicKey({ key: Buffer.from(expectTag(spki, Tag.SEQUENCE).der), format: "der", type: "spki" });
+    const [algorithmOid] = children(expectTag(algorithm, Tag.SEQUENCE));
+    const signatureAlgorithmOid = decodeOid(expectTag(algorithmOid, Tag.OBJECT_IDENTIFIER));
+    const signatureBits = expectTag(signature, Tag.BIT_STRING).content;
+    const hash = SIGNATURE_HASHES[signatureAlgorithmOid];
+    let signatureValid = false; // unsupported algorithm or malformed signature: not valid
+    if (hash !== undefined && signatureBits[0] === 0) {
+      try {
+        signatureValid = verify(hash, signed.der, publicKey, signatureBits.subarray(1));
+      } catch {
+        signatureValid = false;
+      }
     }
-    return {
-      subject,
-      publicKey,
-      signatureValid,
-      signatureAlgorithmOid: request.signatureAlgorithm.algorithmId,
-      der: block.der,
-    };
+    return { subject, publicKey, signatureValid, signatureAlgorithmOid, der: block.der };
   } catch (cause) {
     if (cause instanceof CertificateError)
       throw csrFailed(`CSR subject is malformed: ${cause.message}`, cause);

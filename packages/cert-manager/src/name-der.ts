@@ -1,4 +1,4 @@
-import * as asn1js from "asn1js";
+import { children, decodeOid, decodeString, DerError, encode, encodeOid, expectTag, parse, Tag } from "./der.js";
 import { CertificateError, CertificateErrorCode } from "./errors.js";
 import { DistinguishedName, type SubjectAttribute } from "./subject.js";
 
@@ -23,38 +23,30 @@ export function sortForCsr(dn: DistinguishedName): SubjectAttribute[] {
   return [...dn.attributes].sort((a, b) => (GO_ORDER[a.type] ?? 6) - (GO_ORDER[b.type] ?? 6));
 }
 
-function encodeValue(attribute: SubjectAttribute, mode: SubjectStringEncoding): asn1js.BaseBlock {
+function encodeValue(attribute: SubjectAttribute, mode: SubjectStringEncoding): Uint8Array {
   const value = attribute.value;
+  const as = (tag: number) => encode(tag, Buffer.from(value, tag === Tag.UTF8_STRING ? "utf8" : "latin1"));
   if (attribute.type === "DC" || attribute.type === "emailAddress") {
-    return ASCII.test(value) ? new asn1js.IA5String({ value }) : new asn1js.Utf8String({ value });
+    return ASCII.test(value) ? as(Tag.IA5_STRING) : as(Tag.UTF8_STRING);
   }
   const printable = GO_PRINTABLE.test(value);
   if (mode === "go") {
-    return printable ? new asn1js.PrintableString({ value }) : new asn1js.Utf8String({ value });
+    return printable ? as(Tag.PRINTABLE_STRING) : as(Tag.UTF8_STRING);
   }
   return printable && (attribute.type === "C" || attribute.type === "SERIALNUMBER")
-    ? new asn1js.PrintableString({ value })
-    : new asn1js.Utf8String({ value });
+    ? as(Tag.PRINTABLE_STRING)
+    : as(Tag.UTF8_STRING);
 }
 
 /** DER of an RDNSequence with one single-valued RDN (one SET) per attribute, in the given order. */
 export function encodeRdnSequence(
   attributes: readonly SubjectAttribute[],
   mode: SubjectStringEncoding,
-): ArrayBuffer {
-  const sequence = new asn1js.Sequence({
-    value: attributes.map(
-      (a) =>
-        new asn1js.Set({
-          value: [
-            new asn1js.Sequence({
-              value: [new asn1js.ObjectIdentifier({ value: a.oid }), encodeValue(a, mode)],
-            }),
-          ],
-        }),
-    ),
-  });
-  return sequence.toBER(false);
+): Uint8Array {
+  return encode(
+    Tag.SEQUENCE,
+    ...attributes.map((a) => encode(Tag.SET, encode(Tag.SEQUENCE, encodeOid(a.oid), encodeValue(a, mode)))),
+  );
 }
 
 function badName(what: string, detail: string): CertificateError {
@@ -68,27 +60,25 @@ function badName(what: string, detail: string): CertificateError {
  * Decodes a DER RDNSequence (a certificate's or CSR's subject or issuer) into a {@link DistinguishedName}, keeping
  * RDN grouping and order. String values are decoded; a value of another ASN.1 type becomes `#` + hex of its DER.
  */
-export function decodeRdnSequence(der: ArrayBuffer | Uint8Array, what = "name"): DistinguishedName {
-  const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence))
-    throw badName(what, "not a SEQUENCE");
+export function decodeRdnSequence(der: Uint8Array, what = "name"): DistinguishedName {
   const rdns: SubjectAttribute[][] = [];
-  for (const set of parsed.result.valueBlock.value) {
-    if (!(set instanceof asn1js.Set)) throw badName(what, "RDN is not a SET");
-    const rdn: SubjectAttribute[] = [];
-    for (const atv of set.valueBlock.value) {
-      const [type, value] = atv instanceof asn1js.Sequence ? atv.valueBlock.value : [];
-      if (!(type instanceof asn1js.ObjectIdentifier) || value === undefined) {
-        throw badName(what, "attribute is not (OID, value)");
+  try {
+    for (const set of children(parse(der, Tag.SEQUENCE))) {
+      if (set.tag !== Tag.SET) throw badName(what, "RDN is not a SET");
+      const rdn: SubjectAttribute[] = [];
+      for (const atv of children(set)) {
+        const [type, value, ...more] = atv.tag === Tag.SEQUENCE ? children(atv) : [];
+        if (type?.tag !== Tag.OBJECT_IDENTIFIER || value === undefined || more.length > 0) {
+          throw badName(what, "attribute is not (OID, value)");
+        }
+        const oid = decodeOid(expectTag(type, Tag.OBJECT_IDENTIFIER));
+        rdn.push({ type: oid, oid, value: decodeString(value) ?? `#${Buffer.from(value.der).toString("hex")}` });
       }
-      const oid = type.getValue();
-      const text =
-        value instanceof asn1js.BaseStringBlock
-          ? value.getValue()
-          : `#${Buffer.from(value.toBER(false)).toString("hex")}`;
-      rdn.push({ type: oid, oid, value: text });
+      rdns.push(rdn);
     }
-    rdns.push(rdn);
+  } catch (cause) {
+    if (cause instanceof DerError) throw badName(what, cause.message);
+    throw cause;
   }
   try {
     return new DistinguishedName(rdns);
