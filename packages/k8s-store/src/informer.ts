@@ -256,7 +256,6 @@ export class Informer<T extends Keyed> {
   /** One watch from `rv`; resolves when it ends normally, rejects on errors (including 410 Gone). */
   private async watchOnce(rv: string): Promise<WatchEnded> {
     const [minT, maxT] = this.options.watchTimeoutSeconds ?? [300, 600];
-    const watch = this.client.newWatch(this.options.watchInactivityTimeoutMs ?? 75_000);
     const started = performance.now();
     let lastRv = rv;
     let failure: unknown;
@@ -302,7 +301,7 @@ export class Informer<T extends Keyed> {
       }
     };
     try {
-      this.currentWatch = await watch.watch(this.source.watchPath, query, onEvent, (err: unknown) => finish(err));
+      this.currentWatch = await this.client.watch(this.source.watchPath, query, this.options.watchInactivityTimeoutMs ?? 75_000, onEvent, (err: unknown) => finish(err));
     } catch (err) {
       finish(err);
     }

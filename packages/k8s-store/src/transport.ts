@@ -1,81 +1,80 @@
-import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { createSecureContext } from "node:tls";
-import { IsomorphicFetchHttpLibrary, Observable, ResponseContext, type HttpLibrary, type RequestContext } from "@kubernetes/client-node";
+import type { KubeTls } from "./kubeconfig.js";
 
-/** TLS settings of a pooled connection (what client-node would hand to undici's connector). */
-export type TlsConnectOptions = Pick<AgentOptions, "ca" | "cert" | "key" | "pfx" | "passphrase" | "rejectUnauthorized" | "servername">;
+/** An answer of the API server, read whole. */
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export interface SendOptions {
+  method: string;
+  headers: OutgoingHttpHeaders;
+  body?: string | undefined;
+  agent: HttpAgent;
+  signal?: AbortSignal | undefined;
+}
 
 const RETRYABLE_ON_REUSED_SOCKET = new Set(["ECONNRESET", "EPIPE"]);
 
 /**
- * A client-node HttpLibrary on node:https with a keep-alive Agent. client-node's own library (undici fetch)
- * costs about three times the CPU per request, which on a small node competes with the API server; this one
- * writes headers and body in one go. It is used when the request carries a dispatcher the store pooled for a
- * plain TLS connection (`agentFor` returns its https.Agent); anything else (proxies, plain HTTP, form bodies)
- * goes to client-node's default library. Auth headers are already on the RequestContext.
+ * A keep-alive Agent for the API server at `server` with the given TLS settings (plain HTTP for an http:// URL,
+ * e.g. `kubectl proxy`). The CA, certificate and key are parsed once into one SecureContext that every connection
+ * shares (otherwise each new connection parses them again).
  */
-export class NodeHttpsLibrary implements HttpLibrary {
-  private readonly fallback = new IsomorphicFetchHttpLibrary();
-
-  constructor(private readonly agentFor: (dispatcher: unknown) => HttpsAgent | undefined) {}
-
-  send(ctx: RequestContext): Observable<ResponseContext> {
-    const agent = this.agentFor(ctx.getDispatcher());
-    const body = ctx.getBody();
-    const url = new URL(ctx.getUrl());
-    if (agent === undefined || url.protocol !== "https:" || (body !== undefined && typeof body !== "string")) return this.fallback.send(ctx);
-    return new Observable(this.sendOnce(ctx, url, agent, body, true));
-  }
-
-  private sendOnce(ctx: RequestContext, url: URL, agent: HttpsAgent, body: string | undefined, mayRetry: boolean): Promise<ResponseContext> {
-    const method = ctx.getHttpMethod();
-    const headers: Record<string, string | number> = { ...ctx.getHeaders() };
-    if (body !== undefined) headers["content-length"] = Buffer.byteLength(body);
-    const signal = ctx.getSignal();
-    return new Promise<ResponseContext>((resolve, reject) => {
-      const req = httpsRequest(url, { method, headers, agent, ...(signal !== undefined ? { signal } : {}) }, (res) => {
-        // Decoded as it arrives: no chunk list and no concatenated copy (the API server answers JSON text).
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
-          resolve(
-            new ResponseContext(res.statusCode ?? 0, out, {
-              text: async () => text,
-              binary: async () => Buffer.from(text, "utf8"),
-              stream: () => new Blob([text]).stream(),
-            }),
-          );
-        });
-      });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        // A keep-alive connection the server closed while idle: a GET is safe to send again, once.
-        if (mayRetry && req.reusedSocket && method === "GET" && err.code !== undefined && RETRYABLE_ON_REUSED_SOCKET.has(err.code)) {
-          this.sendOnce(ctx, url, agent, body, false).then(resolve, reject);
-          return;
-        }
-        reject(err);
-      });
-      req.end(body);
-    });
-  }
+export function keepAliveAgent(server: URL, tls: KubeTls): HttpAgent {
+  const options = { keepAlive: true, keepAliveMsecs: 30_000, scheduling: "lifo" as const };
+  if (server.protocol === "http:") return new HttpAgent(options);
+  const secureContext = createSecureContext({
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+  });
+  return new HttpsAgent({
+    ...options,
+    secureContext,
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+  });
 }
 
-/**
- * A keep-alive https.Agent for the given TLS settings. The CA, certificate and key are parsed once into one
- * SecureContext that every connection shares (otherwise each new connection parses them again).
- */
-export function keepAliveAgent(tls: TlsConnectOptions): HttpsAgent {
-  const { ca, cert, key, pfx, passphrase, ...rest } = tls;
-  const secureContext = createSecureContext({
-    ...(ca !== undefined ? { ca } : {}),
-    ...(cert !== undefined ? { cert } : {}),
-    ...(key !== undefined ? { key } : {}),
-    ...(pfx !== undefined ? { pfx } : {}),
-    ...(passphrase !== undefined ? { passphrase } : {}),
+/** The response to one request, its body not read yet (watches stream it). */
+export function open(url: URL, options: SendOptions, mayRetry = true): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const request = url.protocol === "http:" ? httpRequest : httpsRequest;
+    const headers = { ...options.headers };
+    if (options.body !== undefined) headers["content-length"] = Buffer.byteLength(options.body);
+    const req = request(url, { method: options.method, headers, agent: options.agent, ...(options.signal !== undefined ? { signal: options.signal } : {}) }, resolve);
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      // A keep-alive connection the server closed while idle: a GET is safe to send again, once.
+      if (mayRetry && req.reusedSocket && options.method === "GET" && err.code !== undefined && RETRYABLE_ON_REUSED_SOCKET.has(err.code)) {
+        open(url, options, false).then(resolve, reject);
+        return;
+      }
+      reject(err);
+    });
+    req.end(options.body);
   });
-  return new HttpsAgent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: "lifo", ...rest, secureContext });
+}
+
+/** One request, its answer read whole as text (the API server answers JSON). */
+export async function send(url: URL, options: SendOptions): Promise<HttpAnswer> {
+  const res = await open(url, options);
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    // Decoded as it arrives: no chunk list and no concatenated copy.
+    let text = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => (text += chunk));
+    res.on("error", reject);
+    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: flatHeaders(res), text }));
+  });
+}
+
+function flatHeaders(res: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
 }

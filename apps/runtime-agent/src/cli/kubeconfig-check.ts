@@ -13,7 +13,7 @@ export function warnAboutInsecureKubeconfig(log: Logger, kubeconfigPath: string 
   } catch {
     return;
   }
-  if (loaded.kubeConfig.getCurrentCluster()?.skipTLSVerify === true) {
+  if (!loaded.tls.rejectUnauthorized) {
     log.warn({ server: loaded.server, source: loaded.source }, "the kubeconfig sets insecure-skip-tls-verify: the API server's certificate is NOT verified");
   }
 }
