@@ -8,7 +8,7 @@
 // - The workspace packages (@runtime-agent/*) are bundled from their TypeScript sources (the "development" entry
 //   of their exports map), so no `tsc` build is needed first. Third-party packages resolve with Node's default
 //   conditions, exactly as in production.
-// - CommonJS dependencies (pino, prom-client, undici, client-node's) call `require` for Node built-ins: a
+// - CommonJS dependencies (pino, prom-client) call `require` for Node built-ins: a
 //   createRequire banner gives the ES module a real `require`.
 // - `runtime-agent --version` normally reads ../../package.json next to the compiled module, which does not
 //   exist in the image: the version is injected at bundle time (see versionPlugin).
@@ -29,7 +29,7 @@ export const DEFAULT_OUTFILE = join(appDir, "dist", "bundle", "runtime-agent.mjs
 /** Packages a bundle may leave to run time: optional native add-ons, each required inside try/catch. */
 const OPTIONAL_EXTERNALS = new Set(["bufferutil", "utf-8-validate", "supports-color"]);
 /**
- * Packages that must never end up in the image: test and demo tools, ASN.1/PKI libraries, and graphql-js / graphql-request (the clients
+ * Packages that must never end up in the image: test and demo tools, libraries replaced for memory, and graphql-js / graphql-request (the clients
  * send query text printed at codegen time; see docs/architecture.md, "GraphQL on the wire").
  */
 const FORBIDDEN_INPUTS = [
@@ -39,8 +39,10 @@ const FORBIDDEN_INPUTS = [
   /node_modules\/\.pnpm\/fast-check@/,
   /node_modules\/\.pnpm\/graphql@/,
   /node_modules\/\.pnpm\/graphql-request@/,
-  // ASN.1/PKI libraries: cert-manager writes and reads the DER it needs itself (about 2 MB less memory at start).
-  /node_modules\/\.pnpm\/(pkijs|asn1js)@/,
+  // Libraries the agent replaced with a few hundred lines of its own, for memory (docs/operations.md, "Memory"):
+  // an ASN.1/PKI library (cert-manager writes and reads its DER), a Kubernetes client (k8s-store), an HTTP client
+  // (connector-client's transport uses node:http2 and node:https).
+  /node_modules\/\.pnpm\/(pkijs|asn1js|@kubernetes\+client-node|undici)@/,
 ];
 
 /** The global the agent may read its version from (smallest source change; see versionPlugin). */

@@ -2,10 +2,10 @@ export { ConnectorClient, DEFAULT_TIMEOUT_MS, toConnectorError } from "./client.
 export type { CallOptions, ConnectorAuth, ConnectorClientOptions } from "./client.js";
 export { ConnectorError, ConnectorErrorCode, isConnectorError } from "./errors.js";
 export type { ConnectorErrorDetails } from "./errors.js";
-export { classifyTransportError, CompassTransport, parseRetryAfter } from "./transport.js";
+export { classifyTransportError, CompassTransport, CONNECTED_CHANNEL, parseRetryAfter } from "./transport.js";
 export { graphQLData, graphQLPost, graphQLQuery, GraphQLResponseError } from "./graphql-http.js";
 export type { GraphQLDocument, GraphQLRequest, GraphQLResponse, GraphQLResponseHeaders } from "./graphql-http.js";
-export type { ClientCertificate, CompassTransportOptions, TlsTrust, TransportFailureKind } from "./transport.js";
+export type { ClientCertificate, CompassRequestInit, CompassResponse, CompassResponseBody, CompassTransportOptions, TlsTrust, TransportFailureKind } from "./transport.js";
 export { describeProxyUrl, proxySelector } from "./proxy.js";
 export type { ProxyConfig, ProxySelector } from "./proxy.js";
 export type { CertificationResult, ConnectorConfiguration } from "./validate.js";

@@ -1,6 +1,9 @@
-import type { Socket } from "node:net";
-import { createSecureContext, getCACertificates, type SecureContext } from "node:tls";
-import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import { channel } from "node:diagnostics_channel";
+import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { isIP, type Socket } from "node:net";
+import type { Duplex, Readable } from "node:stream";
+import { connect as tlsConnect, createSecureContext, getCACertificates, type ConnectionOptions, type SecureContext, type TLSSocket } from "node:tls";
 import { openTunnel, PROXY_TUNNEL_ERROR_CODE, proxySelector } from "./proxy.js";
 import type { ProxyConfig, ProxySelector } from "./proxy.js";
 
@@ -34,37 +37,65 @@ export interface CompassTransportOptions {
   proxy?: ProxyConfig | undefined;
 }
 
-type FetchInput = Parameters<typeof undiciFetch>[0];
-type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+/** What a call sends: a GraphQL POST (see graphql-http.ts). */
+export interface CompassRequestInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
 
-/** One undici Agent and whether one of its connections ended in a way undici does not recover from by itself. */
-interface Dispatcher {
-  agent: Agent;
-  broken: boolean;
+/** The answer's body: its chunks as they arrive, or cancelled. */
+export interface CompassResponseBody extends AsyncIterable<Uint8Array> {
+  cancel(): Promise<void>;
+}
+
+/** An answer of Compass, its body not read yet (the Director streams it into its digest). */
+export interface CompassResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: CompassResponseBody;
+  text(): Promise<string>;
 }
 
 /**
- * HTTPS to Compass with one undici Agent, over HTTP/2 when the server offers it by ALPN (real Compass's ingress
- * does) and HTTP/1.1 otherwise. The client certificate can be replaced after a renewal: new calls use a new Agent at
- * once, while calls already under way finish on the old one, which is then closed.
+ * Diagnostics channel with one message per new TLS connection to Compass: `{ socket, host, port }` (through a proxy,
+ * the socket inside the tunnel). For tests and tracing; publishing costs nothing without subscribers.
+ */
+export const CONNECTED_CHANNEL = "runtime-agent:compass-transport:connected";
+const connectedChannel = channel(CONNECTED_CHANNEL);
+
+/** How requests reach an origin: its HTTP/2 session, or HTTP/1.1 over the keep-alive Agent. */
+type Route = { kind: "h2"; session: ClientHttp2Session } | { kind: "http1"; firstSocket?: Socket | undefined };
+
+/** The TLS settings and connections of one client certificate: replaced as a whole when the certificate changes. */
+interface Generation {
+  tls: ConnectionOptions;
+  routes: Map<string, Promise<Route>>;
+  http1: HttpsAgent;
+}
+
+/**
+ * HTTPS to Compass over node:https and node:http2: HTTP/2 when the server offers it by ALPN (real Compass's ingress
+ * does; one multiplexed session per origin), HTTP/1.1 with keep-alive otherwise. The client certificate can be
+ * replaced after a renewal: new calls use new connections at once, while calls already under way finish on the old
+ * ones, which then close. A session that fails, closes or is told to go away is dropped, and the next call connects
+ * again, so the server's verdict (a refused certificate, say) is heard again and a fixed server is reached at once.
  *
- * When a connection received a TLS alert (e.g. the server requires a client certificate we do not present) or an
- * HTTP/2 session turned out destroyed, the next call starts on a new Agent: undici would otherwise keep the dead h2
- * session and fail every later call with ERR_HTTP2_INVALID_SESSION, which looks like an outage. The new connection
- * gets the server's verdict again, so a certificate problem keeps being reported as one, and a fixed server is
- * reached at once.
+ * Failures look like fetch's: a network-level one is `TypeError("fetch failed", { cause })`, an aborted call throws
+ * the signal's reason, so the clients' error mapping (classifyTransportError) sees the socket's own error codes.
  */
 export class CompassTransport {
   readonly #options: CompassTransportOptions;
   readonly #proxy: ProxySelector | undefined;
-  #dispatcher: Dispatcher;
+  #generation: Generation;
   #closed = false;
   #lastTlsAlert: { error: Error; at: number } | undefined;
 
   constructor(options: CompassTransportOptions = {}) {
     this.#options = options;
     this.#proxy = options.proxy ? proxySelector(options.proxy) : undefined;
-    this.#dispatcher = this.#buildDispatcher(options.clientCertificate);
+    this.#generation = this.#newGeneration(options.clientCertificate);
   }
 
   get hasClientCertificate(): boolean {
@@ -75,30 +106,50 @@ export class CompassTransport {
   setClientCertificate(clientCertificate: ClientCertificate): void {
     if (this.#closed) throw new Error("CompassTransport is closed");
     this.#options.clientCertificate = clientCertificate;
-    this.#replaceDispatcher();
+    const previous = this.#generation;
+    this.#generation = this.#newGeneration(clientCertificate);
+    retire(previous, false);
   }
 
-  /** fetch bound to the current Agent. */
-  readonly fetch = async (input: FetchInput, init: FetchInit = {}): ReturnType<typeof undiciFetch> => {
-    if (this.#dispatcher.broken && !this.#closed) this.#replaceDispatcher();
-    const dispatcher = this.#dispatcher;
+  /** One request; see the class comment for how failures look. */
+  readonly fetch = async (input: URL | string, init: CompassRequestInit = {}): Promise<CompassResponse> => {
+    const url = typeof input === "string" ? new URL(input) : input;
+    const signal = init.signal;
+    signal?.throwIfAborted();
+    if (this.#closed) throw new TypeError("fetch failed", { cause: new Error("CompassTransport is closed") });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body));
+    const method = init.method ?? "GET";
+    const generation = this.#generation;
+    const origin = url.origin;
+    let route: Route;
     try {
-      return await undiciFetch(input, { ...init, dispatcher: dispatcher.agent });
+      route = await abortable(this.#route(generation, url), signal);
     } catch (error) {
-      if (hasErrorCode(error, "ERR_HTTP2_INVALID_SESSION")) dispatcher.broken = true;
-      throw error;
+      throw asFetchFailure(error, signal);
+    }
+    try {
+      if (route.kind === "h2") return await abortable(h2Request(route.session, url, method, headers, init.body, signal), signal);
+      const firstSocket = route.firstSocket;
+      route.firstSocket = undefined;
+      return await abortable(http1Request(url, method, headers, init.body, signal, firstSocket === undefined ? { agent: generation.http1 } : { createConnection: () => firstSocket }), signal);
+    } catch (error) {
+      // A session that failed is not used again; the next call connects anew.
+      if (route.kind === "h2" && (route.session.destroyed || route.session.closed)) forget(generation, origin, route);
+      throw asFetchFailure(error, signal);
     }
   };
 
   /**
-   * Like classifyTransportError, but also knows about TLS alerts this transport's sockets received lately.
-   * Needed because a server that refuses our client certificate after a TLS 1.3 handshake sends an alert that
-   * undici reports only as "other side closed".
+   * Like classifyTransportError, but also knows about TLS alerts this transport's sockets received lately: a server
+   * that refuses our client certificate after a TLS 1.3 handshake sends an alert, and the request that was under way
+   * may see only a reset or a closed session.
    */
   explainFailure(error: unknown): { kind: TransportFailureKind; detail: string } {
     const explained = classifyTransportError(error);
     const alert = this.#lastTlsAlert;
-    if (explained.kind === "unavailable" && alert && Date.now() - alert.at < 5_000 && /UND_ERR_SOCKET|ECONNRESET/.test(explained.detail)) {
+    if (explained.kind === "unavailable" && alert && Date.now() - alert.at < 5_000 && /ECONNRESET|ERR_HTTP2_|socket hang up|closed/.test(explained.detail)) {
       const code = (alert.error as { code?: string }).code ?? "TLS";
       return { kind: "tls", detail: `${code}: ${alert.error.message.split("\n")[0]} (${explained.detail})` };
     }
@@ -108,73 +159,227 @@ export class CompassTransport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#dispatcher.agent.close();
+    retire(this.#generation, true);
   }
 
-  #replaceDispatcher(): void {
-    const previous = this.#dispatcher.agent;
-    this.#dispatcher = this.#buildDispatcher(this.#options.clientCertificate);
-    // close() waits for the requests the old agent still serves, then releases its sockets.
-    previous.close().catch(() => undefined);
-  }
-
-  #buildDispatcher(clientCertificate: ClientCertificate | undefined): Dispatcher {
+  #newGeneration(clientCertificate: ClientCertificate | undefined): Generation {
     const tls = this.#options.tls ?? {};
     const credentials = {
       ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
       ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
     };
-    const timeout = this.#options.connectTimeoutMs ?? 10_000;
-    const connect = buildConnector({
-      timeout,
-      rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
-      // One TLS context for every connection of this Agent: given `ca`, Node parses the whole trust bundle (the
-      // system roots and ours, about 1 MB and 10 ms) for each new socket.
-      ...(sharedSecureContext(credentials) ?? credentials),
+    // One TLS context for every connection: given `ca`, Node parses the whole trust bundle (the system roots and
+    // ours, about 1 MB and 10 ms) for each new socket.
+    const connectionTls: ConnectionOptions = { rejectUnauthorized: tls.insecureSkipTlsVerify !== true, ...(sharedSecureContext(credentials) ?? credentials) };
+    const connect = (host: string, port: number) => this.#connect(generation, host, port, ["http/1.1"]);
+    const http1 = new (class extends HttpsAgent {
+      // The Agent's own TLS is bypassed: each socket is this transport's connection (proxy tunnel, shared context).
+      override createConnection(options: RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): undefined {
+        connect(options.host ?? "localhost", Number(options.port) || 443).then(
+          (socket) => callback?.(null, socket),
+          (error: Error) => callback?.(error, undefined as unknown as Duplex),
+        );
+        return undefined;
+      }
+    })({ keepAlive: true, timeout: this.#options.keepAliveTimeoutMs ?? 10_000, scheduling: "lifo" });
+    const generation: Generation = { tls: connectionTls, routes: new Map(), http1 };
+    return generation;
+  }
+
+  /** The route to the URL's origin: the cached one, or a new connection whose ALPN answer decides. */
+  #route(generation: Generation, url: URL): Promise<Route> {
+    const cached = generation.routes.get(url.origin);
+    if (cached !== undefined) return cached;
+    const port = Number(url.port) || 443;
+    const route = this.#connect(generation, url.hostname, port, ["h2", "http/1.1"]).then((socket): Route => {
+      if (socket.alpnProtocol !== "h2") return { kind: "http1", firstSocket: socket };
+      const session = http2Connect(url.origin, { createConnection: () => socket });
+      const h2: Route = { kind: "h2", session };
+      session.on("error", () => forget(generation, url.origin, h2));
+      session.on("goaway", () => forget(generation, url.origin, h2));
+      session.on("close", () => forget(generation, url.origin, h2));
+      // An idle session closes after the keep-alive timeout, and never keeps the process alive by itself.
+      session.setTimeout(this.#options.keepAliveTimeoutMs ?? 10_000, () => session.close());
+      session.unref();
+      return h2;
     });
+    generation.routes.set(url.origin, route);
+    route.catch(() => generation.routes.get(url.origin) === route && generation.routes.delete(url.origin));
+    return route;
+  }
+
+  /** A TLS connection to host:port, through a CONNECT tunnel when the proxy settings say so, within the connect timeout. */
+  async #connect(generation: Generation, host: string, port: number, alpn: string[]): Promise<TLSSocket> {
+    const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
+    const proxy = this.#proxy?.select("https:", host, String(port));
     // An https:// proxy's certificate is checked with the trust used for Compass, as Go's transport does.
-    const proxyTls = this.#proxy && { ...(credentials.ca ? { ca: credentials.ca } : {}), rejectUnauthorized: tls.insecureSkipTlsVerify !== true };
-    const dispatcher: Dispatcher = {
-      broken: false,
-      agent: new Agent({
-        keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 10_000,
-        connect: (options, callback) => {
-          const forward = (error: Error | null, socket: Socket | null) => {
-            socket?.on("error", (socketError: Error & { code?: string }) => {
-              if (socketError.code && TLS_CODE.test(socketError.code)) {
-                this.#lastTlsAlert = { error: socketError, at: Date.now() };
-                dispatcher.broken = true;
-              }
-            });
-            // undici's callback type is a union of (error, null) and (null, socket); forward as received.
-            (callback as (e: Error | null, s: Socket | null) => void)(error, socket);
-          };
-          const proxy = this.#proxy?.select(options.protocol, options.hostname, options.port);
-          if (proxy === undefined) {
-            connect(options, forward);
-            return;
-          }
-          // Through the proxy: a CONNECT tunnel, then the same TLS handshake (SNI, trust, client certificate, ALPN)
-          // over it; the proxy sees only the tunnel.
-          const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
-          openTunnel(proxy, options.hostname, port, { timeoutMs: timeout, proxyTls }).then(
-            (tunnel) => (options.protocol === "https:" ? connect({ ...options, httpSocket: tunnel }, forward) : forward(null, tunnel)),
-            (error: Error) => forward(error, null),
-          );
-        },
-      }),
-    };
-    return dispatcher;
+    const ca = this.#options.tls?.caPem ? [...getCACertificates("default"), this.#options.tls.caPem] : undefined;
+    const proxyTls = proxy && { ...(ca !== undefined ? { ca } : {}), rejectUnauthorized: generation.tls.rejectUnauthorized !== false };
+    const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, host, port, { timeoutMs, proxyTls });
+    return new Promise<TLSSocket>((resolve, reject) => {
+      const socket = tlsConnect({
+        ...generation.tls,
+        ...(tunnel !== undefined ? { socket: tunnel } : { host, port }),
+        servername: isIP(host) === 0 ? host : "",
+        ALPNProtocols: alpn,
+      });
+      const timer = setTimeout(() => {
+        const error = Object.assign(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" });
+        socket.destroy(error);
+      }, timeoutMs);
+      socket.on("error", (error: Error & { code?: string }) => {
+        if (error.code && TLS_CODE.test(error.code)) {
+          this.#lastTlsAlert = { error, at: Date.now() };
+          generation.routes.clear(); // the next call hears the server's verdict on a new connection
+        }
+      });
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        if (connectedChannel.hasSubscribers) connectedChannel.publish({ socket, host, port });
+        resolve(socket);
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
   }
 }
 
-/** Whether `error` or one of its causes carries `code`. */
-function hasErrorCode(error: unknown, code: string): boolean {
-  for (let current = error, depth = 0; current !== null && typeof current === "object" && depth < 8; depth++) {
-    if ((current as { code?: unknown }).code === code) return true;
-    current = (current as { cause?: unknown }).cause;
+/** Closes a generation's connections: at once (close()), or once the calls under way have finished. */
+function retire(generation: Generation, now: boolean): void {
+  for (const route of generation.routes.values()) {
+    route.then(
+      (r) => {
+        if (r.kind === "h2") r.session.close();
+        else r.firstSocket?.destroy();
+      },
+      () => undefined,
+    );
   }
-  return false;
+  generation.routes.clear();
+  if (now) generation.http1.destroy();
+  // Otherwise the HTTP/1.1 sockets close when idle (the Agent's keep-alive timeout).
+}
+
+function forget(generation: Generation, origin: string, route: Route): void {
+  const cached = generation.routes.get(origin);
+  if (cached === undefined) return;
+  cached.then(
+    (r) => {
+      if (r === route && generation.routes.get(origin) === cached) generation.routes.delete(origin);
+    },
+    () => undefined,
+  );
+}
+
+/** The promise, or the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The signal's reason when it aborted the call; otherwise fetch's shape of a network failure. */
+function asFetchFailure(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted && error === signal.reason) return error;
+  if (error instanceof TypeError && error.message === "fetch failed") return error;
+  return new TypeError("fetch failed", { cause: error });
+}
+
+/** Streams under way per session: a session with none may not keep the process alive. */
+const openStreams = new WeakMap<ClientHttp2Session, number>();
+
+function h2Request(session: ClientHttp2Session, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal | undefined): Promise<CompassResponse> {
+  return new Promise<CompassResponse>((resolve, reject) => {
+    openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+    session.ref();
+    const stream = session.request({ ":method": method, ":path": `${url.pathname}${url.search}`, ...headers });
+    const onAbort = () => stream.close(http2Constants.NGHTTP2_CANCEL);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    stream.on("close", () => {
+      signal?.removeEventListener("abort", onAbort);
+      const open = (openStreams.get(session) ?? 1) - 1;
+      openStreams.set(session, open);
+      if (open === 0 && !session.destroyed) session.unref();
+    });
+    let answered = false;
+    stream.once("error", reject);
+    stream.once("response", (responseHeaders) => {
+      answered = true;
+      stream.off("error", reject);
+      resolve(compassResponse(Number(responseHeaders[":status"]), responseHeaders, stream));
+    });
+    // A session the server destroys closes its streams without an error event.
+    stream.once("close", () => {
+      if (!answered) reject(Object.assign(new Error(`the HTTP/2 stream closed before an answer (code ${stream.rstCode})`), { code: "ERR_HTTP2_STREAM_CLOSED" }));
+    });
+    stream.end(body);
+  });
+}
+
+function http1Request(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal | undefined,
+  connection: { agent: HttpsAgent } | { createConnection: () => Socket },
+): Promise<CompassResponse> {
+  return new Promise<CompassResponse>((resolve, reject) => {
+    const req = httpsRequest(url, { method, headers, ...connection, ...(signal !== undefined ? { signal } : {}) }, (res) => {
+      resolve(compassResponse(res.statusCode ?? 0, res.headers, res));
+    });
+    req.once("error", reject);
+    req.end(body);
+  });
+}
+
+/** The CompassResponse of a status, headers and a body stream (an HTTP/2 stream or an IncomingMessage). */
+function compassResponse(status: number, raw: IncomingHttpHeaders, stream: Readable): CompassResponse {
+  // An error after the headers surfaces where the body is read; until then it must not be unhandled.
+  stream.on("error", () => undefined);
+  const headers = {
+    get(name: string): string | null {
+      const value = raw[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : String(value);
+    },
+  };
+  const body: CompassResponseBody = {
+    async *[Symbol.asyncIterator]() {
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } catch (error) {
+        throw new TypeError("terminated", { cause: error });
+      }
+    },
+    cancel: async () => {
+      stream.destroy();
+    },
+  };
+  return {
+    status,
+    headers,
+    body,
+    text: async () => {
+      const parts: Buffer[] = [];
+      for await (const chunk of body) parts.push(chunk as Buffer);
+      return Buffer.concat(parts).toString("utf8");
+    },
+  };
 }
 
 /**
@@ -197,7 +402,7 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CE
 const TLS_MESSAGE = /(alert|certificate|handshake|ssl|tls)/i;
 
 /**
- * Sorts a network-level failure (undici's `TypeError: fetch failed` and its causes) into a TLS problem,
+ * Sorts a network-level failure (`TypeError: fetch failed` and its causes) into a TLS problem,
  * which retrying cannot fix, an unavailable peer, which it can, or a proxy that refused or could not be reached.
  */
 export function classifyTransportError(error: unknown): { kind: TransportFailureKind; detail: string } {

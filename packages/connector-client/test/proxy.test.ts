@@ -16,7 +16,7 @@ import {
   pairWithToken,
   renewWithCertificate,
 } from "../src/index.js";
-import type { ProxyConfig } from "../src/index.js";
+import { CONNECTED_CHANNEL, type ProxyConfig } from "../src/index.js";
 import { makeServerTls } from "./support/tls-fixtures.js";
 
 const HOST = "compass.proxy.test";
@@ -59,15 +59,15 @@ async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
   return error as ConnectorError;
 }
 
-/** The ALPN protocol of every connection undici opens while `run` runs (over the tunnel: negotiated with Compass). */
+/** The ALPN protocol of every connection the transport opens while `run` runs (over the tunnel: negotiated with Compass). */
 async function alpnDuring(run: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
   const listener = (message: unknown) => seen.push(String((message as { socket: Socket & { alpnProtocol?: string | false } }).socket.alpnProtocol));
-  subscribe("undici:client:connected", listener);
+  subscribe(CONNECTED_CHANNEL, listener);
   try {
     await run();
   } finally {
-    unsubscribe("undici:client:connected", listener);
+    unsubscribe(CONNECTED_CHANNEL, listener);
   }
   return seen;
 }

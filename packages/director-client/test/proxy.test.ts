@@ -5,7 +5,7 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import { startCompassSimulator, startConnectProxy } from "@runtime-agent/compass-sim";
 import type { CompassSimulator, ConnectProxy } from "@runtime-agent/compass-sim";
-import { clientCertificateOf, pairWithToken } from "@runtime-agent/connector-client";
+import { clientCertificateOf, CONNECTED_CHANNEL, pairWithToken } from "@runtime-agent/connector-client";
 import type { ProxyConfig, RuntimeCredentials } from "@runtime-agent/connector-client";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { DirectorClient, DirectorErrorCode } from "../src/index.js";
@@ -49,14 +49,14 @@ test("labels, applications and a label write go through one CONNECT tunnel to th
   const mark = sim.state.requestLog.length;
   const alpn: string[] = [];
   const onConnected = (message: unknown) => alpn.push(String((message as { socket: Socket & { alpnProtocol?: string | false } }).socket.alpnProtocol));
-  subscribe("undici:client:connected", onConnected);
+  subscribe(CONNECTED_CHANNEL, onConnected);
   try {
     const listing = await director.listApplicationsForRuntime(runtimeId);
     expect(listing.applications.map((a) => a.name).sort()).toEqual(["mp-crm", "mp-erp"]);
     await director.setRuntimeLabel(runtimeId, "runtime_consoleUrl", "https://console.example.com");
     expect(await director.getRuntimeLabels(runtimeId)).toMatchObject({ runtime_consoleUrl: "https://console.example.com" });
   } finally {
-    unsubscribe("undici:client:connected", onConnected);
+    unsubscribe(CONNECTED_CHANNEL, onConnected);
     await director.close();
   }
   expect(proxy.connects.slice(before).map((c) => [c.target, c.status])).toEqual([[mtlsTarget(), 200]]);

@@ -73,7 +73,7 @@ export interface ApiStatus {
   code?: number;
 }
 
-/** Parses an ApiException body: client-node 2.x hands over the raw JSON string; tolerate objects too. */
+/** Parses the body of an error answer (a Kubernetes Status, as JSON text; an object is accepted too). */
 export function parseStatusBody(body: unknown): ApiStatus | undefined {
   let value: unknown = body;
   if (typeof body === "string") {
@@ -144,9 +144,9 @@ function networkCode(err: unknown): string | undefined {
 function httpStatusOf(err: unknown): { status: number; body: unknown } | undefined {
   if (typeof err !== "object" || err === null) return undefined;
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; headers?: unknown };
-  // client-node's ApiException: numeric `.code`, `.body`, `.headers`.
+  // The store's HttpStatusError (and client-node's ApiException, same shape): numeric `.code`, `.body`, `.headers`.
   if (typeof e.code === "number" && "body" in e && "headers" in e) return { status: e.code, body: e.body };
-  // client-node's Watch: `Error(statusText)` with `.statusCode`.
+  // A watch's non-200 answer (watch.ts; client-node's Watch too): `Error(statusText)` with `.statusCode` and `.body`.
   if (typeof e.statusCode === "number") return { status: e.statusCode, body: e.body };
   return undefined;
 }
@@ -185,7 +185,7 @@ const HINTS: Partial<Record<K8sStoreErrorCode, string>> = {
 const MAX_SERVER_MESSAGE = 400;
 
 /**
- * Turns anything a client-node call can throw into a K8sStoreError. `operation` names what was attempted, e.g.
+ * Turns anything a request of the store (or of client-node / undici, for callers who use them) can throw into a K8sStoreError. `operation` names what was attempted, e.g.
  * `get secrets kyma-system/cluster-client-certificates`. The server's Status message is kept (it names objects
  * and fields, not values); request bodies are never part of the message.
  */

@@ -5,7 +5,7 @@ export { K8sStoreError, isK8sStoreError, isNotFound, isConflict, isAlreadyExists
 export type { K8sStoreErrorCode, K8sStoreErrorOptions, ApiStatus } from "./errors.js";
 
 export { loadKubeConfig } from "./kubeconfig.js";
-export type { KubeConfigOptions, KubeConfigSource } from "./kubeconfig.js";
+export type { ExecPlugin, KubeConfigOptions, KubeConfigSource, KubeCredentials, KubeTls, LoadedKubeConfig } from "./kubeconfig.js";
 
 export { RequestCounter, diffCounts, K8S_VERBS, WRITE_VERBS } from "./counter.js";
 export type { K8sVerb, RequestCounts, RequestRecord, RequestListener } from "./counter.js";
