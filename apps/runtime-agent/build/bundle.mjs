@@ -89,6 +89,25 @@ function workspaceSourcePlugin() {
 }
 
 /**
+ * `import … from "node:http"` as CommonJS `require("node:http")`. An ES module import of node:http makes Node read
+ * every export of the module to build its namespace, and three of them (WebSocket, CloseEvent, MessageEvent) are
+ * lazy getters that load Node's built-in undici: about 4 MB of resident memory for classes the agent never uses.
+ * esbuild's CommonJS interop forwards each import to the module object on access, so those getters never run.
+ */
+function nodeHttpAsCommonJsPlugin() {
+  return {
+    name: "node-http-as-commonjs",
+    setup(build) {
+      build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+        // The shim's own require is the real module.
+        args.namespace === "node-http-commonjs" ? { path: "node:http", external: true } : { path: "node:http", namespace: "node-http-commonjs" },
+      );
+      build.onLoad({ filter: /.*/, namespace: "node-http-commonjs" }, () => ({ contents: 'module.exports = require("node:http");', loader: "js" }));
+    },
+  };
+}
+
+/**
  * Makes `version()` of src/cli/main.ts work in the bundle. Two ways, whichever the source uses:
  * - the global RUNTIME_AGENT_VERSION, replaced by esbuild `define` (the proposed source change:
  *   `if (typeof RUNTIME_AGENT_VERSION === "string") return RUNTIME_AGENT_VERSION;` before the require);
@@ -146,7 +165,7 @@ export async function bundle(options = {}) {
     legalComments: "eof",
     banner: { js: BANNER },
     define: { [VERSION_GLOBAL]: JSON.stringify(version) },
-    plugins: [workspaceSourcePlugin(), versionPlugin(version)],
+    plugins: [workspaceSourcePlugin(), nodeHttpAsCommonJsPlugin(), versionPlugin(version)],
     metafile: true,
     logLevel: "silent",
   });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import type { DirectorApplication, DirectorAuth, DirectorBundle } from "@runtime-agent/director-client";
 import { describe, expect, test } from "vitest";
-import { buildDesiredState } from "./desired.js";
+import { buildDesiredState, takeDesiredState } from "./desired.js";
 import type { DesiredStateOptions } from "./desired.js";
 import { applicationContentHash, fromBase64, secretContentHash } from "./hash.js";
 import { DESIRED_HASH_ANNOTATION } from "./types.js";
@@ -440,5 +440,38 @@ describe("buildDesiredState: canonical order", () => {
         },
       ),
     );
+  });
+});
+
+describe("takeDesiredState", () => {
+  const withAuth = bundle({ defaultInstanceAuth: auth({ credential: { type: "Basic", username: "u", password: "p" } }) });
+  const listing = () => [
+    app({ id: "a1", name: "mp-one", bundles: [withAuth] }),
+    app({ id: "a2", name: "mp-twin" }),
+    app({ id: "a3", name: "mp-twin" }),
+    app({ id: "a4", name: "mp-four", bundles: [bundle()] }),
+  ];
+
+  test("gives what buildDesiredState gives (conflicts included) and takes the listing: each application is released right after its conversion", () => {
+    const expected = buildDesiredState(listing(), {}, options);
+    const events: string[] = [];
+    const handed = new Proxy(listing(), {
+      get(target, key, receiver) {
+        if (typeof key === "string" && /^\d+$/.test(key) && target[Number(key)] !== undefined) events.push(`read ${key}`);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+      set(target, key, value, receiver) {
+        if (key !== "length") events.push(`release ${String(key)}`);
+        return Reflect.set(target, key, value, receiver);
+      },
+    });
+    expect(takeDesiredState(handed, {}, options)).toEqual(expected);
+    expect(expected.conflicts.map((c) => c.applicationId)).toEqual(["a2", "a3"]);
+    expect(handed).toHaveLength(0);
+    // After the pass over the names, one application at a time: read, then released before the next is read.
+    const releases = events.filter((e) => e.startsWith("release"));
+    expect(releases).toEqual(["release 0", "release 1", "release 2", "release 3"]);
+    const afterNames = events.slice(events.indexOf("release 0") - 1);
+    expect(afterNames).toEqual(["read 0", "release 0", "read 1", "release 1", "read 2", "release 2", "read 3", "release 3"]);
   });
 });

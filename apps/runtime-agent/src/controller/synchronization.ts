@@ -1,4 +1,4 @@
-import { applicationContentHashOf, buildDesiredState, DESIRED_HASH_ANNOTATION, plan, shouldNormalize, stableStringify } from "@runtime-agent/app-sync";
+import { applicationContentHashOf, DESIRED_HASH_ANNOTATION, plan, shouldNormalize, stableStringify, takeDesiredState } from "@runtime-agent/app-sync";
 import type { ActualApplication, ActualSecret, ActualState, DesiredState, Warning } from "@runtime-agent/app-sync";
 import type { DirectorApplication } from "@runtime-agent/director-client";
 import type { AgentConfiguration, CompassConnection, K8sStore, ObjectMeta } from "@runtime-agent/k8s-store";
@@ -114,11 +114,9 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   memory.clean = undefined;
 
   const fetched = applications.length;
-  const desired = buildDesiredState(applications, labels, options);
-  // The Director's model is not needed any more: let it go before the writes (an async function's locals stay
-  // reachable until it returns).
-  // eslint-disable-next-line no-useless-assignment
-  applications = [];
+  // The Director's model is handed over: each application is released as soon as it is converted, so the model and
+  // the desired state are never both held whole (an async function's locals stay reachable until it returns).
+  const desired = takeDesiredState(applications, labels, options);
   const desiredNames = desired.applications.map((a) => a.metadata.name);
   logNewWarnings(ctx, memory, desired, inconsistency === undefined);
 

@@ -10,7 +10,7 @@ import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { isBuiltin } from "node:module";
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,6 +109,16 @@ describe("the bundle", () => {
     const r = await runBundle(["--version"]);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  test("does not load Node's built-in undici (an ES module import of node:http would, through its WebSocket getters)", async () => {
+    // The built-in modules a process loaded, printed by a preload script when it exits.
+    const preload = join(buildDir, "print-builtins.cjs");
+    await writeFile(preload, 'process.on("exit", () => process.stderr.write(process.moduleLoadList.join("\\n")));');
+    const { stderr } = await run(process.execPath, ["--require", preload, "runtime-agent.mjs", "--version"], { cwd: imageDir, env: bareEnv(), timeout: 60_000 });
+    const loaded = stderr.split("\n");
+    expect(loaded).toContain("NativeModule http"); // the list is what it claims to be
+    expect(loaded.filter((m) => m.includes("undici"))).toEqual([]);
   });
 
   test("--help lists the commands", async () => {
