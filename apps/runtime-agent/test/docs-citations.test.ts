@@ -376,13 +376,15 @@ const SCRIPTS = [
   "apps/runtime-agent/test/faults/sweep.ts",
   "apps/runtime-agent/test/soak/soak.ts",
   "apps/runtime-agent/demo/demo.ts",
+  "apps/runtime-agent/bench/agent-sync.bench.ts",
+  "apps/runtime-agent/bench/agent-scale.bench.ts",
 ];
 /** Other tools' flags in the docs' command lines. */
 const OTHER_TOOLS: Record<string, string[]> = {
   kubectl: ["from-literal", "type", "field-selector", "dry-run"],
   pnpm: ["filter", "frozen-lockfile"],
   docker: ["rm", "user"],
-  node: ["max-semi-space-size", "initial-old-space-size", "heap-growing-percent", "max-old-space-size"],
+  node: ["max-semi-space-size", "initial-old-space-size", "heap-growing-percent", "max-old-space-size", "no-opt", "no-maglev"],
 };
 
 test("every flag in README.md and docs/*.md is one the CLI parses (or a flag of the tool its line runs)", () => {

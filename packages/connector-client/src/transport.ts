@@ -117,6 +117,8 @@ export class CompassTransport {
     const signal = init.signal;
     signal?.throwIfAborted();
     if (this.#closed) throw new TypeError("fetch failed", { cause: new Error("CompassTransport is closed") });
+    // Compass is served over HTTPS only (the clients check the URLs Compass hands out, the agent its configured one).
+    if (url.protocol !== "https:") throw new TypeError("fetch failed", { cause: new Error(`${url.protocol} URLs are not supported, only https:`) });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = value;
     if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body));
