@@ -14,10 +14,26 @@ export function byId(a: { id: string }, b: { id: string }): number {
 
 /** Sorts the application's bundles, and each bundle's API and event definitions, by id (in place). */
 export function sortNestedLists(application: DirectorApplication): void {
-  application.bundles.sort(byId);
+  sortById(application.bundles);
   for (const bundle of application.bundles) {
-    bundle.apiDefinitions.sort(byId);
-    bundle.eventDefinitions.sort(byId);
+    sortById(bundle.apiDefinitions);
+    sortById(bundle.eventDefinitions);
+  }
+}
+
+/** Lists up to this long are sorted in place by insertion; Array.prototype.sort copies every list it sorts. */
+const INSERTION_SORT_MAX = 16;
+
+function sortById<T extends { id: string }>(items: T[]): void {
+  if (items.length > INSERTION_SORT_MAX) {
+    items.sort(byId);
+    return;
+  }
+  for (let i = 1; i < items.length; i++) {
+    const item = items[i] as T;
+    let j = i - 1;
+    for (; j >= 0 && (items[j] as T).id > item.id; j--) items[j + 1] = items[j] as T;
+    items[j + 1] = item;
   }
 }
 

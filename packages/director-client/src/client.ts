@@ -89,9 +89,11 @@ const LABEL_KEY = /^[a-zA-Z0-9_]{1,256}$/;
  * and exactly totalCount items in the end.
  */
 class ListTracker {
-  readonly #what: string;
-  readonly #ids = new Set<string>();
-  readonly #cursors = new Set<string>();
+  /** What the list is, for messages: built only when one is written (a listing has a tracker per nested list). */
+  readonly #what: () => string;
+  /** Ids and cursors of the pages so far; not needed while the list is a single page (most nested lists are). */
+  #ids: Set<string> | undefined;
+  #cursors: Set<string> | undefined;
   readonly #tolerate: ((problem: string) => void) | undefined;
   #totalCount: number | undefined;
 
@@ -99,7 +101,7 @@ class ListTracker {
    * With `tolerate`, a mismatch is reported to it and paging goes on with the latest totalCount; where going on
    * could loop (a cursor that comes back, an empty page that claims more), the list ends there.
    */
-  constructor(what: string, tolerate?: (problem: string) => void) {
+  constructor(what: () => string, tolerate?: (problem: string) => void) {
     this.#what = what;
     this.#tolerate = tolerate;
   }
@@ -115,35 +117,52 @@ class ListTracker {
 
   /** Records one page; returns the cursor of the next page, or null when the list is complete. */
   accept(ids: readonly string[], meta: PageMeta, sentAfter: string | null): string | null {
-    const what = this.#what;
     if (this.#totalCount !== undefined && meta.totalCount !== this.#totalCount) {
-      this.#mismatch(`${what}: totalCount changed from ${this.#totalCount} to ${meta.totalCount} between pages`);
+      this.#mismatch(`${this.#what()}: totalCount changed from ${this.#totalCount} to ${meta.totalCount} between pages`);
     }
     this.#totalCount = meta.totalCount;
-    for (const id of ids) {
-      if (this.#ids.has(id)) this.#mismatch(`${what}: ${id} came twice`);
-      this.#ids.add(id);
-    }
-    const received = this.#ids.size;
+    const received = this.#ids === undefined && !meta.hasNextPage ? this.#onlyPage(ids) : this.#nextPage(ids);
     if (received > this.#totalCount) {
-      this.#mismatch(`${what}: received ${received} items but totalCount is ${this.#totalCount}`);
+      this.#mismatch(`${this.#what()}: received ${received} items but totalCount is ${this.#totalCount}`);
     }
     if (!meta.hasNextPage) {
       if (received !== this.#totalCount) {
-        this.#mismatch(`${what}: the last page came after ${received} of ${this.#totalCount} items`);
+        this.#mismatch(`${this.#what()}: the last page came after ${received} of ${this.#totalCount} items`);
       }
       return null;
     }
     if (ids.length === 0) {
-      this.#mismatch(`${what}: an empty page claims that more follow`);
+      this.#mismatch(`${this.#what()}: an empty page claims that more follow`);
       return null;
     }
+    this.#cursors ??= new Set();
     if (meta.endCursor === (sentAfter ?? "") || this.#cursors.has(meta.endCursor)) {
-      this.#mismatch(`${what}: cursor loop, endCursor ${JSON.stringify(meta.endCursor)} came back`);
+      this.#mismatch(`${this.#what()}: cursor loop, endCursor ${JSON.stringify(meta.endCursor)} came back`);
       return null;
     }
     this.#cursors.add(meta.endCursor);
     return meta.endCursor;
+  }
+
+  /** A list of one page: its distinct ids, counted without a Set (pages hold at most MAX_PAGE_SIZE items). */
+  #onlyPage(ids: readonly string[]): number {
+    let distinct = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      if (ids.indexOf(id) < i) this.#mismatch(`${this.#what()}: ${id} came twice`);
+      else distinct++;
+    }
+    return distinct;
+  }
+
+  /** A page of a list of several: its ids added to those of the pages before; the distinct ids so far. */
+  #nextPage(ids: readonly string[]): number {
+    const seen = (this.#ids ??= new Set());
+    for (const id of ids) {
+      if (seen.has(id)) this.#mismatch(`${this.#what()}: ${id} came twice`);
+      seen.add(id);
+    }
+    return seen.size;
   }
 }
 
@@ -295,7 +314,7 @@ export class DirectorClient {
   ): Promise<{ applications: DirectorApplication[]; totalCount: number }> {
     const operation = "listApplicationsForRuntime";
     const origin: Origin = { operation, requestId: call.requestId };
-    const tracker = new ListTracker(`applications of runtime ${runtimeId}`, tolerate);
+    const tracker = new ListTracker(() => `applications of runtime ${runtimeId}`, tolerate);
     const applications = new Map<string, DirectorApplication>();
     let after: string | null = null;
     for (;;) {
@@ -343,7 +362,7 @@ export class DirectorClient {
     const appId = state.application.id;
     const origin: Origin = { operation, applicationId: appId, requestId: call.requestId };
     const bundleStates: BundleState[] = [...state.bundleStates];
-    const bundles = new ListTracker(`bundles of application ${appId}`);
+    const bundles = new ListTracker(() => `bundles of application ${appId}`);
     let bundlesAfter = bundles.accept(
       bundleStates.map((b) => b.bundle.id),
       state.bundles,
@@ -369,7 +388,7 @@ export class DirectorClient {
     }
 
     for (const { bundle, apis, events } of bundleStates) {
-      const apiTracker = new ListTracker(`API definitions of bundle ${bundle.id} of application ${appId}`);
+      const apiTracker = new ListTracker(() => `API definitions of bundle ${bundle.id} of application ${appId}`);
       let apisAfter = apiTracker.accept(
         bundle.apiDefinitions.map((a) => a.id),
         apis,
@@ -394,7 +413,7 @@ export class DirectorClient {
         apisAfter = next;
       }
 
-      const eventTracker = new ListTracker(`event definitions of bundle ${bundle.id} of application ${appId}`);
+      const eventTracker = new ListTracker(() => `event definitions of bundle ${bundle.id} of application ${appId}`);
       let eventsAfter = eventTracker.accept(
         bundle.eventDefinitions.map((e) => e.id),
         events,
@@ -425,8 +444,7 @@ export class DirectorClient {
 
   /**
    * One GraphQL POST, with the same request and the same outcomes as graphql-request's `request` (see
-   * connector-client's graphql-http.ts), but the answer is read once: streamed into the text (and the listing's
-   * digest) chunk by chunk, then parsed.
+   * connector-client's graphql-http.ts), but the answer is read once, with a size limit (readText), then parsed.
    */
   async #request<TData, TVariables extends Record<string, unknown>>(
     operation: string,
@@ -472,8 +490,8 @@ export class DirectorClient {
 }
 
 /**
- * Reads a body as UTF-8 text, refusing more than `limit` bytes. Each chunk is decoded as it arrives and then dropped,
- * so the bytes are never held twice.
+ * Reads a body as UTF-8 text, refusing more than `limit` bytes. The chunks stay Buffers (outside the JS heap) until
+ * the end and are decoded once: decoding each chunk and joining the pieces would put the text on the heap twice.
  */
 async function readText(
   response: Awaited<ReturnType<CompassTransport["fetch"]>>,
@@ -482,8 +500,7 @@ async function readText(
   requestId: string,
   call: CallContext,
 ): Promise<string> {
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
+  const chunks: Uint8Array[] = [];
   let size = 0;
   if (response.body) {
     for await (const chunk of response.body) {
@@ -496,12 +513,11 @@ async function readText(
           { operation, requestId, status: response.status },
         );
       }
-      parts.push(decoder.decode(chunk, { stream: true }));
+      chunks.push(chunk);
     }
   }
-  parts.push(decoder.decode());
   call.stats.bytesReceived += size;
-  return parts.length === 1 ? (parts[0] as string) : parts.join("");
+  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
 }
 
 /** The `inconsistency` text of a listing returned with `allowInconsistent`: why each attempt did not fit together. */

@@ -467,6 +467,15 @@ describe("listApplicationsForRuntime: paging", () => {
     );
   });
 
+  test("characters of several bytes arrive intact, wherever the answer's chunks split them", async () => {
+    // 150 descriptions of 3-byte and 4-byte characters: an answer of about 150 KB, read in many chunks.
+    const description = (i: number) => `Grüße ${i} 日本語 ✓ 🚀 `.repeat(40);
+    director.applications = apps(150).map((a, i) => ({ ...a, description: description(i) }));
+    const listing = await client().listApplicationsForRuntime(director.runtimeId, { pageSize: 150 });
+    expect(listing.stats.bytesReceived).toBeGreaterThan(100_000);
+    expect(listing.applications.map((a) => a.description)).toEqual(director.applications.map((_, i) => description(i)));
+  });
+
   test("the default page size is 100 and an empty list is one request", async () => {
     const listing = await client().listApplicationsForRuntime(director.runtimeId);
     expect(listing).toMatchObject({ applications: [], totalCount: 0 });
@@ -559,6 +568,14 @@ describe("listApplicationsForRuntime: paging", () => {
     expect(listing.stats.attempts).toBe(2);
     expect(listing.stats.restartReason).toMatch(/came twice/);
     expect(listing.applications.map((a) => a.name)).toEqual(["mp-x", "mp-app-0", "mp-app-1", "mp-app-2", "mp-app-3", "mp-app-4"]);
+  });
+
+  test("an id twice within the only page of a list is detected, and the message names the list", async () => {
+    const api = { id: fakeId("a1000000", 1), name: "orders-api", targetURL: "https://x.example.com", version: null };
+    director.applications = [{ id: fakeId("00000000", 1), name: "mp-twice", bundles: [{ id: fakeId("b0000000", 1), name: "b", apis: [api, api] }] }];
+    const error = await failure(client().listApplicationsForRuntime(director.runtimeId));
+    expect(error.code).toBe(DirectorErrorCode.INCONSISTENT_PAGING);
+    expect(error.message).toContain(`API definitions of bundle ${fakeId("b0000000", 1)} of application ${fakeId("00000000", 1)}: ${api.id} came twice`);
   });
 
   test("a cursor loop is detected", async () => {

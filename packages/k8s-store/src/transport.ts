@@ -64,12 +64,12 @@ export function open(url: URL, options: SendOptions, mayRetry = true): Promise<I
 export async function send(url: URL, options: SendOptions): Promise<HttpAnswer> {
   const res = await open(url, options);
   return new Promise<HttpAnswer>((resolve, reject) => {
-    // Decoded as it arrives: no chunk list and no concatenated copy.
-    let text = "";
-    res.setEncoding("utf8");
-    res.on("data", (chunk: string) => (text += chunk));
+    // The chunks stay Buffers (outside the JS heap) and are decoded once at the end: decoding each chunk and
+    // joining the pieces would put a large list on the heap twice.
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
     res.on("error", reject);
-    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: flatHeaders(res), text }));
+    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: flatHeaders(res), text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8") }));
   });
 }
 

@@ -49,6 +49,16 @@ describe("Applications (as the agent's ServiceAccount)", () => {
     expect(await store.applications.find(name)).toBeUndefined();
   });
 
+  it("characters of several bytes arrive intact, wherever the answer's chunks split them", async () => {
+    // 20 descriptions of 2-, 3- and 4-byte characters: a list answer of about 150 KB, read in many chunks.
+    const description = (i: number) => `Grüße ${i} 日本語 ✓ 🚀 `.repeat(250);
+    const names = Array.from({ length: 20 }, () => uniqueName("utf8"));
+    await Promise.all(names.map((name, i) => store.applications.create(desired(name, i, { description: description(i) }))));
+    const listed = new Map((await store.applications.listManaged()).map((a) => [a.metadata.name, a.spec.description]));
+    expect(names.map((name) => listed.get(name))).toEqual(names.map((_, i) => description(i)));
+    await Promise.all(names.map((name) => store.applications.delete(name)));
+  });
+
   it("a foreign Application is not listed and not taken over", async () => {
     const name = uniqueName("foreign");
     // Created by some other tool: its own labels, not the agent's managed-by label.
