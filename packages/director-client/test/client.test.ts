@@ -570,12 +570,13 @@ describe("listApplicationsForRuntime: paging", () => {
     expect(listing.applications.map((a) => a.name)).toEqual(["mp-x", "mp-app-0", "mp-app-1", "mp-app-2", "mp-app-3", "mp-app-4"]);
   });
 
-  test("an id twice within the only page of a list is detected, and the message names the list", async () => {
-    const api = { id: fakeId("a1000000", 1), name: "orders-api", targetURL: "https://x.example.com", version: null };
-    director.applications = [{ id: fakeId("00000000", 1), name: "mp-twice", bundles: [{ id: fakeId("b0000000", 1), name: "b", apis: [api, api] }] }];
+  test.each([2, 40])("an id twice within the only page of a list (%i items) is detected, and the message names the list", async (count) => {
+    const api = (n: number) => ({ id: fakeId("a1000000", n), name: `api-${n}`, targetURL: "https://x.example.com", version: null });
+    const apis = [...Array.from({ length: count - 1 }, (_, n) => api(n)), api(0)];
+    director.applications = [{ id: fakeId("00000000", 1), name: "mp-twice", bundles: [{ id: fakeId("b0000000", 1), name: "b", apis }] }];
     const error = await failure(client().listApplicationsForRuntime(director.runtimeId));
     expect(error.code).toBe(DirectorErrorCode.INCONSISTENT_PAGING);
-    expect(error.message).toContain(`API definitions of bundle ${fakeId("b0000000", 1)} of application ${fakeId("00000000", 1)}: ${api.id} came twice`);
+    expect(error.message).toContain(`API definitions of bundle ${fakeId("b0000000", 1)} of application ${fakeId("00000000", 1)}: ${api(0).id} came twice`);
   });
 
   test("a cursor loop is detected", async () => {
