@@ -219,8 +219,26 @@ try {
   const peakRssAfterFullMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   const compassFull = compassRequests();
 
-  // 2. and 3. One forced cycle each (spec.resyncNow), measured until the agent resets the flag.
+  // 2. and 3. One forced cycle each (spec.resyncNow), measured until the agent resets the flag. Each starts when
+  // the agent is idle: pairing's own Secret writes ask for a cycle that runs right after the full sync, and a
+  // measured cycle that overlapped it would count part of it.
+  const waitForIdle = () => {
+    let last = cpuSeconds(agent.pid);
+    return waitFor(
+      "the agent to be idle",
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const now = cpuSeconds(agent.pid);
+        const idle = now - last < 0.02;
+        last = now;
+        return idle ? true : undefined;
+      },
+      Math.max(120_000, APPS * 60),
+      0,
+    );
+  };
   const cycle = async () => {
+    await waitForIdle();
     const before = await scrape();
     const agentCpuBefore = cpuSeconds(agent.pid);
     const serverCpuBefore = serverCpu();
@@ -275,8 +293,8 @@ try {
     const byMapping = new Map<string, number>();
     let current = "";
     for (const line of readFileSync(`/proc/${agent.pid}/smaps`, "utf8").split("\n")) {
-      const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-      if (header) current = header[1] || "[anon]";
+      const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (header) current = `${header[2] || "[anon]"} ${header[1]}`;
       const rss = /^Rss:\s+(\d+) kB/.exec(line);
       if (rss) byMapping.set(current, (byMapping.get(current) ?? 0) + Number(rss[1]));
     }

@@ -21,6 +21,36 @@ export function sortNestedLists(application: DirectorApplication): void {
   }
 }
 
+/**
+ * Sorts the nested lists of a raw answer to any of the listing's documents (bundles, API and event definitions of
+ * each application on the page) by id, in place: two answers sorted so differ only where their content does. What is
+ * not shaped as expected is left alone (the converters refuse it).
+ */
+export function sortRawNestedLists(data: unknown): void {
+  for (const application of pageItems(member(data, "result"))) {
+    const bundles = pageItems(member(application, "bundles"));
+    sortRawById(bundles);
+    const bundle = member(application, "bundle");
+    for (const b of bundle === undefined ? bundles : [bundle]) {
+      sortRawById(pageItems(member(b, "apiDefinitions")));
+      sortRawById(pageItems(member(b, "eventDefinitions")));
+    }
+  }
+}
+
+function member(value: unknown, key: string): unknown {
+  return value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function pageItems(page: unknown): unknown[] {
+  const data = member(page, "data");
+  return Array.isArray(data) ? data : [];
+}
+
+function sortRawById(items: unknown[]): void {
+  if (items.every((item) => typeof member(item, "id") === "string")) sortById(items as { id: string }[]);
+}
+
 /** Lists up to this long are sorted in place by insertion; Array.prototype.sort copies every list it sorts. */
 const INSERTION_SORT_MAX = 16;
 

@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { hash, randomUUID } from "node:crypto";
 import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
-import type { ClientCertificate, GraphQLDocument, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
-import { byId, listingDigest, sortNestedLists } from "./canonical.js";
+import type { ClientCertificate, CompassResponse, GraphQLDocument, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
+import { byId, listingDigest, sortNestedLists, sortRawNestedLists } from "./canonical.js";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -73,6 +73,53 @@ interface CallContext {
   requestId: string;
   signal: AbortSignal | undefined;
   stats: { requests: number; bytesReceived: number };
+  /** When set, every successful request of the call is recorded here (a listing's replay). */
+  steps?: ReplayStep[] | undefined;
+}
+
+/** One request of a listing, and the SHA-256 of its answer: of the bytes, and of its data with nested lists in id order. */
+interface ReplayStep {
+  document: GraphQLDocument<unknown, Record<string, unknown>>;
+  variables: Record<string, unknown>;
+  sha256: string;
+  canonical: string;
+}
+
+/**
+ * What a consistent listing asked the Director and the hashes of each answer (no content: about 250 bytes per
+ * request), for `relistApplicationsForRuntime`. The client asks deterministically from the answers, so answers with
+ * the same content mean the same requests and the same listing. Content, not bytes: real Compass varies the order of
+ * nested lists between identical calls, so each answer is also hashed with its nested lists sorted by id.
+ */
+export class ListingReplay {
+  /** The client's URL and tenant, the runtime and the page size: a replay is valid only for the same listing. */
+  readonly #scope: string;
+  readonly #steps: readonly ReplayStep[];
+  /** The replayed listing's number of applications and digest. */
+  readonly applicationCount: number;
+  readonly digest: string;
+
+  constructor(scope: string, steps: readonly ReplayStep[], applicationCount: number, digest: string) {
+    this.#scope = scope;
+    this.#steps = steps;
+    this.applicationCount = applicationCount;
+    this.digest = digest;
+  }
+
+  /** The requests to send again, when this replay was recorded for `scope`; else none. */
+  stepsFor(scope: string): readonly ReplayStep[] | undefined {
+    return scope === this.#scope ? this.#steps : undefined;
+  }
+}
+
+/** What `relistApplicationsForRuntime` returns when every answer was the same as the replayed listing's. */
+export interface ListingUnchanged {
+  unchanged: true;
+  applicationCount: number;
+  digest: string;
+  /** The replay to pass next time (the same one). */
+  replay: ListingReplay;
+  stats: ListingStats;
 }
 
 /** Where an application was found: the page to ask again for its nested lists. */
@@ -223,6 +270,41 @@ export class DirectorClient {
    * Applications, bundles, API and event definitions come sorted by id.
    */
   async listApplicationsForRuntime(runtimeId: string, options: ListApplicationsOptions = {}): Promise<ApplicationListing> {
+    const { pageSize, call, stats } = this.#startListing(runtimeId, options);
+    return this.#list(runtimeId, pageSize, options, call, stats);
+  }
+
+  /**
+   * The same listing as listApplicationsForRuntime, after an earlier one (`previous`, its `replay`): the requests of
+   * that listing are sent again, and while each answer has the content it had then (the same bytes, or the same data
+   * but for the order of nested lists), nothing is converted. When all do, the result is `unchanged: true` with that
+   * listing's count and digest — no model is built. From the first answer that differs (or when `previous` is of another runtime, tenant, URL or page size) it is a full listing,
+   * whose requests include again those already sent (their answers are not kept: memory over requests).
+   */
+  async relistApplicationsForRuntime(
+    runtimeId: string,
+    previous: ListingReplay,
+    options: ListApplicationsOptions = {},
+  ): Promise<ListingUnchanged | ApplicationListing> {
+    const operation = "listApplicationsForRuntime";
+    const { pageSize, call, stats } = this.#startListing(runtimeId, options);
+    const steps = previous.stepsFor(this.#replayScope(runtimeId, pageSize));
+    if (steps === undefined) return this.#list(runtimeId, pageSize, options, call, stats);
+    for (const step of steps) {
+      const same = await this.#exchange(
+        operation,
+        step.document,
+        step.variables,
+        call,
+        (body, status) => status === 200 && (sha256(body) === step.sha256 || canonicalSha256OfBody(body) === step.canonical),
+      );
+      if (!same) return this.#list(runtimeId, pageSize, options, call, stats);
+    }
+    stats.attempts = 1;
+    return { unchanged: true, applicationCount: previous.applicationCount, digest: previous.digest, replay: previous, stats };
+  }
+
+  #startListing(runtimeId: string, options: ListApplicationsOptions): { pageSize: number; call: CallContext; stats: ListingStats } {
     const operation = "listApplicationsForRuntime";
     requireId(operation, "runtimeId", runtimeId);
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -243,15 +325,28 @@ export class DirectorClient {
       restartReason: null,
     };
     call.stats = stats;
+    return { pageSize, call, stats };
+  }
+
+  #replayScope(runtimeId: string, pageSize: number): string {
+    return JSON.stringify([this.url, this.#tenant ?? "", runtimeId, pageSize]);
+  }
+
+  async #list(runtimeId: string, pageSize: number, options: ListApplicationsOptions, call: CallContext, stats: ListingStats): Promise<ApplicationListing> {
+    const operation = "listApplicationsForRuntime";
     for (let attempt = 1; ; attempt++) {
       stats.attempts = attempt;
       const problems: string[] = [];
       const tolerate = attempt > 1 && options.allowInconsistent === true ? (problem: string) => problems.push(problem) : undefined;
+      const steps: ReplayStep[] = [];
+      call.steps = steps;
       try {
         const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats, tolerate);
         applications.sort(byId);
         const inconsistency = problems.length === 0 ? null : describeProblems(stats.restartReason, problems);
-        return { applications, totalCount, stats, digest: listingDigest(applications), consistent: inconsistency === null, inconsistency };
+        const digest = listingDigest(applications);
+        const replay = inconsistency === null ? new ListingReplay(this.#replayScope(runtimeId, pageSize), steps, applications.length, digest) : null;
+        return { unchanged: false, applications, totalCount, stats, digest, consistent: inconsistency === null, inconsistency, replay };
       } catch (error) {
         if (!(error instanceof PagingInconsistency)) throw error;
         if (attempt === 1) {
@@ -264,6 +359,8 @@ export class DirectorClient {
             "Nothing is returned rather than an incomplete list; a later sync will try again",
           { operation, requestId: call.requestId, cause: error },
         );
+      } finally {
+        call.steps = undefined;
       }
     }
   }
@@ -451,7 +548,7 @@ export class DirectorClient {
 
   /**
    * One GraphQL POST, with the same request and the same outcomes as graphql-request's `request` (see
-   * connector-client's graphql-http.ts), but the answer is read once, with a size limit (readText), then parsed.
+   * connector-client's graphql-http.ts), but the answer is read once, with a size limit (readBody), then parsed.
    */
   async #request<TData, TVariables extends Record<string, unknown>>(
     operation: string,
@@ -459,31 +556,47 @@ export class DirectorClient {
     variables: TVariables,
     call: CallContext,
   ): Promise<Record<string, unknown>> {
-    const { requestId } = call;
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
-    const query = graphQLQuery(document);
-    const headers: Record<string, string> = { "x-request-id": requestId };
-    if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
-    call.stats.requests++;
-    try {
-      const response = await this.#transport.fetch(this.url, graphQLPost(query, variables, headers, signal));
-      const nullBody = [101, 103, 204, 205, 304].includes(response.status);
-      if (nullBody) await response.body?.cancel().catch(() => undefined);
-      const text = nullBody ? "" : await readText(response, this.#maxResponseBytes, operation, requestId, call);
+    return this.#exchange(operation, document, variables, call, (body, status, headers) => {
       // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
-      const contentType = response.headers.get("content-type") ?? "application/json";
+      const contentType = headers.get("content-type") ?? "application/json";
       const data = graphQLData(
-        { status: response.status, headers: response.headers, body: text, contentType },
-        { query: query.query, variables },
+        { status, headers, body: new TextDecoder().decode(body), contentType },
+        { query: graphQLQuery(document).query, variables },
       );
       if (data === null || typeof data !== "object" || Array.isArray(data)) {
         throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
           operation,
-          requestId,
+          requestId: call.requestId,
         });
       }
+      if (call.steps !== undefined) {
+        const step = { document: document as GraphQLDocument<unknown, Record<string, unknown>>, variables, sha256: sha256(body), canonical: canonicalSha256(data) };
+        call.steps.push(step);
+      }
       return data as Record<string, unknown>;
+    });
+  }
+
+  /** One GraphQL POST whose answer, read whole, `answer` turns into the result; every failure is a DirectorError. */
+  async #exchange<TData, TVariables extends Record<string, unknown>, R>(
+    operation: string,
+    document: GraphQLDocument<TData, TVariables>,
+    variables: TVariables,
+    call: CallContext,
+    answer: (body: Uint8Array, status: number, headers: CompassResponse["headers"]) => R,
+  ): Promise<R> {
+    const { requestId } = call;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { "x-request-id": requestId };
+    if (this.#tenant !== undefined) headers["Tenant"] = this.#tenant;
+    call.stats.requests++;
+    try {
+      const response = await this.#transport.fetch(this.url, graphQLPost(graphQLQuery(document), variables, headers, signal));
+      const nullBody = [101, 103, 204, 205, 304].includes(response.status);
+      if (nullBody) await response.body?.cancel().catch(() => undefined);
+      const body = nullBody ? new Uint8Array(0) : await readBody(response, this.#maxResponseBytes, operation, requestId, call);
+      return answer(body, response.status, response.headers);
     } catch (error) {
       throw toDirectorError(error, {
         operation,
@@ -496,17 +609,37 @@ export class DirectorClient {
   }
 }
 
+const sha256 = (bytes: Uint8Array | string): string => hash("sha256", bytes);
+
+/** SHA-256 of an answer's data with its nested lists sorted by id (in place). */
+function canonicalSha256(data: unknown): string {
+  sortRawNestedLists(data);
+  return sha256(JSON.stringify(data));
+}
+
+/** canonicalSha256 of a raw answer; undefined for one that is not JSON or carries errors (never the same, then). */
+function canonicalSha256OfBody(body: Uint8Array): string | undefined {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  if (answer === null || typeof answer !== "object" || "errors" in answer || !("data" in answer)) return undefined;
+  return canonicalSha256(answer.data);
+}
+
 /**
- * Reads a body as UTF-8 text, refusing more than `limit` bytes. The chunks stay Buffers (outside the JS heap) until
- * the end and are decoded once: decoding each chunk and joining the pieces would put the text on the heap twice.
+ * Reads a body, refusing more than `limit` bytes. The chunks stay Buffers (outside the JS heap) and are joined
+ * once, to be decoded once: decoding each chunk and joining the pieces would put the text on the heap twice.
  */
-async function readText(
+async function readBody(
   response: Awaited<ReturnType<CompassTransport["fetch"]>>,
   limit: number,
   operation: string,
   requestId: string,
   call: CallContext,
-): Promise<string> {
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (response.body) {
@@ -524,7 +657,7 @@ async function readText(
     }
   }
   call.stats.bytesReceived += size;
-  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, size);
 }
 
 /** The `inconsistency` text of a listing returned with `allowInconsistent`: why each attempt did not fit together. */

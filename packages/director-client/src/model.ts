@@ -4,6 +4,7 @@
  * bundles, API definitions and event definitions are sorted by id (Compass's order of nested lists varies between
  * identical calls).
  */
+import type { ListingReplay } from "./client.js";
 
 /** An application assigned to the runtime, with all its bundles, API definitions and event definitions. */
 export interface DirectorApplication {
@@ -124,6 +125,8 @@ export interface ListingStats {
 }
 
 export interface ApplicationListing {
+  /** Always false: a full listing (relistApplicationsForRuntime's other answer is `unchanged: true`). */
+  unchanged: false;
   /** Sorted by id. */
   applications: DirectorApplication[];
   /** `totalCount` Compass reported last; equal to `applications.length` when `consistent`. */
@@ -142,4 +145,6 @@ export interface ApplicationListing {
   consistent: boolean;
   /** Why the listing is not consistent; null when it is. */
   inconsistency: string | null;
+  /** For relistApplicationsForRuntime: what this listing asked and was answered. Null when it is not consistent. */
+  replay: ListingReplay | null;
 }

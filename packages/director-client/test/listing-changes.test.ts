@@ -162,3 +162,94 @@ describe("canonical order and digest", () => {
     expect((await client.listApplicationsForRuntime(director.runtimeId)).digest).not.toBe(after.digest);
   });
 });
+
+describe("relisting after a listing (relistApplicationsForRuntime)", () => {
+  const reverse = <T>(data: T[]): T[] => [...data].reverse();
+  /** Real Compass: applications in id order, nested lists in any order. */
+  const reverseNested = <T extends { id: string }>(data: T[]): T[] => (data[0]?.id.startsWith("a0") ? data : [...data].reverse());
+  /** Three applications over two application pages; the first has nested pages (201 API definitions). */
+  async function firstListing(): Promise<ApplicationListing> {
+    director.applications = [application("a0000000", 1), application("a0000000", 2), application("a0000000", 3)];
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 });
+    expect(listing.replay).not.toBeNull();
+    director.requests.length = 0;
+    return listing;
+  }
+
+  test("the same answers: unchanged, with the listing's count and digest, and the same requests again", async () => {
+    const before = await firstListing();
+    const seen = before.stats.requests;
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    expect(relisted).toMatchObject({ unchanged: true, applicationCount: 3, digest: before.digest, replay: before.replay });
+    expect(relisted.stats.requests).toBe(seen);
+    expect(director.requests).toHaveLength(seen);
+  });
+
+  test("nested lists in another order (as real Compass answers): unchanged", async () => {
+    const before = await firstListing();
+    director.pageOrder = reverseNested;
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    expect(relisted).toMatchObject({ unchanged: true, applicationCount: 3, digest: before.digest });
+    expect(director.requests).toHaveLength(before.stats.requests);
+  });
+
+  test("an application changed after the first page, nested lists reordered: a full listing, equal to a fresh one", async () => {
+    const before = await firstListing();
+    director.pageOrder = reverseNested;
+    const event = director.applications[2]?.bundles?.[0]?.events?.[0];
+    if (event) event.name = "renamed";
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    if (relisted.unchanged) throw new Error("a changed event name went unnoticed");
+    const fresh = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 });
+    expect(relisted.applications).toEqual(fresh.applications);
+    expect(relisted.digest).toBe(fresh.digest);
+    expect(relisted.digest).not.toBe(before.digest);
+    // The pages before the change were asked twice: once replayed, once for the full listing.
+    expect(relisted.stats.requests).toBeGreaterThan(fresh.stats.requests);
+  });
+
+  test("an application added or removed: a full listing with it or without it", async () => {
+    const before = await firstListing();
+    director.applications.push(application("a0000000", 4));
+    const added = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    expect(added.unchanged ? [] : added.applications.map((a) => a.id)).toEqual(director.applications.map((a) => a.id));
+    director.applications.splice(0, 2);
+    const removed = await client.relistApplicationsForRuntime(director.runtimeId, added.replay!, { pageSize: 2 });
+    expect(removed.unchanged ? [] : removed.applications.map((a) => a.id)).toEqual(director.applications.map((a) => a.id));
+  });
+
+  test("applications in another order within a page (their paging differs): a full listing, with the same digest", async () => {
+    const before = await firstListing();
+    director.pageOrder = reverse;
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    expect(relisted.unchanged).toBe(false);
+    expect(relisted.digest).toBe(before.digest);
+  });
+
+  test("a replay of another runtime or another page size is not replayed: a full listing", async () => {
+    const before = await firstListing();
+    const otherSize = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 3 });
+    expect(otherSize.unchanged).toBe(false);
+    director.requests.length = 0;
+    // The fake Director knows no other runtime: the answer is its error, and no request named the replay's runtime.
+    const otherRuntime = "1ab2ca6e-767c-4d34-a292-618b01681c50";
+    await failure(client.relistApplicationsForRuntime(otherRuntime, before.replay!, { pageSize: 2 }));
+    expect(director.requests.length).toBeGreaterThan(0);
+    expect(director.requests.every((r) => r.variables["runtimeId"] === otherRuntime)).toBe(true);
+  });
+
+  test("an error answer while replaying is the listing's error, not unchanged", async () => {
+    const before = await firstListing();
+    director.revoked = true;
+    const error = await failure(client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 }));
+    expect(error.code).toBe(DirectorErrorCode.AUTH_FAILED);
+  });
+
+  test("an inconsistent listing has no replay", async () => {
+    director.applications = Array.from({ length: 6 }, (_, i) => application("a0000000", i + 1));
+    keepInserting();
+    const listing = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2, allowInconsistent: true });
+    expect(listing.consistent).toBe(false);
+    expect(listing.replay).toBeNull();
+  });
+});

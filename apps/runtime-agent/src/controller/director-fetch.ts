@@ -1,5 +1,5 @@
 import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
-import type { DirectorApplication } from "@runtime-agent/director-client";
+import type { DirectorApplication, ListingReplay } from "@runtime-agent/director-client";
 import { retryAfterOf } from "./connection.js";
 import { describe } from "./describe-error.js";
 import type { SyncContext, SyncOutcome } from "./synchronization.js";
@@ -23,21 +23,69 @@ export function fetchFailure(error: unknown, tenant: string, secret: string): Sy
   return { kind: "fetch-failed", message, certificateRefused: true };
 }
 
+/** What the Director answered: the runtime's labels and its applications, or that they are as replayed. */
+export type DirectorAnswers = {
+  labels: Record<string, unknown>;
+  applicationCount: number;
+  digest: string;
+} & (
+  | {
+      /** Every answer had the content of the replayed listing's: nothing was converted. */
+      unchanged: true;
+      inconsistency: undefined;
+      replay: ListingReplay;
+    }
+  | {
+      unchanged: false;
+      applications: DirectorApplication[];
+      inconsistency: string | undefined;
+      /** For the next cycle's relisting; undefined when the listing was inconsistent. */
+      replay: ListingReplay | undefined;
+    }
+);
+
 /**
- * The runtime's labels and every application, fetched in parallel. A function of its own so that nothing but the
- * caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values of its
- * block-scoped temporaries), and the caller can drop it before the writes.
+ * The runtime's labels and every application, fetched in parallel; with `previous` (the replay of the last clean
+ * cycle's listing), the applications only when their content changed since. A function of its own so that nothing
+ * but the caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values
+ * of its block-scoped temporaries), and the caller can drop it before the writes.
  */
 export async function fetchFromDirector(
   ctx: SyncContext,
   director: ReturnType<SyncContext["session"]["director"]>,
   runtimeId: string,
-): Promise<{ labels: Record<string, unknown>; applications: DirectorApplication[]; digest: string; inconsistency: string | undefined }> {
+  previous: ListingReplay | undefined,
+): Promise<DirectorAnswers> {
   const call = { requestId: ctx.requestId, signal: ctx.signal };
+  // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
+  const options = { ...call, allowInconsistent: true };
   const [labels, listing] = await Promise.all([
     ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-    // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
-    ctx.metrics.timeCompass("applicationsForRuntime", () => director.listApplicationsForRuntime(runtimeId, { ...call, allowInconsistent: true })),
+    ctx.metrics.timeCompass("applicationsForRuntime", () =>
+      previous === undefined ? director.listApplicationsForRuntime(runtimeId, options) : director.relistApplicationsForRuntime(runtimeId, previous, options),
+    ),
   ]);
-  return { labels, applications: listing.applications, digest: listing.digest, inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together") };
+  if (listing.unchanged) {
+    return { labels, unchanged: true, applicationCount: listing.applicationCount, digest: listing.digest, inconsistency: undefined, replay: listing.replay };
+  }
+  return {
+    labels,
+    unchanged: false,
+    applications: listing.applications,
+    applicationCount: listing.applications.length,
+    digest: listing.digest,
+    inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together"),
+    replay: listing.replay ?? undefined,
+  };
+}
+
+/** fetchFromDirector without a replay: always the applications. */
+export async function fetchFullListing(
+  ctx: SyncContext,
+  director: ReturnType<SyncContext["session"]["director"]>,
+  runtimeId: string,
+): Promise<DirectorAnswers & { unchanged: false }> {
+  const answers = await fetchFromDirector(ctx, director, runtimeId, undefined);
+  if (answers.unchanged) throw new Error("a listing without a replay cannot be unchanged");
+  return answers;
 }

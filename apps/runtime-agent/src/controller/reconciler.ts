@@ -241,7 +241,10 @@ export class Reconciler {
           syncStatus.lastSuccessfulApplication = stamp;
           metrics.lastSuccessfulSync.set(now.getTime() / 1000);
         }
-        log.info({ applications: sync.fetched, writes: sync.writes, failures: sync.failures.length, state: status.connectionState }, "synchronization done");
+        log.info(
+          { applications: sync.fetched, converted: sync.converted, writes: sync.writes, failures: sync.failures.length, state: status.connectionState },
+          "synchronization done",
+        );
       }
     } else if (!agentConfig && connection.kind !== "connection-failed") {
       status.connectionState = STATE.SynchronizationFailed;

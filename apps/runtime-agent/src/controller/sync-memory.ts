@@ -1,5 +1,6 @@
 import { secretContentHashOf, toBase64 } from "@runtime-agent/app-sync";
 import type { ActualSecret, ContentHash } from "@runtime-agent/app-sync";
+import type { ListingReplay } from "@runtime-agent/director-client";
 import type { K8sStore, SecretObject } from "@runtime-agent/k8s-store";
 
 /**
@@ -28,6 +29,8 @@ export interface SecretDigest {
 
 export interface CleanCycle {
   key: string;
+  /** What the cycle's Director listing asked and was answered (hashes): the next cycle replays it. */
+  replay: ListingReplay | undefined;
   /** `A/<name>` and `S/<namespace>/<name>` → `<uid>/<resourceVersion>`, after the cycle's own writes. */
   objects: Map<string, string>;
   managed: number;

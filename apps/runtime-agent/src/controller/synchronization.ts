@@ -1,13 +1,13 @@
 import { applicationContentHashOf, DESIRED_HASH_ANNOTATION, plan, shouldNormalize, stableStringify, takeDesiredState } from "@runtime-agent/app-sync";
 import type { ActualApplication, ActualSecret, ActualState, DesiredState, Warning } from "@runtime-agent/app-sync";
-import type { DirectorApplication } from "@runtime-agent/director-client";
 import type { AgentConfiguration, CompassConnection, K8sStore, ObjectMeta } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
 import type { Logger } from "../observability/logger.js";
 import type { AgentMetrics } from "../observability/metrics.js";
 import type { CompassSession } from "./compass-session.js";
 import { describe } from "./describe-error.js";
-import { fetchFailure, fetchFromDirector } from "./director-fetch.js";
+import { fetchFailure, fetchFromDirector, fetchFullListing } from "./director-fetch.js";
+import type { DirectorAnswers } from "./director-fetch.js";
 import { appKey, memoryOf, sameObjects, secretDigest, secretKey, version } from "./sync-memory.js";
 import type { SyncMemory } from "./sync-memory.js";
 import { execute, forEachLimited } from "./write-executor.js";
@@ -42,6 +42,11 @@ export type SyncOutcome =
       kind: "applied";
       /** Applications in Compass for this runtime. */
       fetched: number;
+      /**
+       * Applications converted from the Director's answers this cycle: 0 when every answer had the content of the
+       * last clean cycle's (the listing was replayed, nothing built), else all of them.
+       */
+      converted: number;
       managed: number;
       failures: ApplicationFailure[];
       writes: number;
@@ -79,12 +84,11 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   // What the cluster holds is listed while the Director answers (the listing needs nothing from it). A failed
   // fetch discards it; a failed listing counts only when the fetch succeeded.
   const listing = settle(listObjects(ctx));
-  let labels: Record<string, unknown>;
-  let applications: DirectorApplication[];
-  let digest: string;
-  let inconsistency: string | undefined;
+  const clean = memory.clean;
+  let answers: DirectorAnswers;
   try {
-    ({ labels, applications, digest, inconsistency } = await fetchFromDirector(ctx, director, runtimeId));
+    // After a clean cycle the listing is replayed: when Compass answers with the same content, nothing is converted.
+    answers = await fetchFromDirector(ctx, director, runtimeId, clean?.replay);
   } catch (error) {
     await listing;
     return fetchFailure(error, agentConfig.tenant.trim(), secret);
@@ -96,27 +100,39 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   };
   // Everything the desired state is computed from: the Director's answers, the one runtime label it reads
   // (isNormalized; the URL labels this agent sets do not count) and the settings.
-  const key = `${digest}\n${String(shouldNormalize(labels))}\n${stableStringify(options)}`;
+  const keyOf = (a: DirectorAnswers) => `${a.digest}\n${String(shouldNormalize(a.labels))}\n${stableStringify(options)}`;
 
   const t1 = performance.now();
   const listed = await listing;
   if (!listed.ok) return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(listed.error)}` };
 
   const t2 = performance.now();
-  const clean = memory.clean;
-  if (inconsistency === undefined && clean !== undefined && clean.key === key && sameObjects(clean.objects, listed.value.objects)) {
+  if (answers.inconsistency === undefined && clean !== undefined && clean.key === keyOf(answers) && sameObjects(clean.objects, listed.value.objects)) {
     // Compass answered as in the last clean cycle and no object changed since: nothing to write (and nothing new
     // to warn about).
-    const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, labels);
+    const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, answers.labels);
     ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), unchanged: true }, "synchronization phases");
-    return { kind: "applied", fetched: applications.length, managed: clean.managed, failures: [], writes: 0, labelsError };
+    const converted = answers.unchanged ? 0 : answers.applicationCount;
+    return { kind: "applied", fetched: answers.applicationCount, converted, managed: clean.managed, failures: [], writes: 0, labelsError };
   }
   memory.clean = undefined;
-
-  const fetched = applications.length;
+  let full: DirectorAnswers & { unchanged: false };
+  if (answers.unchanged) {
+    // Compass answered as before but the cluster changed: the applications are needed after all.
+    try {
+      full = await fetchFullListing(ctx, director, runtimeId);
+    } catch (error) {
+      return fetchFailure(error, agentConfig.tenant.trim(), secret);
+    }
+  } else {
+    full = answers;
+  }
+  const { labels, inconsistency, replay } = full;
+  const key = keyOf(full);
+  const fetched = full.applicationCount;
   // The Director's model is handed over: each application is released as soon as it is converted, so the model and
   // the desired state are never both held whole (an async function's locals stay reachable until it returns).
-  const desired = takeDesiredState(applications, labels, options);
+  const desired = takeDesiredState(full.applications, labels, options);
   const desiredNames = desired.applications.map((a) => a.metadata.name);
   logNewWarnings(ctx, memory, desired, inconsistency === undefined);
 
@@ -159,13 +175,14 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), desiredMs: ms(t2, t3), readMs: ms(t3, t4), planMs: ms(t4, t5), writeMs: ms(t5, t6), writes }, "synchronization phases");
   const failedNames = new Set(failures.map((f) => f.name));
   const managed = desiredNames.filter((name) => !failedNames.has(name)).length;
-  if (failures.length === 0 && inconsistency === undefined) memory.clean = { key, objects, managed };
+  if (failures.length === 0 && inconsistency === undefined) memory.clean = { key, objects, managed, replay };
   if (inconsistency !== undefined) {
     ctx.log.warn({ inconsistency, applications: fetched, kept }, "the Director's listing was inconsistent: applied what it listed, deleted nothing");
   }
   return {
     kind: "applied",
     fetched,
+    converted: fetched,
     managed,
     failures: dedupe(failures),
     writes,
