@@ -7,6 +7,7 @@ import { describeConfig } from "./config/load.js";
 import { describeCompassProxy } from "./config/proxy.js";
 import { CompassSession } from "./controller/compass-session.js";
 import { describe } from "./controller/describe-error.js";
+import { ClusterChanges } from "./controller/cluster-changes.js";
 import { ReconcileLoop } from "./controller/loop.js";
 import { Reconciler } from "./controller/reconciler.js";
 import { startProbeServers } from "./observability/http-server.js";
@@ -99,7 +100,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     };
   }
   const session = new CompassSession({ tls, proxy: options.proxy, metrics, keySize: options.keySize, now: () => new Date(), requestTimeoutMs: config.compassRequestTimeout });
-  const reconciler = new Reconciler({ config, store, session, log, metrics });
+  // Whether the synchronized objects changed since the last listing, from watches: a quiet cycle then lists nothing.
+  // Not part of readiness: without it (no permission to watch, a watch ended) cycles list as before.
+  const changes = new ClusterChanges(store, config.integrationNamespace, (error) =>
+    log.warn({ reason: describe(error) }, "watch of the synchronized objects ended; the next cycle lists them"),
+  );
+  const reconciler = new Reconciler({ config, store, session, log, metrics, changes });
   const loop = new ReconcileLoop(
     (signal) => reconciler.reconcile(signal),
     (error) => {
@@ -167,6 +173,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const graceMs = stopGraceMs(config);
   const stopControllers = async () => {
     await loop.stop(graceMs);
+    changes.stop();
     await Promise.all(informers.map((i) => i.stop()));
   };
 

@@ -64,6 +64,14 @@ export interface ListApplicationsOptions extends DirectorCallOptions {
   allowInconsistent?: boolean | undefined;
 }
 
+export interface RelistApplicationsOptions extends ListApplicationsOptions {
+  /**
+   * Called once when the relisting turns into a full listing (an answer differs, or the replay is of another
+   * listing), before its first request: work that only a change needs can start beside it.
+   */
+  onFullListing?: (() => void) | undefined;
+}
+
 /** Internal: the pages of one listing attempt did not fit together. */
 class PagingInconsistency extends Error {
   override readonly name = "PagingInconsistency";
@@ -284,21 +292,29 @@ export class DirectorClient {
   async relistApplicationsForRuntime(
     runtimeId: string,
     previous: ListingReplay,
-    options: ListApplicationsOptions = {},
+    options: RelistApplicationsOptions = {},
   ): Promise<ListingUnchanged | ApplicationListing> {
+    const { onFullListing } = options;
     const operation = "listApplicationsForRuntime";
     const { pageSize, call, stats } = this.#startListing(runtimeId, options);
+    const full = () => {
+      onFullListing?.();
+      return this.#list(runtimeId, pageSize, options, call, stats);
+    };
     const steps = previous.stepsFor(this.#replayScope(runtimeId, pageSize));
-    if (steps === undefined) return this.#list(runtimeId, pageSize, options, call, stats);
+    if (steps === undefined) return full();
     for (const step of steps) {
+      // The same bytes: the same. Else the answer is read as any (an HTTP or GraphQL error fails the relisting as it
+      // would fail a listing) and compared with its nested lists in id order.
       const same = await this.#exchange(
         operation,
         step.document,
         step.variables,
         call,
-        (body, status) => status === 200 && (sha256(body) === step.sha256 || canonicalSha256OfBody(body) === step.canonical),
+        (body, status, headers) =>
+          (status === 200 && sha256(body) === step.sha256) || canonicalSha256(this.#data(operation, step.document, step.variables, call, body, status, headers)) === step.canonical,
       );
-      if (!same) return this.#list(runtimeId, pageSize, options, call, stats);
+      if (!same) return full();
     }
     stats.attempts = 1;
     return { unchanged: true, applicationCount: previous.applicationCount, digest: previous.digest, replay: previous, stats };
@@ -557,24 +573,35 @@ export class DirectorClient {
     call: CallContext,
   ): Promise<Record<string, unknown>> {
     return this.#exchange(operation, document, variables, call, (body, status, headers) => {
-      // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
-      const contentType = headers.get("content-type") ?? "application/json";
-      const data = graphQLData(
-        { status, headers, body: new TextDecoder().decode(body), contentType },
-        { query: graphQLQuery(document).query, variables },
-      );
-      if (data === null || typeof data !== "object" || Array.isArray(data)) {
-        throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
-          operation,
-          requestId: call.requestId,
-        });
-      }
+      const data = this.#data(operation, document, variables, call, body, status, headers);
       if (call.steps !== undefined) {
         const step = { document: document as GraphQLDocument<unknown, Record<string, unknown>>, variables, sha256: sha256(body), canonical: canonicalSha256(data) };
         call.steps.push(step);
       }
-      return data as Record<string, unknown>;
+      return data;
     });
+  }
+
+  /** The `data` of an answer; an HTTP error, GraphQL errors or no data throw (mapped by #exchange). */
+  #data<TData, TVariables extends Record<string, unknown>>(
+    operation: string,
+    document: GraphQLDocument<TData, TVariables>,
+    variables: TVariables,
+    call: CallContext,
+    body: Uint8Array,
+    status: number,
+    headers: CompassResponse["headers"],
+  ): Record<string, unknown> {
+    // A GraphQL endpoint answers JSON; some Compass error paths omit the Content-Type header.
+    const contentType = headers.get("content-type") ?? "application/json";
+    const data = graphQLData({ status, headers, body: new TextDecoder().decode(body), contentType }, { query: graphQLQuery(document).query, variables });
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      throw new DirectorError(DirectorErrorCode.BAD_RESPONSE, `${operation}: the Director's answer has no data`, {
+        operation,
+        requestId: call.requestId,
+      });
+    }
+    return data as Record<string, unknown>;
   }
 
   /** One GraphQL POST whose answer, read whole, `answer` turns into the result; every failure is a DirectorError. */
@@ -617,17 +644,6 @@ function canonicalSha256(data: unknown): string {
   return sha256(JSON.stringify(data));
 }
 
-/** canonicalSha256 of a raw answer; undefined for one that is not JSON or carries errors (never the same, then). */
-function canonicalSha256OfBody(body: Uint8Array): string | undefined {
-  let answer: unknown;
-  try {
-    answer = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return undefined;
-  }
-  if (answer === null || typeof answer !== "object" || "errors" in answer || !("data" in answer)) return undefined;
-  return canonicalSha256(answer.data);
-}
 
 /**
  * Reads a body, refusing more than `limit` bytes. The chunks stay Buffers (outside the JS heap) and are joined

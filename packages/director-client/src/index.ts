@@ -6,7 +6,7 @@ export {
   MAX_PAGE_SIZE,
   NESTED_PAGE_SIZE,
 } from "./client.js";
-export type { DirectorCallOptions, DirectorClientOptions, ListApplicationsOptions, ListingReplay, ListingUnchanged } from "./client.js";
+export type { DirectorCallOptions, DirectorClientOptions, ListApplicationsOptions, ListingReplay, ListingUnchanged, RelistApplicationsOptions } from "./client.js";
 export { CompassErrorCode, DirectorError, DirectorErrorCode, isDirectorError, isRetryableCode } from "./errors.js";
 export type { CompassGraphQLError, DirectorErrorDetails } from "./errors.js";
 export { codeForCompassError, toDirectorError } from "./error-mapping.js";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 import { DirectorClient, DirectorErrorCode } from "../src/index.js";
 import { failure } from "./support/failure.js";
 import type { ApplicationListing } from "../src/index.js";
-import { FakeDirector, fakeId } from "./support/fake-director.js";
+import { FakeDirector, fakeId, json } from "./support/fake-director.js";
 import type { FakeApplication, FakeBundle } from "./support/fake-director.js";
 
 const director = new FakeDirector();
@@ -238,11 +238,19 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
     expect(director.requests.every((r) => r.variables["runtimeId"] === otherRuntime)).toBe(true);
   });
 
-  test("an error answer while replaying is the listing's error, not unchanged", async () => {
-    const before = await firstListing();
-    director.revoked = true;
-    const error = await failure(client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 }));
-    expect(error.code).toBe(DirectorErrorCode.AUTH_FAILED);
+  test("an answer a listing would refuse fails the relisting as it would fail the listing: no full listing after it", async () => {
+    for (const [handler, code] of [
+      [json(503, { message: "no healthy upstream" }), DirectorErrorCode.UNAVAILABLE],
+      [json(200, {}), DirectorErrorCode.BAD_RESPONSE],
+    ] as const) {
+      const before = await firstListing();
+      // The second page of the replay.
+      director.raw = (index) => (index === 1 ? handler : undefined);
+      const error = await failure(client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 }));
+      expect(error.code).toBe(code);
+      expect(director.requests).toHaveLength(2);
+      director.raw = undefined;
+    }
   });
 
   test("an inconsistent listing has no replay", async () => {

@@ -1,7 +1,8 @@
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { forEachListItem, listCustomObjectPage, pageQuery, stripServerMeta } from "./compass-connection.js";
+import { forEachListItem, listCustomObjectPage, pageQuery, stripServerMeta, type WithResourceVersion } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
+import { watchMetadata, type MetadataWatch, type MetadataWatchHandlers } from "./metadata-watch.js";
 import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { parseSecret, secretBody } from "./secrets.js";
 import type { DesiredSecret, SecretMetadata, SecretObject, SecretStore } from "./secrets.js";
@@ -198,7 +199,9 @@ export class ApplicationStore {
 
   /** Lists Applications (all pages) matching `labelSelector`, by default the managed ones only. */
   async listManaged(options: { labelSelector?: string; pageSize?: number } = {}): Promise<Application[]> {
-    return this.listRemembering((add) => forEachListItem((cont) => this.listPage(options, cont), (item) => add(parseApplication(item))));
+    return this.listRemembering(async (add) => {
+      await forEachListItem((cont) => this.listPage(options, cont), (item) => add(parseApplication(item)));
+    });
   }
 
   /**
@@ -206,13 +209,24 @@ export class ApplicationStore {
    * spec and status: names, uids, resourceVersions, labels, annotations (managedFields are left out), at a fraction
    * of the cost of a full list.
    */
-  async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<{ metadata: ObjectMeta }[]> {
-    return this.listRemembering((add) =>
-      forEachListItem(
+  async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<WithResourceVersion<{ metadata: ObjectMeta }>> {
+    let resourceVersion = "";
+    const items = await this.listRemembering(async (add) => {
+      resourceVersion = await forEachListItem(
         (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
         (item) => add({ metadata: listedObjectMeta(item) }),
-      ),
-    );
+      );
+    });
+    return Object.assign(items, { resourceVersion });
+  }
+
+  /**
+   * Every change of the Applications matching `labelSelector` (default: the managed ones) after `resourceVersion`
+   * (a listMetadata's), metadata only; see watchMetadata.
+   */
+  watchMetadata(resourceVersion: string, handlers: MetadataWatchHandlers, options: { labelSelector?: string } = {}): MetadataWatch {
+    const path = `/apis/${APPLICATION_GROUP}/${APPLICATION_VERSION}/${APPLICATION_PLURAL}`;
+    return watchMetadata(this.client, APPLICATION_PLURAL, path, { resourceVersion, labelSelector: options.labelSelector ?? this.managedSelector }, handlers);
   }
 
   /** One page of Applications matching `labelSelector` (default: the managed ones), after `cont`. */
@@ -339,8 +353,21 @@ export class ApplicationStore {
   }
 
   /** listManagedSecrets without data: names, uids, resourceVersions, labels, annotations, owner references. */
-  async listManagedSecretMetadata(namespace: string = this.integrationNamespace, options: { pageSize?: number } = {}): Promise<SecretMetadata[]> {
-    return (await this.secrets.listMetadata(namespace, { ...options, labelSelector: APP_SECRET_SELECTOR })).filter((s) => this.isManagedSecret(s));
+  async listManagedSecretMetadata(namespace: string = this.integrationNamespace, options: { pageSize?: number } = {}): Promise<WithResourceVersion<SecretMetadata>> {
+    const listed = await this.secrets.listMetadata(namespace, { ...options, labelSelector: APP_SECRET_SELECTOR });
+    return Object.assign(
+      listed.filter((s) => this.isManagedSecret(s)),
+      { resourceVersion: listed.resourceVersion },
+    );
+  }
+
+  /**
+   * Every change of the Secrets APP_SECRET_SELECTOR selects in `namespace` after `resourceVersion` (a
+   * listManagedSecretMetadata's), metadata only; isManagedSecret tells which are the agents'. See watchMetadata.
+   */
+  watchSecretMetadata(namespace: string, resourceVersion: string, handlers: MetadataWatchHandlers): MetadataWatch {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+    return watchMetadata(this.client, "secrets", path, { resourceVersion, labelSelector: APP_SECRET_SELECTOR }, handlers);
   }
 
   /**

@@ -35,8 +35,10 @@ export interface JsonRequest {
   unfenced?: boolean;
 }
 
-/** Accept header for metadata-only answers (PartialObjectMetadata / PartialObjectMetadataList). */
+/** Accept header for metadata-only answers of lists (PartialObjectMetadataList). */
 export const ACCEPT_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+/** Accept header for metadata-only objects, also the objects of a watch's events (PartialObjectMetadata). */
+export const ACCEPT_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /** A non-2xx answer of the JSON path (see toK8sStoreError). */
 class HttpStatusError extends Error {
@@ -123,6 +125,7 @@ export class K8sClient {
   /**
    * Starts a watch of `path` (see watch.ts); a watch that sees no data for `inactivityTimeoutMs` ends with a
    * TimeoutError (the API server sends bookmarks about once a minute). Each call must be counted by the caller.
+   * `accept` asks for another form of the events' objects (ACCEPT_METADATA: metadata only).
    */
   watch(
     path: string,
@@ -130,10 +133,11 @@ export class K8sClient {
     inactivityTimeoutMs: number,
     onEvent: WatchEventHandler,
     done: (err: unknown) => void,
+    accept = "application/json",
   ): Promise<AbortController> {
     const openWatch = async (p: string, q: typeof query, signal: AbortSignal): Promise<IncomingMessage> => {
       const { headers, agent } = await this.auth.current();
-      return open(this.url(p, q), { method: "GET", headers: { accept: "application/json", ...headers }, agent, signal });
+      return open(this.url(p, q), { method: "GET", headers: { accept, ...headers }, agent, signal });
     };
     return watch(openWatch, inactivityTimeoutMs, path, query, onEvent, done);
   }

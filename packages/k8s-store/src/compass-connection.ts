@@ -366,17 +366,27 @@ export function pageQuery<O extends { pageSize?: number }>(options: O, cont: str
   return { ...selectors, limit: pageSize ?? 500, ...(cont !== undefined ? { continue: cont } : {}) };
 }
 
-/** Calls `each` for every item of a paged list, page after page; `page(cont)` reads the page after `cont`. */
+/** A list's items with the list's resourceVersion (to watch from). */
+export type WithResourceVersion<T> = T[] & { resourceVersion: string };
+
+/**
+ * Calls `each` for every item of a paged list, page after page; `page(cont)` reads the page after `cont`. Returns
+ * the list's resourceVersion.
+ */
 export async function forEachListItem(
-  page: (cont: string | undefined) => Promise<{ items: unknown[]; continue?: string }>,
+  page: (cont: string | undefined) => Promise<{ items: unknown[]; resourceVersion?: string; continue?: string }>,
   each: (item: unknown) => void,
-): Promise<void> {
+): Promise<string> {
   let cont: string | undefined;
+  let resourceVersion = "";
   do {
     const current = await page(cont);
+    // The pages of one list are one snapshot: the first page's resourceVersion is the list's.
+    if (cont === undefined) resourceVersion = current.resourceVersion ?? "";
     for (const item of current.items) each(item);
     cont = current.continue;
   } while (cont !== undefined);
+  return resourceVersion;
 }
 
 /** items, resourceVersion and continue token of a list answer (raw JSON). */

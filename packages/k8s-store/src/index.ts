@@ -48,6 +48,7 @@ export type {
   Mutation,
   MutateResult,
   CompassConnectionStoreOptions,
+  WithResourceVersion,
 } from "./compass-connection.js";
 
 export {
@@ -115,6 +116,7 @@ export { LeaderElector, defaultIdentity, leaderElectionTimingProblems } from "./
 export type { LeaderElectionOptions, LeaderElectionTiming } from "./leader-election.js";
 
 export { Informer } from "./informer.js";
+export type { MetadataWatch, MetadataWatchHandlers } from "./metadata-watch.js";
 export type { InformerOptions, InformerStatus, InformerEvent, InformerHandlers } from "./informer.js";
 
 export { retryOnConflict } from "./retry.js";

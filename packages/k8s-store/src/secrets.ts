@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
-import { forEachListItem, listPageOf, pageQuery, type ManagementInfo } from "./compass-connection.js";
+import { forEachListItem, listPageOf, pageQuery, type ManagementInfo, type WithResourceVersion } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, PAIRED_TOKEN_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
@@ -302,16 +302,16 @@ export class SecretStore {
    * resourceVersions, labels, annotations and owner references (managedFields are left out), at a fraction of the
    * cost of a full list.
    */
-  async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<SecretMetadata[]> {
+  async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<WithResourceVersion<SecretMetadata>> {
     const out: SecretMetadata[] = [];
-    await forEachListItem(
+    const resourceVersion = await forEachListItem(
       (cont) => this.listPage(namespace, pageQuery(options, cont), ACCEPT_METADATA_LIST),
       (item) => {
         const meta = listedObjectMeta(item);
         out.push({ metadata: { ...meta, namespace: meta.namespace ?? namespace } });
       },
     );
-    return out;
+    return Object.assign(out, { resourceVersion });
   }
 
   /** The agent configuration Secret (CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT). K8S_NOT_FOUND when absent. */

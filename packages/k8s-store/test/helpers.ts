@@ -47,6 +47,8 @@ export class ApiServerProxy {
   private readonly sockets = new Set<Socket>();
   port = 0;
   kubeconfigPath = "";
+  /** Bytes the API server sent through the proxy (TLS records: what went over the wire). */
+  bytesFromServer = 0;
 
   private constructor(
     private readonly targetHost: string,
@@ -92,6 +94,7 @@ export class ApiServerProxy {
       };
       client.on("error", drop).on("close", drop);
       upstream.on("error", drop).on("close", drop);
+      upstream.on("data", (chunk: Buffer) => (this.bytesFromServer += chunk.length));
       client.pipe(upstream);
       upstream.pipe(client);
     });

@@ -46,7 +46,8 @@ export type DirectorAnswers = {
 
 /**
  * The runtime's labels and every application, fetched in parallel; with `previous` (the replay of the last clean
- * cycle's listing), the applications only when their content changed since. A function of its own so that nothing
+ * cycle's listing), the applications only when their content changed since (`onFullListing` is called when it turns
+ * out they did, before they are listed). A function of its own so that nothing
  * but the caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values
  * of its block-scoped temporaries), and the caller can drop it before the writes.
  */
@@ -55,10 +56,11 @@ export async function fetchFromDirector(
   director: ReturnType<SyncContext["session"]["director"]>,
   runtimeId: string,
   previous: ListingReplay | undefined,
+  onFullListing?: () => void,
 ): Promise<DirectorAnswers> {
   const call = { requestId: ctx.requestId, signal: ctx.signal };
   // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
-  const options = { ...call, allowInconsistent: true };
+  const options = { ...call, allowInconsistent: true, onFullListing };
   const [labels, listing] = await Promise.all([
     ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
     ctx.metrics.timeCompass("applicationsForRuntime", () =>

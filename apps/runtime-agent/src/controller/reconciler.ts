@@ -15,6 +15,7 @@ import type { AgentCredentials } from "./credentials.js";
 import { describe } from "./describe-error.js";
 import type { ReconcileOutcome } from "./loop.js";
 import { ALL_STATES, isFailure, STATE, timestamp, withConditions } from "./status.js";
+import type { ClusterChanges } from "./cluster-changes.js";
 import { synchronize } from "./synchronization.js";
 import type { SyncOutcome } from "./synchronization.js";
 
@@ -26,6 +27,8 @@ export interface ReconcilerOptions {
   metrics: AgentMetrics;
   now?: () => Date;
   random?: () => number;
+  /** Changes of the synchronized objects since the last listing (see ClusterChanges); without it every cycle lists. */
+  changes?: ClusterChanges | undefined;
 }
 
 /** Without a credential to try, the agent waits for a new token; the config Secret is watched, so this is only a fallback. */
@@ -99,7 +102,7 @@ export class Reconciler {
     const log = this.#o.log.child({ reconcileId: requestId });
     const now = this.#now();
     const existing = await store.compassConnections.find(DEFAULT_COMPASS_CONNECTION_NAME);
-    const ctx = { config, store, session: this.#o.session, log, now, requestId, signal, metrics };
+    const ctx = { config, store, session: this.#o.session, log, now, requestId, signal, metrics, changes: this.#o.changes };
 
     let spec: CompassConnectionSpec = structuredClone(existing?.spec ?? { managementInfo: { connectorUrl: "", directorUrl: "" } });
     let status: CompassConnectionStatus = structuredClone(

@@ -11,7 +11,8 @@ import type { K8sStore, SecretObject } from "@runtime-agent/k8s-store";
  * - The last cycle that applied everything without a single failure: what it was computed from (the Director's
  *   answers, the runtime labels, the settings) and the uid/resourceVersion of every object it saw or wrote. When
  *   both are unchanged the cluster is exactly as that cycle left it (a hand edit, a deletion, a new foreign
- *   object all change the listing), so the same plan would write nothing: the cycle ends after the listing.
+ *   object all change the listing), so the same plan would write nothing: the cycle ends after the listing — or
+ *   without one, when the watches since the last listing saw nothing end otherwise (ClusterChanges).
  */
 export interface SyncMemory {
   appHashes: Map<string, ContentHash>;

@@ -10,6 +10,7 @@ import { fetchFailure, fetchFromDirector, fetchFullListing } from "./director-fe
 import type { DirectorAnswers } from "./director-fetch.js";
 import { appKey, memoryOf, sameObjects, secretDigest, secretKey, version } from "./sync-memory.js";
 import type { SyncMemory } from "./sync-memory.js";
+import type { ClusterChanges } from "./cluster-changes.js";
 import { execute, forEachLimited } from "./write-executor.js";
 
 export interface SyncContext {
@@ -20,6 +21,8 @@ export interface SyncContext {
   log: Logger;
   requestId: string;
   signal: AbortSignal;
+  /** Whether the listed objects changed since the last listing, from watches: a quiet cycle then lists nothing. */
+  changes?: ClusterChanges | undefined;
 }
 
 export interface ApplicationFailure {
@@ -81,14 +84,17 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   const memory = memoryOf(ctx.store);
   const t0 = performance.now();
   const director = ctx.session.director(cc.spec.managementInfo.directorUrl, agentConfig.tenant.trim());
-  // What the cluster holds is listed while the Director answers (the listing needs nothing from it). A failed
-  // fetch discards it; a failed listing counts only when the fetch succeeded.
-  const listing = settle(listObjects(ctx));
   const clean = memory.clean;
+  // What the cluster holds is listed while the Director answers (the listing needs nothing from it), unless the
+  // watches show every object as the last clean cycle left it: then the cycle is likely quiet, and the listing
+  // starts only when the Director's answers turn out to differ. A failed fetch discards it; a failed listing counts
+  // only when the fetch succeeded.
+  const objectsAsLeft = clean !== undefined && ctx.changes?.unchanged() === true;
+  let listing = objectsAsLeft ? undefined : settle(listObjects(ctx));
   let answers: DirectorAnswers;
   try {
     // After a clean cycle the listing is replayed: when Compass answers with the same content, nothing is converted.
-    answers = await fetchFromDirector(ctx, director, runtimeId, clean?.replay);
+    answers = await fetchFromDirector(ctx, director, runtimeId, clean?.replay, () => (listing ??= settle(listObjects(ctx))));
   } catch (error) {
     await listing;
     return fetchFailure(error, agentConfig.tenant.trim(), secret);
@@ -101,19 +107,18 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   // Everything the desired state is computed from: the Director's answers, the one runtime label it reads
   // (isNormalized; the URL labels this agent sets do not count) and the settings.
   const keyOf = (a: DirectorAnswers) => `${a.digest}\n${String(shouldNormalize(a.labels))}\n${stableStringify(options)}`;
+  const sameAnswers = answers.inconsistency === undefined && clean !== undefined && clean.key === keyOf(answers);
 
   const t1 = performance.now();
+  if (clean !== undefined && sameAnswers && objectsAsLeft) return quiet(ctx, director, runtimeId, answers, clean.managed, { fetchMs: ms(t0, t1), watched: true });
+  listing ??= settle(listObjects(ctx));
   const listed = await listing;
   if (!listed.ok) return { kind: "fetch-failed", message: `Failed to read the Applications in the cluster: ${describe(listed.error)}` };
 
   const t2 = performance.now();
-  if (answers.inconsistency === undefined && clean !== undefined && clean.key === keyOf(answers) && sameObjects(clean.objects, listed.value.objects)) {
-    // Compass answered as in the last clean cycle and no object changed since: nothing to write (and nothing new
-    // to warn about).
-    const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, answers.labels);
-    ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), unchanged: true }, "synchronization phases");
-    const converted = answers.unchanged ? 0 : answers.applicationCount;
-    return { kind: "applied", fetched: answers.applicationCount, converted, managed: clean.managed, failures: [], writes: 0, labelsError };
+  if (clean !== undefined && sameAnswers && sameObjects(clean.objects, listed.value.objects)) {
+    ctx.changes?.expect(clean.objects);
+    return quiet(ctx, director, runtimeId, answers, clean.managed, { fetchMs: ms(t0, t1), listMs: ms(t1, t2), watched: false });
   }
   memory.clean = undefined;
   let full: DirectorAnswers & { unchanged: false };
@@ -175,7 +180,10 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   ctx.log.debug({ fetchMs: ms(t0, t1), listMs: ms(t1, t2), desiredMs: ms(t2, t3), readMs: ms(t3, t4), planMs: ms(t4, t5), writeMs: ms(t5, t6), writes }, "synchronization phases");
   const failedNames = new Set(failures.map((f) => f.name));
   const managed = desiredNames.filter((name) => !failedNames.has(name)).length;
-  if (failures.length === 0 && inconsistency === undefined) memory.clean = { key, objects, managed, replay };
+  if (failures.length === 0 && inconsistency === undefined) {
+    memory.clean = { key, objects, managed, replay };
+    ctx.changes?.expect(objects);
+  }
   if (inconsistency !== undefined) {
     ctx.log.warn({ inconsistency, applications: fetched, kept }, "the Director's listing was inconsistent: applied what it listed, deleted nothing");
   }
@@ -192,6 +200,21 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
 }
 
 const ms = (from: number, to: number): number => Math.round(to - from);
+
+/** Compass answered as in the last clean cycle and no object changed since: nothing to write (and nothing new to warn about). */
+async function quiet(
+  ctx: SyncContext,
+  director: ReturnType<CompassSession["director"]>,
+  runtimeId: string,
+  answers: DirectorAnswers,
+  managed: number,
+  phases: Record<string, unknown>,
+): Promise<SyncOutcome> {
+  const labelsError = await reportRuntimeUrls(ctx, director, runtimeId, answers.labels);
+  ctx.log.debug({ ...phases, unchanged: true }, "synchronization phases");
+  const converted = answers.unchanged ? 0 : answers.applicationCount;
+  return { kind: "applied", fetched: answers.applicationCount, converted, managed, failures: [], writes: 0, labelsError };
+}
 
 /** A promise that never rejects (so it may wait unobserved while other work runs). */
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
@@ -238,6 +261,8 @@ async function listObjects(ctx: SyncContext): Promise<Listed> {
     // count as changes nor get read.
     ctx.store.applications.listManagedSecretMetadata(ctx.config.integrationNamespace, { pageSize: METADATA_PAGE_SIZE }),
   ]);
+  // Every change after this listing is followed from here on (a later quiet cycle may then list nothing).
+  ctx.changes?.follow({ applications: applications.resourceVersion, secrets: secrets.resourceVersion });
   const objects = new Map<string, string>();
   for (const a of applications) objects.set(appKey(a.metadata.name), version(a.metadata));
   for (const x of secrets) objects.set(secretKey(x.metadata.namespace, x.metadata.name), version(x.metadata));

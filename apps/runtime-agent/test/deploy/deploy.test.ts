@@ -256,7 +256,7 @@ describe("RBAC objects under deploy/", () => {
     expect(verbsOn(o, lease.namespace, "leases", lease.name)).toEqual(["create", "get", "update"]);
     expect(
       verbsOn(o, SETTINGS.integrationNamespace.default as string, "secrets", "any-application-secret"),
-    ).toEqual(["create", "delete", "list", "patch"]);
+    ).toEqual(["create", "delete", "list", "patch", "watch"]);
     // In the CA namespace only the CA Secret can be read.
     expect(verbsOn(o, ca.namespace, "secrets", "some-other-secret")).toEqual(["create"]);
     expect(verbsOn(o, "default", "events", "x")).toEqual(["create", "patch"]);

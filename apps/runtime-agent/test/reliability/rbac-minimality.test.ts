@@ -102,13 +102,15 @@ function withoutPermission(role: RbacRole, permission: Permission): RbacRole {
 
 /**
  * Permissions that a broader rule of the same files also grants, so removing them alone changes nothing: the
- * client-certificate Role names its Secrets for list and create, while the app-Secret Role (in the integration
- * namespace, kyma-system by default) may list and create any Secret there. They stay so that the Roles are still
- * right when APP_INTEGRATION_NAMESPACE (and with it the app-Secret Role) moves to another namespace.
+ * client-certificate Role names its Secrets for list, watch and create, while the app-Secret Role (in the
+ * integration namespace, kyma-system by default) may list, watch and create any Secret there. They stay so that the
+ * Roles are still right when APP_INTEGRATION_NAMESPACE (and with it the app-Secret Role) moves to another namespace.
  */
 const OVERLAPS: Record<string, string> = {
   "list secrets[compass-agent-configuration] in kyma-system": "list secrets in kyma-system",
   "list secrets[cluster-client-certificates] in kyma-system": "list secrets in kyma-system",
+  "watch secrets[compass-agent-configuration] in kyma-system": "watch secrets in kyma-system",
+  "watch secrets[cluster-client-certificates] in kyma-system": "watch secrets in kyma-system",
 };
 
 let cp: ControlPlane;
