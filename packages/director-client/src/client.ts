@@ -99,25 +99,19 @@ interface ReplayStep {
  * the same content mean the same requests and the same listing. Content, not bytes: real Compass varies the order of
  * nested lists between identical calls, so each answer is also hashed with its nested lists sorted by id.
  */
-export class ListingReplay {
-  /** The client's URL and tenant, the runtime and the page size: a replay is valid only for the same listing. */
-  readonly #scope: string;
-  readonly #steps: readonly ReplayStep[];
+export interface ListingReplay {
   /** The replayed listing's number of applications and digest. */
   readonly applicationCount: number;
   readonly digest: string;
+}
 
-  constructor(scope: string, steps: readonly ReplayStep[], applicationCount: number, digest: string) {
-    this.#scope = scope;
-    this.#steps = steps;
-    this.applicationCount = applicationCount;
-    this.digest = digest;
-  }
+/** What each replay stands for, out of its users' reach: a replay not made by a client is never replayed. */
+const recorded = new WeakMap<ListingReplay, { scope: string; steps: readonly ReplayStep[] }>();
 
-  /** The requests to send again, when this replay was recorded for `scope`; else none. */
-  stepsFor(scope: string): readonly ReplayStep[] | undefined {
-    return scope === this.#scope ? this.#steps : undefined;
-  }
+function newReplay(scope: string, steps: readonly ReplayStep[], applicationCount: number, digest: string): ListingReplay {
+  const replay: ListingReplay = Object.freeze({ applicationCount, digest });
+  recorded.set(replay, { scope, steps });
+  return replay;
 }
 
 /** What `relistApplicationsForRuntime` returns when every answer was the same as the replayed listing's. */
@@ -301,7 +295,9 @@ export class DirectorClient {
       onFullListing?.();
       return this.#list(runtimeId, pageSize, options, call, stats);
     };
-    const steps = previous.stepsFor(this.#replayScope(runtimeId, pageSize));
+    const replay = recorded.get(previous);
+    // A replay of another client (URL, tenant), runtime or page size is not replayed.
+    const steps = replay?.scope === this.#replayScope(runtimeId, pageSize) ? replay.steps : undefined;
     if (steps === undefined) return full();
     for (const step of steps) {
       // The same bytes: the same. Else the answer is read as any (an HTTP or GraphQL error fails the relisting as it
@@ -361,7 +357,7 @@ export class DirectorClient {
         applications.sort(byId);
         const inconsistency = problems.length === 0 ? null : describeProblems(stats.restartReason, problems);
         const digest = listingDigest(applications);
-        const replay = inconsistency === null ? new ListingReplay(this.#replayScope(runtimeId, pageSize), steps, applications.length, digest) : null;
+        const replay = inconsistency === null ? newReplay(this.#replayScope(runtimeId, pageSize), steps, applications.length, digest) : null;
         return { unchanged: false, applications, totalCount, stats, digest, consistent: inconsistency === null, inconsistency, replay };
       } catch (error) {
         if (!(error instanceof PagingInconsistency)) throw error;

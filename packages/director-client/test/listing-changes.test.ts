@@ -226,10 +226,13 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
     expect(relisted.digest).toBe(before.digest);
   });
 
-  test("a replay of another runtime or another page size is not replayed: a full listing", async () => {
+  test("a replay of another runtime or another page size, or not made by the client, is not replayed: a full listing", async () => {
     const before = await firstListing();
     const otherSize = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 3 });
     expect(otherSize.unchanged).toBe(false);
+    // A copy is not a replay: only the client's own replays are replayed.
+    const copy = await client.relistApplicationsForRuntime(director.runtimeId, { ...before.replay! }, { pageSize: 2 });
+    expect(copy.unchanged).toBe(false);
     director.requests.length = 0;
     // The fake Director knows no other runtime: the answer is its error, and no request named the replay's runtime.
     const otherRuntime = "1ab2ca6e-767c-4d34-a292-618b01681c50";

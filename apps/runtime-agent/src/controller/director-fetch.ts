@@ -47,9 +47,9 @@ export type DirectorAnswers = {
 /**
  * The runtime's labels and every application, fetched in parallel; with `previous` (the replay of the last clean
  * cycle's listing), the applications only when their content changed since (`onFullListing` is called when it turns
- * out they did, before they are listed). A function of its own so that nothing
- * but the caller's `applications` keeps the Director's model reachable (a suspended async function keeps the values
- * of its block-scoped temporaries), and the caller can drop it before the writes.
+ * out they did, before they are listed). A function of its own so that nothing but the caller's `applications` keeps
+ * the Director's model reachable (a suspended async function keeps the values of its block-scoped temporaries), and
+ * the caller can drop it before the writes.
  */
 export async function fetchFromDirector(
   ctx: SyncContext,
