@@ -280,8 +280,9 @@ export class DirectorClient {
    * The same listing as listApplicationsForRuntime, after an earlier one (`previous`, its `replay`): the requests of
    * that listing are sent again, and while each answer has the content it had then (the same bytes, or the same data
    * but for the order of nested lists), nothing is converted. When all do, the result is `unchanged: true` with that
-   * listing's count and digest — no model is built. From the first answer that differs (or when `previous` is of another runtime, tenant, URL or page size) it is a full listing,
-   * whose requests include again those already sent (their answers are not kept: memory over requests).
+   * listing's count and digest — no model is built. From the first answer that differs (or when `previous` is of
+   * another runtime, tenant, URL or page size) it is a full listing, whose requests include again those already sent
+   * (their answers are not kept: memory over requests).
    */
   async relistApplicationsForRuntime(
     runtimeId: string,

@@ -179,7 +179,7 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
   test("the same answers: unchanged, with the listing's count and digest, and the same requests again", async () => {
     const before = await firstListing();
     const seen = before.stats.requests;
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2, onFullListing: () => expect.fail("no full listing") });
     expect(relisted).toMatchObject({ unchanged: true, applicationCount: 3, digest: before.digest, replay: before.replay });
     expect(relisted.stats.requests).toBe(seen);
     expect(director.requests).toHaveLength(seen);
@@ -198,14 +198,27 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
     director.pageOrder = reverseNested;
     const event = director.applications[2]?.bundles?.[0]?.events?.[0];
     if (event) event.name = "renamed";
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    // onFullListing is called once, after the replayed requests up to the differing one and before the full listing's.
+    const calledAfter: number[] = [];
+    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, {
+      pageSize: 2,
+      onFullListing: () => calledAfter.push(director.requests.length),
+    });
     if (relisted.unchanged) throw new Error("a changed event name went unnoticed");
+    const requestsOfRelisting = director.requests.length;
+    expect(calledAfter).toHaveLength(1);
+    const replayed = calledAfter[0] as number;
+    // The replay stopped at the differing answer (page 2, before the third application's nested pages).
+    expect(replayed).toBeGreaterThan(1);
+    expect(replayed).toBeLessThan(before.stats.requests);
+    expect(director.operations("ApplicationsForRuntime").filter((r) => r.variables["after"] === null)).toHaveLength(2);
     const fresh = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 });
+    // After the call, exactly the requests of a full listing.
+    expect(requestsOfRelisting - replayed).toBe(fresh.stats.requests);
     expect(relisted.applications).toEqual(fresh.applications);
     expect(relisted.digest).toBe(fresh.digest);
     expect(relisted.digest).not.toBe(before.digest);
-    // The pages before the change were asked twice: once replayed, once for the full listing.
-    expect(relisted.stats.requests).toBeGreaterThan(fresh.stats.requests);
+    expect(relisted.stats.requests).toBe(requestsOfRelisting);
   });
 
   test("an application added or removed: a full listing with it or without it", async () => {

@@ -188,20 +188,18 @@ export class ApplicationStore {
    * Entries remembered while it ran (a write meanwhile) are kept: the listing may have been taken before them.
    * A listing with a narrower selector also drops the others: a dropped uid only costs one lookup later.
    */
-  private async listRemembering<A extends { metadata: ObjectMeta }>(list: (add: (app: A) => void) => Promise<void>): Promise<A[]> {
+  private async listRemembering<A extends { metadata: ObjectMeta }>(list: (add: (app: A) => void) => Promise<string>): Promise<WithResourceVersion<A>> {
     const started = this.uidSeq;
     const out: A[] = [];
-    await list((app) => out.push(this.remember(app)));
+    const resourceVersion = await list((app) => out.push(this.remember(app)));
     const listed = new Set(out.map((a) => a.metadata.name));
     for (const [name, entry] of this.uidCache) if (entry.seq <= started && !listed.has(name)) this.uidCache.delete(name);
-    return out;
+    return Object.assign(out, { resourceVersion });
   }
 
   /** Lists Applications (all pages) matching `labelSelector`, by default the managed ones only. */
   async listManaged(options: { labelSelector?: string; pageSize?: number } = {}): Promise<Application[]> {
-    return this.listRemembering(async (add) => {
-      await forEachListItem((cont) => this.listPage(options, cont), (item) => add(parseApplication(item)));
-    });
+    return this.listRemembering((add) => forEachListItem((cont) => this.listPage(options, cont), (item) => add(parseApplication(item))));
   }
 
   /**
@@ -210,14 +208,12 @@ export class ApplicationStore {
    * of the cost of a full list.
    */
   async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<WithResourceVersion<{ metadata: ObjectMeta }>> {
-    let resourceVersion = "";
-    const items = await this.listRemembering(async (add) => {
-      resourceVersion = await forEachListItem(
+    return this.listRemembering((add) =>
+      forEachListItem(
         (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
         (item) => add({ metadata: listedObjectMeta(item) }),
-      );
-    });
-    return Object.assign(items, { resourceVersion });
+      ),
+    );
   }
 
   /**

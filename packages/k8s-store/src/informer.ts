@@ -2,6 +2,7 @@ import type { K8sClient } from "./client.js";
 import { K8sStoreError, toK8sStoreError } from "./errors.js";
 import { isRecord } from "./meta.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./util.js";
+import { watchEventFailure } from "./watch.js";
 
 export type InformerEvent = "add" | "update" | "delete";
 
@@ -272,9 +273,7 @@ export class Informer<T extends Keyed> {
     const onEvent = (phase: string, obj: unknown): void => {
       if (failure !== undefined) return;
       if (phase === "ERROR") {
-        const status = isRecord(obj) ? obj : {};
-        const code = typeof status["code"] === "number" ? status["code"] : 500;
-        failure = { code, body: JSON.stringify(status), headers: {} };
+        failure = watchEventFailure(obj);
         this.currentWatch?.abort();
         return;
       }

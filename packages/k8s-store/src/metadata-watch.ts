@@ -1,6 +1,7 @@
 import { ACCEPT_METADATA, type K8sClient } from "./client.js";
 import { toK8sStoreError, type K8sStoreError } from "./errors.js";
-import { isRecord, listedObjectMeta, type ObjectMeta } from "./meta.js";
+import { listedObjectMeta, type ObjectMeta } from "./meta.js";
+import { watchEventFailure } from "./watch.js";
 
 export interface MetadataWatchHandlers {
   /** An object added, modified or deleted: its metadata (managedFields left out). */
@@ -36,8 +37,7 @@ export function watchMetadata(
   const onEvent = (type: string, object: unknown): void => {
     if (failure !== undefined || stopped) return;
     if (type === "ERROR") {
-      const status = isRecord(object) ? object : {};
-      failure = { code: typeof status["code"] === "number" ? status["code"] : 500, body: JSON.stringify(status), headers: {} };
+      failure = watchEventFailure(object);
       controller?.abort();
       return;
     }

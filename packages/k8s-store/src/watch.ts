@@ -1,11 +1,21 @@
 import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
+import { isRecord } from "./meta.js";
 
 /** Receives each event of a watch: its type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) and object. */
 export type WatchEventHandler = (type: string, object: unknown) => void;
 
 /** Opens the watch request (authenticated, pooled); the caller reads the streamed body. */
 export type WatchOpener = (path: string, query: Readonly<Record<string, string | number | boolean | undefined>>, signal: AbortSignal) => Promise<IncomingMessage>;
+
+/**
+ * The failure an ERROR event stands for: its Status object as an HTTP answer of that code (500 when it names none),
+ * in the form toK8sStoreError maps (410 Gone: K8S_GONE).
+ */
+export function watchEventFailure(status: unknown): { code: number; body: string; headers: Record<string, string> } {
+  const object = isRecord(status) ? status : {};
+  return { code: typeof object["code"] === "number" ? object["code"] : 500, body: JSON.stringify(object), headers: {} };
+}
 
 /** The most of an error answer's body kept for the message (a Status object is far smaller). */
 const MAX_ERROR_BODY = 64 * 1024;

@@ -14,10 +14,10 @@ export class ClusterChanges {
   readonly #store: K8sStore;
   readonly #namespace: string;
   readonly #onError: (error: K8sStoreError) => void;
+  /** The two watches while following; none once one ended or stop() was called. */
   #watches: MetadataWatch[] = [];
   /** Counts follow() calls: a watch of an earlier one that ends later changes nothing. */
   #generation = 0;
-  #following = false;
   /** Until expect(): key → the latest version seen since the listing (undefined: gone). */
   #pending: Map<string, string | undefined> | undefined;
   #expected: ReadonlyMap<string, string> | undefined;
@@ -34,7 +34,6 @@ export class ClusterChanges {
   follow(resourceVersions: { applications: string; secrets: string }): void {
     this.stop();
     const generation = ++this.#generation;
-    this.#following = true;
     this.#pending = new Map();
     this.#expected = undefined;
     this.#differing.clear();
@@ -62,7 +61,7 @@ export class ClusterChanges {
 
   /** What the cycle that listed leaves: `A/<name>` and `S/<namespace>/<name>` → `<uid>/<resourceVersion>`. */
   expect(objects: ReadonlyMap<string, string>): void {
-    if (!this.#following) return;
+    if (this.#watches.length === 0) return;
     this.#expected = objects;
     for (const [key, seen] of this.#pending ?? []) this.#compare(key, seen);
     this.#pending = undefined;
@@ -70,11 +69,10 @@ export class ClusterChanges {
 
   /** True when every change since the listing ended as expected, and the watches still run. */
   unchanged(): boolean {
-    return this.#following && this.#expected !== undefined && this.#differing.size === 0;
+    return this.#watches.length > 0 && this.#expected !== undefined && this.#differing.size === 0;
   }
 
   stop(): void {
-    this.#following = false;
     for (const watch of this.#watches) watch.stop();
     this.#watches = [];
   }

@@ -1,5 +1,5 @@
 import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
-import type { DirectorApplication, ListingReplay } from "@runtime-agent/director-client";
+import type { ApplicationListing, DirectorApplication, ListingReplay } from "@runtime-agent/director-client";
 import { retryAfterOf } from "./connection.js";
 import { describe } from "./describe-error.js";
 import type { SyncContext, SyncOutcome } from "./synchronization.js";
@@ -44,6 +44,8 @@ export type DirectorAnswers = {
     }
 );
 
+type Director = ReturnType<SyncContext["session"]["director"]>;
+
 /**
  * The runtime's labels and every application, fetched in parallel; with `previous` (the replay of the last clean
  * cycle's listing), the applications only when their content changed since (`onFullListing` is called when it turns
@@ -53,23 +55,39 @@ export type DirectorAnswers = {
  */
 export async function fetchFromDirector(
   ctx: SyncContext,
-  director: ReturnType<SyncContext["session"]["director"]>,
+  director: Director,
   runtimeId: string,
-  previous: ListingReplay | undefined,
-  onFullListing?: () => void,
+  previous: ListingReplay,
+  onFullListing: () => void,
 ): Promise<DirectorAnswers> {
+  const [labels, listing] = await withLabels(ctx, director, runtimeId, (options) =>
+    director.relistApplicationsForRuntime(runtimeId, previous, { ...options, onFullListing }),
+  );
+  if (!listing.unchanged) return fullAnswers(labels, listing);
+  return { labels, unchanged: true, applicationCount: listing.applicationCount, digest: listing.digest, inconsistency: undefined, replay: listing.replay };
+}
+
+/** The runtime's labels and every application (fetchFromDirector without a replay). */
+export async function fetchFullListing(ctx: SyncContext, director: Director, runtimeId: string): Promise<DirectorAnswers & { unchanged: false }> {
+  const [labels, listing] = await withLabels(ctx, director, runtimeId, (options) => director.listApplicationsForRuntime(runtimeId, options));
+  return fullAnswers(labels, listing);
+}
+
+async function withLabels<L>(
+  ctx: SyncContext,
+  director: Director,
+  runtimeId: string,
+  list: (options: { requestId: string; signal: AbortSignal; allowInconsistent: true }) => Promise<L>,
+): Promise<[Record<string, unknown>, L]> {
   const call = { requestId: ctx.requestId, signal: ctx.signal };
-  // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
-  const options = { ...call, allowInconsistent: true, onFullListing };
-  const [labels, listing] = await Promise.all([
+  return Promise.all([
     ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
-    ctx.metrics.timeCompass("applicationsForRuntime", () =>
-      previous === undefined ? director.listApplicationsForRuntime(runtimeId, options) : director.relistApplicationsForRuntime(runtimeId, previous, options),
-    ),
+    // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
+    ctx.metrics.timeCompass("applicationsForRuntime", () => list({ ...call, allowInconsistent: true })),
   ]);
-  if (listing.unchanged) {
-    return { labels, unchanged: true, applicationCount: listing.applicationCount, digest: listing.digest, inconsistency: undefined, replay: listing.replay };
-  }
+}
+
+function fullAnswers(labels: Record<string, unknown>, listing: ApplicationListing): DirectorAnswers & { unchanged: false } {
   return {
     labels,
     unchanged: false,
@@ -79,15 +97,4 @@ export async function fetchFromDirector(
     inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together"),
     replay: listing.replay ?? undefined,
   };
-}
-
-/** fetchFromDirector without a replay: always the applications. */
-export async function fetchFullListing(
-  ctx: SyncContext,
-  director: ReturnType<SyncContext["session"]["director"]>,
-  runtimeId: string,
-): Promise<DirectorAnswers & { unchanged: false }> {
-  const answers = await fetchFromDirector(ctx, director, runtimeId, undefined);
-  if (answers.unchanged) throw new Error("a listing without a replay cannot be unchanged");
-  return answers;
 }

@@ -94,7 +94,10 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   let answers: DirectorAnswers;
   try {
     // After a clean cycle the listing is replayed: when Compass answers with the same content, nothing is converted.
-    answers = await fetchFromDirector(ctx, director, runtimeId, clean?.replay, () => (listing ??= settle(listObjects(ctx))));
+    answers =
+      clean?.replay === undefined
+        ? await fetchFullListing(ctx, director, runtimeId)
+        : await fetchFromDirector(ctx, director, runtimeId, clean.replay, () => (listing ??= settle(listObjects(ctx))));
   } catch (error) {
     await listing;
     return fetchFailure(error, agentConfig.tenant.trim(), secret);
