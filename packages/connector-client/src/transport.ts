@@ -166,13 +166,14 @@ export class CompassTransport {
 
   #newGeneration(clientCertificate: ClientCertificate | undefined): Generation {
     const tls = this.#options.tls ?? {};
-    const credentials = {
-      ...(tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {}),
-      ...(clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {}),
+    const key = clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {};
+    // One TLS context for every connection: given raw options, Node builds a context (and parses the trust) for each
+    // new socket.
+    const trust = tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {};
+    const connectionTls: ConnectionOptions = {
+      rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
+      ...(sharedSecureContext(tls.caPem || undefined, key) ?? { ...trust, ...key }),
     };
-    // One TLS context for every connection: given `ca`, Node parses the whole trust bundle (the system roots and
-    // ours, about 1 MB and 10 ms) for each new socket.
-    const connectionTls: ConnectionOptions = { rejectUnauthorized: tls.insecureSkipTlsVerify !== true, ...(sharedSecureContext(credentials) ?? credentials) };
     const connect = (host: string, port: number) => this.#connect(generation, host, port, ["http/1.1"]);
     const http1 = new (class extends HttpsAgent {
       // The Agent's own TLS is bypassed: each socket is this transport's connection (proxy tunnel, shared context).
@@ -215,8 +216,8 @@ export class CompassTransport {
     const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
     const proxy = this.#proxy?.select("https:", host, String(port));
     // An https:// proxy's certificate is checked with the trust used for Compass, as Go's transport does.
-    const ca = this.#options.tls?.caPem ? [...getCACertificates("default"), this.#options.tls.caPem] : undefined;
-    const proxyTls = proxy && { ...(ca !== undefined ? { ca } : {}), rejectUnauthorized: generation.tls.rejectUnauthorized !== false };
+    const caPem = this.#options.tls?.caPem;
+    const proxyTls = proxy && { ...(caPem ? { ca: [...getCACertificates("default"), caPem] } : {}), rejectUnauthorized: generation.tls.rejectUnauthorized !== false };
     const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, host, port, { timeoutMs, proxyTls });
     return new Promise<TLSSocket>((resolve, reject) => {
       const socket = tlsConnect({
@@ -385,13 +386,19 @@ function compassResponse(status: number, raw: IncomingHttpHeaders, stream: Reada
 }
 
 /**
- * The TLS context for `credentials`, or undefined when Node refuses them (a corrupt key, say): the connections then
- * get the raw options and fail one by one, with the error a call reports, as before.
+ * The TLS context for the client certificate, trusting Node's default roots and `caPem`; undefined when there is
+ * nothing to set (Node's defaults) or Node refuses the key or certificate (a corrupt key, say): the connections then
+ * get the raw options and fail one by one, with the error a call reports. The default roots are Node's own store,
+ * parsed once per process and shared; `caPem` is added to this context alone. (Passing them all as `ca` would parse
+ * the 140-odd roots again for every context: about 2 MB of memory each.)
  */
-function sharedSecureContext(credentials: { ca?: string[]; key?: string; cert?: string }): { secureContext: SecureContext } | undefined {
-  if (credentials.ca === undefined && credentials.key === undefined) return undefined;
+function sharedSecureContext(caPem: string | undefined, key: { key?: string; cert?: string }): { secureContext: SecureContext } | undefined {
+  if (caPem === undefined && key.key === undefined) return undefined;
   try {
-    return { secureContext: createSecureContext(credentials) };
+    const secureContext = createSecureContext(key);
+    // `context` is Node's native context: addCACert is what createSecureContext itself calls for each `ca` entry.
+    if (caPem !== undefined) (secureContext.context as { addCACert(pem: string): void }).addCACert(caPem);
+    return { secureContext };
   } catch {
     return undefined;
   }
