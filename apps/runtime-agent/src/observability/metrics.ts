@@ -1,4 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+// Module by module, not the index (see prom-client-modules.d.ts).
+import Counter from "prom-client/lib/counter.js";
+import collectDefaultMetrics from "prom-client/lib/defaultMetrics.js";
+import Gauge from "prom-client/lib/gauge.js";
+import Histogram from "prom-client/lib/histogram.js";
+import Registry from "prom-client/lib/registry.js";
 
 /** The agent's Prometheus metrics, on a registry of its own (so tests and several agents never collide). */
 export class AgentMetrics {
