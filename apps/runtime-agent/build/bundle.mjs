@@ -8,7 +8,7 @@
 // - The workspace packages (@runtime-agent/*) are bundled from their TypeScript sources (the "development" entry
 //   of their exports map), so no `tsc` build is needed first. Third-party packages resolve with Node's default
 //   conditions, exactly as in production.
-// - CommonJS dependencies (pino, prom-client) call `require` for Node built-ins: a
+// - CommonJS dependencies (prom-client) call `require` for Node built-ins: a
 //   createRequire banner gives the ES module a real `require`.
 // - `runtime-agent --version` normally reads ../../package.json next to the compiled module, which does not
 //   exist in the image: the version is injected at bundle time (see versionPlugin).

@@ -43,3 +43,30 @@ describe("logger redaction", () => {
     expect(redactValue({ APP_CA_CERTIFICATES_SECRET: "istio-system/ca", TOKEN: "t" })).toEqual({ APP_CA_CERTIFICATES_SECRET: "istio-system/ca", TOKEN: REDACTED });
   });
 });
+
+describe("logger records", () => {
+  test("one JSON line per record: level, time, component, the child's bindings, the fields, msg; lower levels dropped", () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+    const logger = createLogger({ level: "info", format: "json", destination: stream });
+    const cycle = logger.child({ reconcileId: "r-1" });
+    cycle.debug({ dropped: true }, "below the level");
+    cycle.info({ applications: 3 }, "synchronization done");
+    logger.warn("no fields");
+    expect(lines.map((line) => Object.keys(JSON.parse(line) as object))).toEqual([
+      ["level", "time", "component", "reconcileId", "applications", "msg"],
+      ["level", "time", "component", "msg"],
+    ]);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ level: "info", component: "runtime-agent", reconcileId: "r-1", applications: 3, msg: "synchronization done" });
+    expect(new Date((JSON.parse(lines[1] as string) as { time: string }).time).toISOString()).toBe((JSON.parse(lines[1] as string) as { time: string }).time);
+  });
+
+  test("fields JSON cannot hold still let the message out", () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+    createLogger({ level: "info", format: "json", destination: stream }).error({ size: 10n }, "odd fields");
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ level: "error", msg: "odd fields", logError: expect.stringContaining("BigInt") });
+  });
+});

@@ -40,7 +40,7 @@ export interface AgentProcess {
 /** Starts `runtime-agent run` as its own process, the way the container runs it. */
 export interface AgentLogLine {
   level?: number;
-  /** ISO 8601 (the agent's pino timestamp). */
+  /** ISO 8601 (the agent's log timestamp). */
   time?: string;
   msg?: string;
   [key: string]: unknown;
