@@ -83,16 +83,20 @@ describe("metadata watches", () => {
     const proxy = await ApiServerProxy.start(agentKubeconfig());
     const store = agentStore({ kubeconfigPath: proxy.kubeconfigPath });
     const watch = recorder();
+    const name = `${uniqueName("mw")}-app`;
     try {
       const listed = await store.applications.listMetadata({ labelSelector: "" });
       store.applications.watchMetadata(listed.resourceVersion, watch.handlers, { labelSelector: "" });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The watch is open once it has handed on an event.
+      await writer.applications.create({ metadata: { name }, spec: { description: "one" } });
+      await eventually(() => watch.events.some((e) => e.name === name), 10_000, "the Application's event");
       await proxy.down();
       await eventually(() => watch.ended.length === 1, 15_000, "the end");
       expect(watch.ended[0]?.code).toBe("K8S_UNAVAILABLE");
     } finally {
       await store.close();
       await proxy.down();
+      await writer.applications.delete(name);
     }
   });
 });
