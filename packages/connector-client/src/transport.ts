@@ -169,10 +169,9 @@ export class CompassTransport {
     const key = clientCertificate ? { key: clientCertificate.keyPem, cert: clientCertificate.certificateChainPem } : {};
     // One TLS context for every connection: given raw options, Node builds a context (and parses the trust) for each
     // new socket.
-    const trust = tls.caPem ? { ca: [...getCACertificates("default"), tls.caPem] } : {};
     const connectionTls: ConnectionOptions = {
       rejectUnauthorized: tls.insecureSkipTlsVerify !== true,
-      ...(sharedSecureContext(tls.caPem || undefined, key) ?? { ...trust, ...key }),
+      ...(sharedSecureContext(tls.caPem || undefined, key) ?? { ...trustOptions(tls.caPem), ...key }),
     };
     const connect = (host: string, port: number) => this.#connect(generation, host, port, ["http/1.1"]);
     const http1 = new (class extends HttpsAgent {
@@ -216,8 +215,7 @@ export class CompassTransport {
     const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
     const proxy = this.#proxy?.select("https:", host, String(port));
     // An https:// proxy's certificate is checked with the trust used for Compass, as Go's transport does.
-    const caPem = this.#options.tls?.caPem;
-    const proxyTls = proxy && { ...(caPem ? { ca: [...getCACertificates("default"), caPem] } : {}), rejectUnauthorized: generation.tls.rejectUnauthorized !== false };
+    const proxyTls = proxy && { ...trustOptions(this.#options.tls?.caPem), rejectUnauthorized: generation.tls.rejectUnauthorized !== false };
     const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, host, port, { timeoutMs, proxyTls });
     return new Promise<TLSSocket>((resolve, reject) => {
       const socket = tlsConnect({
@@ -383,6 +381,11 @@ function compassResponse(status: number, raw: IncomingHttpHeaders, stream: Reada
       return Buffer.concat(parts).toString("utf8");
     },
   };
+}
+
+/** Raw TLS options trusting Node's default roots and `caPem` (each use parses them all again; see sharedSecureContext). */
+function trustOptions(caPem: string | undefined): { ca?: string[] } {
+  return caPem ? { ca: [...getCACertificates("default"), caPem] } : {};
 }
 
 /**
