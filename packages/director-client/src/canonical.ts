@@ -4,7 +4,7 @@
  * ORDER BY). The client sorts every nested list by id, so that equal content is an equal model, and digests the
  * model, not the bytes of the answers.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { DirectorApplication } from "./model.js";
 
 /** Code-unit order of ids: the order PostgreSQL gives lower-case UUIDs, and the order Compass pages applications in. */
@@ -26,7 +26,7 @@ export function sortNestedLists(application: DirectorApplication): void {
  * each application on the page) by id, in place: two answers sorted so differ only where their content does. What is
  * not shaped as expected is left alone (the converters refuse it).
  */
-export function sortRawNestedLists(data: unknown): void {
+function sortRawNestedLists(data: unknown): void {
   for (const application of pageItems(member(data, "result"))) {
     const bundles = pageItems(member(application, "bundles"));
     sortRawById(bundles);
@@ -35,6 +35,41 @@ export function sortRawNestedLists(data: unknown): void {
       sortRawById(pageItems(member(b, "apiDefinitions")));
       sortRawById(pageItems(member(b, "eventDefinitions")));
     }
+  }
+}
+
+/**
+ * SHA-256 (hex) of an answer's data as JSON text, with its nested lists sorted by id (in place). The text is hashed a
+ * piece at a time (each application of a page, each of its bundles), never built whole: the same hash as of
+ * JSON.stringify(data), without a string the size of the answer.
+ */
+export function canonicalSha256(data: unknown): string {
+  sortRawNestedLists(data);
+  const sha256 = createHash("sha256");
+  updateJson(sha256, data, 3);
+  return sha256.digest("hex");
+}
+
+/** Feeds JSON.stringify(value) to `hash`; objects and arrays `levels` deep are fed member by member. */
+function updateJson(hash: Hash, value: unknown, levels: number): void {
+  if (levels === 0 || value === null || typeof value !== "object") {
+    hash.update(JSON.stringify(value));
+  } else if (Array.isArray(value)) {
+    hash.update("[");
+    value.forEach((item: unknown, i) => {
+      if (i > 0) hash.update(",");
+      updateJson(hash, item, levels - 1);
+    });
+    hash.update("]");
+  } else {
+    hash.update("{");
+    let first = true;
+    for (const [key, member] of Object.entries(value)) {
+      hash.update(`${first ? "" : ","}${JSON.stringify(key)}:`);
+      updateJson(hash, member, levels - 1);
+      first = false;
+    }
+    hash.update("}");
   }
 }
 

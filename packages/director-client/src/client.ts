@@ -1,7 +1,7 @@
-import { createHash, randomUUID, type Hash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
 import type { ClientCertificate, CompassResponse, GraphQLDocument, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
-import { byId, listingDigest, sortNestedLists, sortRawNestedLists } from "./canonical.js";
+import { byId, canonicalSha256, listingDigest, sortNestedLists } from "./canonical.js";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -630,41 +630,6 @@ export class DirectorClient {
         tenant: this.#tenant,
       });
     }
-  }
-}
-
-/**
- * SHA-256 (hex) of an answer's data as JSON text, with its nested lists sorted by id (in place). The text is hashed a
- * piece at a time (each application of a page, each of its bundles), never built whole: the same hash as of
- * JSON.stringify(data), without a string the size of the answer.
- */
-function canonicalSha256(data: unknown): string {
-  sortRawNestedLists(data);
-  const sha256 = createHash("sha256");
-  updateJson(sha256, data, 3);
-  return sha256.digest("hex");
-}
-
-/** Feeds JSON.stringify(value) to `hash`; objects and arrays `levels` deep are fed member by member. */
-function updateJson(hash: Hash, value: unknown, levels: number): void {
-  if (levels === 0 || value === null || typeof value !== "object") {
-    hash.update(JSON.stringify(value));
-  } else if (Array.isArray(value)) {
-    hash.update("[");
-    value.forEach((item: unknown, i) => {
-      if (i > 0) hash.update(",");
-      updateJson(hash, item, levels - 1);
-    });
-    hash.update("]");
-  } else {
-    hash.update("{");
-    let first = true;
-    for (const [key, member] of Object.entries(value)) {
-      hash.update(`${first ? "" : ","}${JSON.stringify(key)}:`);
-      updateJson(hash, member, levels - 1);
-      first = false;
-    }
-    hash.update("}");
   }
 }
 
