@@ -3,7 +3,7 @@ import { forEachListItem, listCustomObjectPage, pageQuery, stripServerMeta, type
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
 import { watchMetadata, type MetadataWatch, type MetadataWatchHandlers } from "./metadata-watch.js";
-import { FIELD_MANAGER, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, interner, isRecord, listedObjectMeta, MANAGED_BY_LABEL, MANAGED_BY_VALUE, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { parseSecret, secretBody } from "./secrets.js";
 import type { DesiredSecret, SecretMetadata, SecretObject, SecretStore } from "./secrets.js";
 
@@ -208,10 +208,11 @@ export class ApplicationStore {
    * of the cost of a full list.
    */
   async listMetadata(options: { labelSelector?: string; pageSize?: number } = {}): Promise<WithResourceVersion<{ metadata: ObjectMeta }>> {
+    const intern = interner();
     return this.listRemembering((add) =>
       forEachListItem(
         (cont) => this.listPage(options, cont, ACCEPT_METADATA_LIST),
-        (item) => add({ metadata: listedObjectMeta(item) }),
+        (item) => add({ metadata: listedObjectMeta(item, intern) }),
       ),
     );
   }

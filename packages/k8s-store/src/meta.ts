@@ -64,10 +64,28 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function stringMap(v: unknown): Record<string, string> | undefined {
+/** One instance per distinct string (see interner). */
+export type Intern = (s: string) => string;
+const asIs: Intern = (s) => s;
+
+/**
+ * An Intern for one listing: JSON.parse gives every value its own string, so the namespace, the owner, the label
+ * values and the second of creation, the same in thousands of listed objects, would each be held thousands of times.
+ */
+export function interner(): Intern {
+  const seen = new Map<string, string>();
+  return (s) => {
+    const known = seen.get(s);
+    if (known !== undefined) return known;
+    seen.set(s, s);
+    return s;
+  };
+}
+
+function stringMap(v: unknown, intern: Intern = asIs): Record<string, string> | undefined {
   if (!isRecord(v)) return undefined;
   const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = val;
+  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = intern(val);
   return out;
 }
 
@@ -81,28 +99,28 @@ function timeString(v: unknown): string | undefined {
  * Reads ObjectMeta from plain JSON or a client-node model (where timestamps are Dates). Unknown or mistyped
  * fields are dropped; a missing name becomes "".
  */
-export function parseObjectMeta(v: unknown): ObjectMeta {
+export function parseObjectMeta(v: unknown, intern: Intern = asIs): ObjectMeta {
   const m = isRecord(v) ? v : {};
   const out: ObjectMeta = { name: typeof m["name"] === "string" ? m["name"] : "" };
-  if (typeof m["namespace"] === "string") out.namespace = m["namespace"];
+  if (typeof m["namespace"] === "string") out.namespace = intern(m["namespace"]);
   if (typeof m["uid"] === "string") out.uid = m["uid"];
   if (typeof m["resourceVersion"] === "string") out.resourceVersion = m["resourceVersion"];
   if (typeof m["generation"] === "number") out.generation = m["generation"];
   const created = timeString(m["creationTimestamp"]);
-  if (created !== undefined) out.creationTimestamp = created;
+  if (created !== undefined) out.creationTimestamp = intern(created);
   const deleted = timeString(m["deletionTimestamp"]);
   if (deleted !== undefined) out.deletionTimestamp = deleted;
-  const labels = stringMap(m["labels"]);
+  const labels = stringMap(m["labels"], intern);
   if (labels !== undefined) out.labels = labels;
   const annotations = stringMap(m["annotations"]);
   if (annotations !== undefined) out.annotations = annotations;
   if (Array.isArray(m["ownerReferences"])) {
     out.ownerReferences = m["ownerReferences"].filter(isRecord).map((r) => {
       const ref: OwnerReference = {
-        apiVersion: String(r["apiVersion"] ?? ""),
-        kind: String(r["kind"] ?? ""),
-        name: String(r["name"] ?? ""),
-        uid: String(r["uid"] ?? ""),
+        apiVersion: intern(String(r["apiVersion"] ?? "")),
+        kind: intern(String(r["kind"] ?? "")),
+        name: intern(String(r["name"] ?? "")),
+        uid: intern(String(r["uid"] ?? "")),
       };
       if (typeof r["controller"] === "boolean") ref.controller = r["controller"];
       if (typeof r["blockOwnerDeletion"] === "boolean") ref.blockOwnerDeletion = r["blockOwnerDeletion"];
@@ -114,8 +132,11 @@ export function parseObjectMeta(v: unknown): ObjectMeta {
   return out;
 }
 
-/** The metadata of an item of a metadata-only list, without managedFields (nobody reads them, they are large). */
-export function listedObjectMeta(item: unknown): ObjectMeta {
-  const { managedFields: _managedFields, ...meta } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined);
+/**
+ * The metadata of an item of a metadata-only list, without managedFields (nobody reads them, they are large); with
+ * the listing's `intern`, the values its objects share are held once.
+ */
+export function listedObjectMeta(item: unknown, intern?: Intern): ObjectMeta {
+  const { managedFields: _managedFields, ...meta } = parseObjectMeta(isRecord(item) ? item["metadata"] : undefined, intern);
   return meta;
 }

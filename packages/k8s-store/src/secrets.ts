@@ -3,7 +3,7 @@ import { ACCEPT_METADATA_LIST, type K8sClient } from "./client.js";
 import { forEachListItem, listPageOf, pageQuery, type ManagementInfo, type WithResourceVersion } from "./compass-connection.js";
 import { isK8sStoreError, K8sStoreError } from "./errors.js";
 import { Informer, type InformerOptions } from "./informer.js";
-import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, PAIRED_TOKEN_ANNOTATION, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
+import { FIELD_MANAGER, FINGERPRINT_ANNOTATION, isRecord, MANAGEMENT_INFO_ANNOTATION, PAIRED_TOKEN_ANNOTATION, interner, listedObjectMeta, parseObjectMeta, type ObjectMeta, type OwnerReference } from "./meta.js";
 import { retryOnConflict, type ConflictRetryOptions } from "./retry.js";
 
 /** A Secret as the store hands it out: `data` values decoded from base64 as UTF-8 text. */
@@ -304,10 +304,11 @@ export class SecretStore {
    */
   async listMetadata(namespace: string, options: { labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}): Promise<WithResourceVersion<SecretMetadata>> {
     const out: SecretMetadata[] = [];
+    const intern = interner();
     const resourceVersion = await forEachListItem(
       (cont) => this.listPage(namespace, pageQuery(options, cont), ACCEPT_METADATA_LIST),
       (item) => {
-        const meta = listedObjectMeta(item);
+        const meta = listedObjectMeta(item, intern);
         out.push({ metadata: { ...meta, namespace: meta.namespace ?? namespace } });
       },
     );
