@@ -43,7 +43,11 @@ const applications = [
       {
         id: id("b0000000", 1),
         name: "orders",
-        apiDefinitions: [{ id: id("c0000000", 1), name: "orders-api", targetURL: "https://orders.example.com/api" }],
+        // Two APIs: their entries share one credentials object, which YAML must not print as an anchor and an alias.
+        apiDefinitions: [
+          { id: id("c0000000", 1), name: "orders-api", targetURL: "https://orders.example.com/api" },
+          { id: id("c0000000", 3), name: "orders-api-v2", targetURL: "https://orders.example.com/api/v2" },
+        ],
         eventDefinitions: [{ id: id("d0000000", 1), name: "order.created", version: "v1" }],
         defaultInstanceAuth: {
           credential: { clientId: SECRETS.oauthClientId, clientSecret: SECRETS.oauthSecret, url: "https://orders.example.com/oauth/token" },
@@ -143,6 +147,7 @@ describe("runtime-agent sync --dry-run", () => {
     expect(result.code).toBe(0);
     const documents = parseAllDocuments(result.stdout);
     expect(documents.length).toBeGreaterThan(0);
+    expect(result.stdout).not.toMatch(/[&*]a\d+\b/); // plain YAML for kubectl, no anchors or aliases
     const objects = documents.map((doc) => {
       expect(doc.errors).toEqual([]);
       return doc.toJSON() as K8sObject;

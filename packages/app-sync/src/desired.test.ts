@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import type { DirectorApplication, DirectorAuth, DirectorBundle } from "@runtime-agent/director-client";
 import { describe, expect, test } from "vitest";
-import { buildDesiredState, takeDesiredState } from "./desired.js";
+import { buildDesiredState, DesiredStateBuilder } from "./desired.js";
 import type { DesiredStateOptions } from "./desired.js";
 import { applicationContentHash, fromBase64, secretContentHash } from "./hash.js";
 import { DESIRED_HASH_ANNOTATION } from "./types.js";
@@ -443,35 +443,53 @@ describe("buildDesiredState: canonical order", () => {
   });
 });
 
-describe("takeDesiredState", () => {
+describe("DesiredStateBuilder", () => {
   const withAuth = bundle({ defaultInstanceAuth: auth({ credential: { type: "Basic", username: "u", password: "p" } }) });
   const listing = () => [
     app({ id: "a1", name: "mp-one", bundles: [withAuth] }),
     app({ id: "a2", name: "mp-twin" }),
     app({ id: "a3", name: "mp-twin" }),
     app({ id: "a4", name: "mp-four", bundles: [bundle()] }),
+    app({ id: "a5", name: "mp-twin" }),
   ];
 
-  test("gives what buildDesiredState gives (conflicts included) and takes the listing: each application is released right after its conversion", () => {
+  test("given the applications one at a time, in any order, some before the runtime's labels, it gives what buildDesiredState gives", () => {
     const expected = buildDesiredState(listing(), {}, options);
-    const events: string[] = [];
-    const handed = new Proxy(listing(), {
-      get(target, key, receiver) {
-        if (typeof key === "string" && /^\d+$/.test(key) && target[Number(key)] !== undefined) events.push(`read ${key}`);
-        return Reflect.get(target, key, receiver) as unknown;
-      },
-      set(target, key, value, receiver) {
-        if (key !== "length") events.push(`release ${String(key)}`);
-        return Reflect.set(target, key, value, receiver);
-      },
-    });
-    expect(takeDesiredState(handed, {}, options)).toEqual(expected);
-    expect(expected.conflicts.map((c) => c.applicationId)).toEqual(["a2", "a3"]);
-    expect(handed).toHaveLength(0);
-    // After the pass over the names, one application at a time: read, then released before the next is read.
-    const releases = events.filter((e) => e.startsWith("release"));
-    expect(releases).toEqual(["release 0", "release 1", "release 2", "release 3"]);
-    const afterNames = events.slice(events.indexOf("release 0") - 1);
-    expect(afterNames).toEqual(["read 0", "release 0", "read 1", "release 1", "read 2", "release 2", "read 3", "release 3"]);
+    expect(expected.conflicts.map((c) => c.applicationId)).toEqual(["a2", "a3", "a5"]);
+    expect(expected.conflicts[1]?.reason).toContain("applications a2, a5;");
+    const builder = new DesiredStateBuilder(options);
+    const [a1, a2, a3, a4, a5] = listing();
+    builder.add(a5!);
+    builder.add(a3!);
+    builder.setRuntimeLabels({});
+    for (const application of [a4!, a1!, a2!]) builder.add(application);
+    expect(builder.finish()).toEqual(expected);
+    // It keeps nothing it handed over: the objects are freed as the caller drops them.
+    expect(builder.finish()).toEqual({ applications: [], secrets: [], conflicts: [], warnings: [], normalized: true });
+  });
+
+  test("the runtime's labels decide the names, also of the applications that waited for them", () => {
+    const builder = new DesiredStateBuilder(options);
+    builder.add(app({ id: "a1", name: "One" }));
+    builder.setRuntimeLabels(NORMALIZED);
+    builder.add(app({ id: "a2", name: "Two" }));
+    expect(builder.finish()).toEqual(buildDesiredState([app({ id: "a1", name: "One" }), app({ id: "a2", name: "Two" })], NORMALIZED, options));
+  });
+
+  test("restart forgets what was given: a listing that starts over is not counted twice", () => {
+    const builder = new DesiredStateBuilder(options);
+    builder.setRuntimeLabels({});
+    for (const application of listing()) builder.add(application);
+    builder.restart();
+    builder.add(app({ id: "a2", name: "mp-twin" }));
+    const desired = builder.finish();
+    expect(desired.conflicts).toEqual([]);
+    expect(desired.applications.map((a) => a.metadata.name)).toEqual(["mp-twin"]);
+  });
+
+  test("finish before the runtime's labels is an error, not a guess about names", () => {
+    const builder = new DesiredStateBuilder(options);
+    builder.add(app());
+    expect(() => builder.finish()).toThrow(/labels were never set/);
   });
 });

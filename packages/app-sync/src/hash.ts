@@ -102,6 +102,14 @@ function joinKeys(keys: readonly string[]): string {
   return keys.length === 1 ? (keys[0] as string) : [...keys].sort().join(",");
 }
 
+/** joinKeys of a key list the caller keeps (the agent's constants): one string for every hash remembered with it. */
+const joinedKeyLists = new WeakMap<readonly string[], string>();
+function joinKeysOnce(keys: readonly string[]): string {
+  let joined = joinedKeyLists.get(keys);
+  if (joined === undefined) joinedKeyLists.set(keys, (joined = joinKeys(keys)));
+  return joined;
+}
+
 /** The agent's own label keys of an Application (what `buildDesiredState` sets). */
 export const APPLICATION_LABEL_KEYS: readonly string[] = [MANAGED_BY_LABEL];
 /** The agent's own label keys of a credential or request-parameter Secret (what `buildDesiredState` sets). */
@@ -113,7 +121,7 @@ export function applicationContentHashOf(
   labelKeys: readonly string[] = APPLICATION_LABEL_KEYS,
 ): ContentHash {
   const labels = pickLabels(app.metadata?.labels, labelKeys);
-  return { labelKeys: joinKeys(labelKeys), value: applicationContentHash(labels, app.spec) };
+  return { labelKeys: joinKeysOnce(labelKeys), value: applicationContentHash(labels, app.spec) };
 }
 
 /** The content hash of a Secret as read (`data` base64, as the API returns it), for `ActualSecret.contentHash`. */
@@ -122,7 +130,7 @@ export function secretContentHashOf(
   labelKeys: readonly string[] = SECRET_LABEL_KEYS,
 ): ContentHash {
   const labels = pickLabels(secret.metadata?.labels, labelKeys);
-  return { labelKeys: joinKeys(labelKeys), value: secretContentHash(labels, secret.data) };
+  return { labelKeys: joinKeysOnce(labelKeys), value: secretContentHash(labels, secret.data) };
 }
 
 /** Hash of what the agent manages in an Application: its own labels and the whole spec. */

@@ -1,4 +1,4 @@
-export { buildDesiredState, takeDesiredState } from "./desired.js";
+export { buildDesiredState, DesiredStateBuilder } from "./desired.js";
 export type { DesiredStateOptions } from "./desired.js";
 export { mergeApplication, mergeSecret, plan, withOwnerReference } from "./plan.js";
 export type {

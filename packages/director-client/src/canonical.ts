@@ -103,12 +103,20 @@ function sortById<T extends { id: string }>(items: T[]): void {
 }
 
 /**
- * SHA-256 (hex) of applications given in id order, each with its nested lists in id order (sortNestedLists): equal
- * for equal content, whatever order Compass sent. Object keys are in the fixed order of the model's converters, except
- * inside labels and header/query maps, which keep Compass's order (its Go JSON encoder sorts map keys).
+ * SHA-256 (hex) of one application with its nested lists in id order (sortNestedLists): equal for equal content,
+ * whatever order Compass sent. Object keys are in the fixed order of the model's converters, except inside labels and
+ * header/query maps, which keep Compass's order (its Go JSON encoder sorts map keys).
  */
-export function listingDigest(applications: readonly DirectorApplication[]): string {
+export function applicationDigest(application: DirectorApplication): string {
+  return createHash("sha256").update(JSON.stringify(application)).digest("hex");
+}
+
+/**
+ * SHA-256 (hex) of a listing from the applicationDigest of each application, by application id: taken in id order,
+ * so it does not depend on the order the applications arrived in, and needs none of them kept.
+ */
+export function listingDigest(digestsById: ReadonlyMap<string, string>): string {
   const hash = createHash("sha256");
-  for (const application of applications) hash.update(JSON.stringify(application)).update("\n");
+  for (const id of [...digestsById.keys()].sort()) hash.update(id).update(" ").update(digestsById.get(id) as string).update("\n");
   return hash.digest("hex");
 }

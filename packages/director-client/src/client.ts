@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { CompassTransport, graphQLData, graphQLPost, graphQLQuery } from "@runtime-agent/connector-client";
 import type { ClientCertificate, CompassResponse, GraphQLDocument, ProxyConfig, TlsTrust } from "@runtime-agent/connector-client";
-import { byId, canonicalSha256, listingDigest, sortNestedLists } from "./canonical.js";
+import { applicationDigest, byId, canonicalSha256, listingDigest, sortNestedLists } from "./canonical.js";
 import * as convert from "./convert.js";
 import type { ApplicationState, BundleState, Origin, PageMeta } from "./convert.js";
 import { DirectorError, DirectorErrorCode } from "./errors.js";
@@ -15,7 +15,7 @@ import {
   RuntimeLabelsDocument,
   SetRuntimeLabelDocument,
 } from "./generated/graphql.js";
-import type { ApplicationListing, DirectorApplication, ListingStats, RuntimeLabel } from "./model.js";
+import type { ApplicationListing, ApplicationSink, ApplicationStream, DirectorApplication, ListingStats, RuntimeLabel } from "./model.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /**
@@ -272,8 +272,25 @@ export class DirectorClient {
    * Applications, bundles, API and event definitions come sorted by id.
    */
   async listApplicationsForRuntime(runtimeId: string, options: ListApplicationsOptions = {}): Promise<ApplicationListing> {
+    let applications: DirectorApplication[] = [];
+    const listing = await this.streamApplicationsForRuntime(
+      runtimeId,
+      {
+        restart: () => (applications = []),
+        add: (application) => applications.push(application),
+      },
+      options,
+    );
+    return { ...listing, applications: applications.sort(byId) };
+  }
+
+  /**
+   * The same listing as listApplicationsForRuntime, but each application goes to `sink` as soon as it is complete,
+   * in the Director's order, and none is kept: a caller that converts them holds the model one page at a time.
+   */
+  async streamApplicationsForRuntime(runtimeId: string, sink: ApplicationSink, options: ListApplicationsOptions = {}): Promise<ApplicationStream> {
     const { pageSize, call, stats } = this.#startListing(runtimeId, options);
-    return this.#list(runtimeId, pageSize, options, call, stats);
+    return this.#list(runtimeId, pageSize, options, call, stats, sink);
   }
 
   /**
@@ -281,20 +298,21 @@ export class DirectorClient {
    * that listing are sent again, and while each answer has the content it had then (the same bytes, or the same data
    * but for the order of nested lists), nothing is converted. When all do, the result is `unchanged: true` with that
    * listing's count and digest — no model is built. From the first answer that differs (or when `previous` is of
-   * another runtime, tenant, URL or page size) it is a full listing, whose requests include again those already sent
-   * (their answers are not kept: memory over requests).
+   * another runtime, tenant, URL or page size) it is a full listing into `sink` (streamApplicationsForRuntime), whose
+   * requests include again those already sent (their answers are not kept: memory over requests).
    */
   async relistApplicationsForRuntime(
     runtimeId: string,
     previous: ListingReplay,
+    sink: ApplicationSink,
     options: RelistApplicationsOptions = {},
-  ): Promise<ListingUnchanged | ApplicationListing> {
+  ): Promise<ListingUnchanged | ApplicationStream> {
     const { onFullListing } = options;
     const operation = "listApplicationsForRuntime";
     const { pageSize, call, stats } = this.#startListing(runtimeId, options);
     const full = () => {
       onFullListing?.();
-      return this.#list(runtimeId, pageSize, options, call, stats);
+      return this.#list(runtimeId, pageSize, options, call, stats, sink);
     };
     const replay = recorded.get(previous);
     // A replay of another client (URL, tenant), runtime or page size is not replayed.
@@ -345,7 +363,14 @@ export class DirectorClient {
     return JSON.stringify([this.url, this.#tenant ?? "", runtimeId, pageSize]);
   }
 
-  async #list(runtimeId: string, pageSize: number, options: ListApplicationsOptions, call: CallContext, stats: ListingStats): Promise<ApplicationListing> {
+  async #list(
+    runtimeId: string,
+    pageSize: number,
+    options: ListApplicationsOptions,
+    call: CallContext,
+    stats: ListingStats,
+    sink: ApplicationSink,
+  ): Promise<ApplicationStream> {
     const operation = "listApplicationsForRuntime";
     for (let attempt = 1; ; attempt++) {
       stats.attempts = attempt;
@@ -353,13 +378,14 @@ export class DirectorClient {
       const tolerate = attempt > 1 && options.allowInconsistent === true ? (problem: string) => problems.push(problem) : undefined;
       const steps: ReplayStep[] = [];
       call.steps = steps;
+      sink.restart();
       try {
-        const { applications, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats, tolerate);
-        applications.sort(byId);
+        const { digests, totalCount } = await this.#listOnce(runtimeId, pageSize, call, stats, tolerate, sink);
         const inconsistency = problems.length === 0 ? null : describeProblems(stats.restartReason, problems);
-        const digest = listingDigest(applications);
-        const replay = inconsistency === null ? newReplay(this.#replayScope(runtimeId, pageSize), steps, applications.length, digest) : null;
-        return { unchanged: false, applications, totalCount, stats, digest, consistent: inconsistency === null, inconsistency, replay };
+        const digest = listingDigest(digests);
+        const applicationCount = digests.size;
+        const replay = inconsistency === null ? newReplay(this.#replayScope(runtimeId, pageSize), steps, applicationCount, digest) : null;
+        return { unchanged: false, applicationCount, totalCount, stats, digest, consistent: inconsistency === null, inconsistency, replay };
       } catch (error) {
         if (!(error instanceof PagingInconsistency)) throw error;
         if (attempt === 1) {
@@ -418,9 +444,10 @@ export class DirectorClient {
   }
 
   /**
-   * One pass over the pages. With `tolerate`, mismatches between application pages are reported to it instead of
-   * thrown, an application that comes twice is kept once, and an application whose nested pages do not fit together
-   * is left out (and reported): what is returned is complete, application by application.
+   * One pass over the pages, each application given to `sink` once complete; returns the applicationDigest of each by
+   * id. With `tolerate`, mismatches between application pages are reported to it instead of thrown, an application
+   * that comes twice is given once, and an application whose nested pages do not fit together is left out (and
+   * reported): what the sink gets is complete, application by application.
    */
   async #listOnce(
     runtimeId: string,
@@ -428,11 +455,12 @@ export class DirectorClient {
     call: CallContext,
     stats: ListingStats,
     tolerate: ((problem: string) => void) | undefined,
-  ): Promise<{ applications: DirectorApplication[]; totalCount: number }> {
+    sink: ApplicationSink,
+  ): Promise<{ digests: Map<string, string>; totalCount: number }> {
     const operation = "listApplicationsForRuntime";
     const origin: Origin = { operation, requestId: call.requestId };
     const tracker = new ListTracker(() => `applications of runtime ${runtimeId}`, tolerate);
-    const applications = new Map<string, DirectorApplication>();
+    const digests = new Map<string, string>();
     let after: string | null = null;
     for (;;) {
       const data = await this.#request(
@@ -452,7 +480,7 @@ export class DirectorClient {
       const locator: PageLocator = { first: pageSize, after, totalCount: tracker.totalCount };
       for (const state of states) {
         const { id } = state.application;
-        if (applications.has(id)) continue; // only when tolerating: the tracker reported it
+        if (digests.has(id)) continue; // only when tolerating: the tracker reported it
         try {
           await this.#completeApplication(runtimeId, state, locator, call, stats);
         } catch (error) {
@@ -460,9 +488,10 @@ export class DirectorClient {
           tolerate(`${error.message}; application ${id} is left out`);
           continue;
         }
-        applications.set(id, state.application);
+        digests.set(id, applicationDigest(state.application));
+        sink.add(state.application);
       }
-      if (next === null) return { applications: [...applications.values()], totalCount: tracker.totalCount };
+      if (next === null) return { digests, totalCount: tracker.totalCount };
       after = next;
     }
   }

@@ -13,6 +13,8 @@ export { codeForCompassError, toDirectorError } from "./error-mapping.js";
 export type { FailureContext } from "./error-mapping.js";
 export type {
   ApplicationListing,
+  ApplicationSink,
+  ApplicationStream,
   BasicCredential,
   CertificateOAuthCredential,
   DirectorApiDefinition,

@@ -124,27 +124,45 @@ export interface ListingStats {
   restartReason: string | null;
 }
 
-export interface ApplicationListing {
+/** Receives a listing's applications one by one (streamApplicationsForRuntime, relistApplicationsForRuntime). */
+export interface ApplicationSink {
+  /**
+   * A listing attempt starts. Called before the first application; called again when the pages of the first attempt
+   * did not fit together (Compass changed while the client paged) and the listing starts over: drop what it gave.
+   */
+  restart(): void;
+  /** One complete application (every nested page fetched, nested lists sorted by id); the client keeps nothing of it. */
+  add(application: DirectorApplication): void;
+}
+
+/** A full listing whose applications went to a sink as they arrived (in the Director's order), none kept. */
+export interface ApplicationStream {
   /** Always false: a full listing (relistApplicationsForRuntime's other answer is `unchanged: true`). */
   unchanged: false;
-  /** Sorted by id. */
-  applications: DirectorApplication[];
-  /** `totalCount` Compass reported last; equal to `applications.length` when `consistent`. */
+  /** Applications the sink was given since its last `restart`. */
+  applicationCount: number;
+  /** `totalCount` Compass reported last; equal to `applicationCount` when `consistent`. */
   totalCount: number;
   stats: ListingStats;
   /**
-   * SHA-256 (hex) of the applications in id order, each with its nested lists in id order: an equal digest means the
-   * same applications, whatever order Compass sent nested lists in (a cheap "nothing changed in Compass").
+   * SHA-256 (hex) of the applications by id, each with its nested lists in id order: an equal digest means the same
+   * applications, whatever order Compass sent them and their nested lists in (a cheap "nothing changed in Compass").
    */
   digest: string;
   /**
-   * True when every page fitted together: `applications` is everything assigned to the runtime. False only with
-   * `allowInconsistent`, when Compass kept changing during both attempts: each application in `applications` is
-   * complete, but some may be missing. Create and update from it; never delete because of it.
+   * True when every page fitted together: the applications are everything assigned to the runtime. False only with
+   * `allowInconsistent`, when Compass kept changing during both attempts: each application is complete, but some may
+   * be missing. Create and update from it; never delete because of it.
    */
   consistent: boolean;
   /** Why the listing is not consistent; null when it is. */
   inconsistency: string | null;
   /** For relistApplicationsForRuntime: what this listing asked and was answered. Null when it is not consistent. */
   replay: ListingReplay | null;
+}
+
+/** A full listing with its applications (listApplicationsForRuntime). */
+export interface ApplicationListing extends ApplicationStream {
+  /** Sorted by id. */
+  applications: DirectorApplication[];
 }

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { DirectorClient, DirectorErrorCode } from "../src/index.js";
 import { failure } from "./support/failure.js";
-import type { ApplicationListing } from "../src/index.js";
+import type { ApplicationListing, ApplicationSink, DirectorApplication, ListingReplay, RelistApplicationsOptions } from "../src/index.js";
 import { FakeDirector, fakeId, json } from "./support/fake-director.js";
 import type { FakeApplication, FakeBundle } from "./support/fake-director.js";
 
@@ -52,6 +52,31 @@ function listedIds(listing: ApplicationListing, id: string): unknown {
     id: app.id,
     bundles: app.bundles.map((b) => ({ id: b.id, apis: b.apiDefinitions.map((a) => a.id), events: b.eventDefinitions.map((e) => e.id) })),
   };
+}
+
+/** A sink that keeps what it is given, in the order given, and counts its restarts. */
+function collecting(): ApplicationSink & { applications: DirectorApplication[]; restarts: number } {
+  const sink = {
+    applications: [] as DirectorApplication[],
+    restarts: 0,
+    restart: () => {
+      sink.applications = [];
+      sink.restarts++;
+    },
+    add: (application: DirectorApplication) => sink.applications.push(application),
+  };
+  return sink;
+}
+
+/** relistApplicationsForRuntime into a collecting sink; a full listing comes back with its applications in id order. */
+async function relist(runtimeId: string, previous: ListingReplay, options: RelistApplicationsOptions) {
+  const sink = collecting();
+  const relisted = await client.relistApplicationsForRuntime(runtimeId, previous, sink, options);
+  if (relisted.unchanged) {
+    expect(sink.applications).toEqual([]);
+    return relisted;
+  }
+  return { ...relisted, applications: sink.applications.sort((a, b) => (a.id < b.id ? -1 : 1)) };
 }
 
 /** Before every application page but the first of an attempt, an application with a smaller id appears. */
@@ -163,6 +188,38 @@ describe("canonical order and digest", () => {
   });
 });
 
+describe("streaming a listing (streamApplicationsForRuntime)", () => {
+  test("each application goes to the sink as soon as it is complete: before the next page is asked, and none is kept", async () => {
+    director.applications = [application("a0000000", 1), application("a0000000", 2), application("a0000000", 3)];
+    const pagesAskedAt: number[] = [];
+    const sink = collecting();
+    const add = sink.add;
+    sink.add = (application) => {
+      pagesAskedAt.push(director.operations("ApplicationsForRuntime").length);
+      return add(application);
+    };
+    const streamed = await client.streamApplicationsForRuntime(director.runtimeId, sink, { pageSize: 2 });
+    // Two applications of the first page before the second page was asked, the third after.
+    expect(pagesAskedAt).toEqual([1, 1, 2]);
+    expect(streamed).not.toHaveProperty("applications");
+    const listed = await client.listApplicationsForRuntime(director.runtimeId, { pageSize: 2 });
+    expect(streamed).toMatchObject({ applicationCount: 3, totalCount: 3, consistent: true, digest: listed.digest });
+    expect(sink.restarts).toBe(1);
+    expect(sink.applications.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(listed.applications);
+  });
+
+  test("a listing that starts over restarts the sink: it ends with the second attempt's applications only", async () => {
+    director.applications = Array.from({ length: 6 }, (_, i) => application("a0000000", i + 1));
+    keepInserting();
+    const sink = collecting();
+    const streamed = await client.streamApplicationsForRuntime(director.runtimeId, sink, { pageSize: 2, allowInconsistent: true });
+    expect(streamed.stats.attempts).toBe(2);
+    expect(sink.restarts).toBe(2);
+    expect(sink.applications).toHaveLength(streamed.applicationCount);
+    expect(new Set(sink.applications.map((a) => a.id)).size).toBe(streamed.applicationCount);
+  });
+});
+
 describe("relisting after a listing (relistApplicationsForRuntime)", () => {
   const reverse = <T>(data: T[]): T[] => [...data].reverse();
   /** Real Compass: applications in id order, nested lists in any order. */
@@ -179,7 +236,7 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
   test("the same answers: unchanged, with the listing's count and digest, and the same requests again", async () => {
     const before = await firstListing();
     const seen = before.stats.requests;
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2, onFullListing: () => expect.fail("no full listing") });
+    const relisted = await relist(director.runtimeId, before.replay!, { pageSize: 2, onFullListing: () => expect.fail("no full listing") });
     expect(relisted).toMatchObject({ unchanged: true, applicationCount: 3, digest: before.digest, replay: before.replay });
     expect(relisted.stats.requests).toBe(seen);
     expect(director.requests).toHaveLength(seen);
@@ -188,7 +245,7 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
   test("nested lists in another order (as real Compass answers): unchanged", async () => {
     const before = await firstListing();
     director.pageOrder = reverseNested;
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    const relisted = await relist(director.runtimeId, before.replay!, { pageSize: 2 });
     expect(relisted).toMatchObject({ unchanged: true, applicationCount: 3, digest: before.digest });
     expect(director.requests).toHaveLength(before.stats.requests);
   });
@@ -200,7 +257,7 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
     if (event) event.name = "renamed";
     // onFullListing is called once, after the replayed requests up to the differing one and before the full listing's.
     const calledAfter: number[] = [];
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, {
+    const relisted = await relist(director.runtimeId, before.replay!, {
       pageSize: 2,
       onFullListing: () => calledAfter.push(director.requests.length),
     });
@@ -224,32 +281,32 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
   test("an application added or removed: a full listing with it or without it", async () => {
     const before = await firstListing();
     director.applications.push(application("a0000000", 4));
-    const added = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    const added = await relist(director.runtimeId, before.replay!, { pageSize: 2 });
     expect(added.unchanged ? [] : added.applications.map((a) => a.id)).toEqual(director.applications.map((a) => a.id));
     director.applications.splice(0, 2);
-    const removed = await client.relistApplicationsForRuntime(director.runtimeId, added.replay!, { pageSize: 2 });
+    const removed = await relist(director.runtimeId, added.replay!, { pageSize: 2 });
     expect(removed.unchanged ? [] : removed.applications.map((a) => a.id)).toEqual(director.applications.map((a) => a.id));
   });
 
   test("applications in another order within a page (their paging differs): a full listing, with the same digest", async () => {
     const before = await firstListing();
     director.pageOrder = reverse;
-    const relisted = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 });
+    const relisted = await relist(director.runtimeId, before.replay!, { pageSize: 2 });
     expect(relisted.unchanged).toBe(false);
     expect(relisted.digest).toBe(before.digest);
   });
 
   test("a replay of another runtime or another page size, or not made by the client, is not replayed: a full listing", async () => {
     const before = await firstListing();
-    const otherSize = await client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 3 });
+    const otherSize = await relist(director.runtimeId, before.replay!, { pageSize: 3 });
     expect(otherSize.unchanged).toBe(false);
     // A copy is not a replay: only the client's own replays are replayed.
-    const copy = await client.relistApplicationsForRuntime(director.runtimeId, { ...before.replay! }, { pageSize: 2 });
+    const copy = await relist(director.runtimeId, { ...before.replay! }, { pageSize: 2 });
     expect(copy.unchanged).toBe(false);
     director.requests.length = 0;
     // The fake Director knows no other runtime: the answer is its error, and no request named the replay's runtime.
     const otherRuntime = "1ab2ca6e-767c-4d34-a292-618b01681c50";
-    await failure(client.relistApplicationsForRuntime(otherRuntime, before.replay!, { pageSize: 2 }));
+    await failure(relist(otherRuntime, before.replay!, { pageSize: 2 }));
     expect(director.requests.length).toBeGreaterThan(0);
     expect(director.requests.every((r) => r.variables["runtimeId"] === otherRuntime)).toBe(true);
   });
@@ -262,7 +319,7 @@ describe("relisting after a listing (relistApplicationsForRuntime)", () => {
       const before = await firstListing();
       // The second page of the replay.
       director.raw = (index) => (index === 1 ? handler : undefined);
-      const error = await failure(client.relistApplicationsForRuntime(director.runtimeId, before.replay!, { pageSize: 2 }));
+      const error = await failure(relist(director.runtimeId, before.replay!, { pageSize: 2 }));
       expect(error.code).toBe(code);
       expect(director.requests).toHaveLength(2);
       director.raw = undefined;

@@ -72,7 +72,7 @@ export async function syncCommand(argv: string[], io: CommandIo): Promise<number
   io.out(
     output === "json"
       ? `${JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }, null, 2)}\n`
-      : objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n"),
+      : objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n"),
   );
   for (const conflict of desired.conflicts) io.err(`conflict: application ${conflict.applicationId} (${conflict.name}): ${conflict.reason}\n`);
   for (const warning of desired.warnings) io.err(`warning: application ${warning.applicationId} (${warning.name}): ${warning.reason}\n`);

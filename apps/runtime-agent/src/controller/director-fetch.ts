@@ -1,5 +1,6 @@
+import type { DesiredStateBuilder } from "@runtime-agent/app-sync";
 import { DirectorError, DirectorErrorCode } from "@runtime-agent/director-client";
-import type { ApplicationListing, DirectorApplication, ListingReplay } from "@runtime-agent/director-client";
+import type { ApplicationStream, ListingReplay } from "@runtime-agent/director-client";
 import { retryAfterOf } from "./connection.js";
 import { describe } from "./describe-error.js";
 import type { SyncContext, SyncOutcome } from "./synchronization.js";
@@ -23,7 +24,7 @@ export function fetchFailure(error: unknown, tenant: string, secret: string): Sy
   return { kind: "fetch-failed", message, certificateRefused: true };
 }
 
-/** What the Director answered: the runtime's labels and its applications, or that they are as replayed. */
+/** What the Director answered: the runtime's labels and that its applications went to the builder, or are as replayed. */
 export type DirectorAnswers = {
   labels: Record<string, unknown>;
   applicationCount: number;
@@ -37,7 +38,6 @@ export type DirectorAnswers = {
     }
   | {
       unchanged: false;
-      applications: DirectorApplication[];
       inconsistency: string | undefined;
       /** For the next cycle's relisting; undefined when the listing was inconsistent. */
       replay: ListingReplay | undefined;
@@ -47,29 +47,29 @@ export type DirectorAnswers = {
 type Director = ReturnType<SyncContext["session"]["director"]>;
 
 /**
- * The runtime's labels and every application, fetched in parallel; with `previous` (the replay of the last clean
- * cycle's listing), the applications only when their content changed since (`onFullListing` is called when it turns
- * out they did, before they are listed). A function of its own so that nothing but the caller's `applications` keeps
- * the Director's model reachable (a suspended async function keeps the values of its block-scoped temporaries), and
- * the caller can drop it before the writes.
+ * The runtime's labels and every application, fetched in parallel, the applications streamed into `desired` (which
+ * gets the labels as soon as they arrive); with `previous` (the replay of the last clean cycle's listing), the
+ * applications only when their content changed since (`onFullListing` is called when it turns out they did, before
+ * they are listed).
  */
 export async function fetchFromDirector(
   ctx: SyncContext,
   director: Director,
   runtimeId: string,
   previous: ListingReplay,
+  desired: DesiredStateBuilder,
   onFullListing: () => void,
 ): Promise<DirectorAnswers> {
-  const [labels, listing] = await withLabels(ctx, director, runtimeId, (options) =>
-    director.relistApplicationsForRuntime(runtimeId, previous, { ...options, onFullListing }),
+  const [labels, listing] = await withLabels(ctx, director, runtimeId, desired, (options) =>
+    director.relistApplicationsForRuntime(runtimeId, previous, desired, { ...options, onFullListing }),
   );
   if (!listing.unchanged) return fullAnswers(labels, listing);
   return { labels, unchanged: true, applicationCount: listing.applicationCount, digest: listing.digest, inconsistency: undefined, replay: listing.replay };
 }
 
-/** The runtime's labels and every application (fetchFromDirector without a replay). */
-export async function fetchFullListing(ctx: SyncContext, director: Director, runtimeId: string): Promise<DirectorAnswers & { unchanged: false }> {
-  const [labels, listing] = await withLabels(ctx, director, runtimeId, (options) => director.listApplicationsForRuntime(runtimeId, options));
+/** The runtime's labels and every application, into `desired` (fetchFromDirector without a replay). */
+export async function fetchFullListing(ctx: SyncContext, director: Director, runtimeId: string, desired: DesiredStateBuilder): Promise<DirectorAnswers & { unchanged: false }> {
+  const [labels, listing] = await withLabels(ctx, director, runtimeId, desired, (options) => director.streamApplicationsForRuntime(runtimeId, desired, options));
   return fullAnswers(labels, listing);
 }
 
@@ -77,22 +77,25 @@ async function withLabels<L>(
   ctx: SyncContext,
   director: Director,
   runtimeId: string,
+  desired: DesiredStateBuilder,
   list: (options: { requestId: string; signal: AbortSignal; allowInconsistent: true }) => Promise<L>,
 ): Promise<[Record<string, unknown>, L]> {
   const call = { requestId: ctx.requestId, signal: ctx.signal };
   return Promise.all([
-    ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)),
+    ctx.metrics.timeCompass("runtimeLabels", () => director.getRuntimeLabels(runtimeId, call)).then((labels) => {
+      desired.setRuntimeLabels(labels);
+      return labels;
+    }),
     // A Compass that keeps changing must not starve the sync: an inconsistent listing is returned, marked.
     ctx.metrics.timeCompass("applicationsForRuntime", () => list({ ...call, allowInconsistent: true })),
   ]);
 }
 
-function fullAnswers(labels: Record<string, unknown>, listing: ApplicationListing): DirectorAnswers & { unchanged: false } {
+function fullAnswers(labels: Record<string, unknown>, listing: ApplicationStream): DirectorAnswers & { unchanged: false } {
   return {
     labels,
     unchanged: false,
-    applications: listing.applications,
-    applicationCount: listing.applications.length,
+    applicationCount: listing.applicationCount,
     digest: listing.digest,
     inconsistency: listing.consistent ? undefined : (listing.inconsistency ?? "the pages did not fit together"),
     replay: listing.replay ?? undefined,

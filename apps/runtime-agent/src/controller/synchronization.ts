@@ -1,4 +1,4 @@
-import { applicationContentHashOf, DESIRED_HASH_ANNOTATION, plan, shouldNormalize, stableStringify, takeDesiredState } from "@runtime-agent/app-sync";
+import { applicationContentHashOf, DESIRED_HASH_ANNOTATION, DesiredStateBuilder, plan, shouldNormalize, stableStringify } from "@runtime-agent/app-sync";
 import type { ActualApplication, ActualSecret, ActualState, DesiredState, Warning } from "@runtime-agent/app-sync";
 import type { AgentConfiguration, CompassConnection, K8sStore, ObjectMeta } from "@runtime-agent/k8s-store";
 import type { AgentConfig } from "../config/schema.js";
@@ -91,22 +91,24 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   // only when the fetch succeeded.
   const objectsAsLeft = clean !== undefined && ctx.changes?.unchanged() === true;
   let listing = objectsAsLeft ? undefined : settle(listObjects(ctx));
-  let answers: DirectorAnswers;
-  try {
-    // After a clean cycle the listing is replayed: when Compass answers with the same content, nothing is converted.
-    answers =
-      clean?.replay === undefined
-        ? await fetchFullListing(ctx, director, runtimeId)
-        : await fetchFromDirector(ctx, director, runtimeId, clean.replay, () => (listing ??= settle(listObjects(ctx))));
-  } catch (error) {
-    await listing;
-    return fetchFailure(error, agentConfig.tenant.trim(), secret);
-  }
   const options = {
     centralGatewayUrl: ctx.config.centralGatewayServiceUrl,
     skipAppsTlsVerify: ctx.config.skipAppsTlsVerify,
     integrationNamespace: ctx.config.integrationNamespace,
   };
+  // The Director's applications are converted as they arrive: its model is never held whole.
+  let builder = new DesiredStateBuilder(options);
+  let answers: DirectorAnswers;
+  try {
+    // After a clean cycle the listing is replayed: when Compass answers with the same content, nothing is converted.
+    answers =
+      clean?.replay === undefined
+        ? await fetchFullListing(ctx, director, runtimeId, builder)
+        : await fetchFromDirector(ctx, director, runtimeId, clean.replay, builder, () => (listing ??= settle(listObjects(ctx))));
+  } catch (error) {
+    await listing;
+    return fetchFailure(error, agentConfig.tenant.trim(), secret);
+  }
   // Everything the desired state is computed from: the Director's answers, the one runtime label it reads
   // (isNormalized; the URL labels this agent sets do not count) and the settings.
   const keyOf = (a: DirectorAnswers) => `${a.digest}\n${String(shouldNormalize(a.labels))}\n${stableStringify(options)}`;
@@ -128,7 +130,8 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   if (answers.unchanged) {
     // Compass answered as before but the cluster changed: the applications are needed after all.
     try {
-      full = await fetchFullListing(ctx, director, runtimeId);
+      builder = new DesiredStateBuilder(options);
+      full = await fetchFullListing(ctx, director, runtimeId, builder);
     } catch (error) {
       return fetchFailure(error, agentConfig.tenant.trim(), secret);
     }
@@ -138,9 +141,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   const { labels, inconsistency, replay } = full;
   const key = keyOf(full);
   const fetched = full.applicationCount;
-  // The Director's model is handed over: each application is released as soon as it is converted, so the model and
-  // the desired state are never both held whole (an async function's locals stay reachable until it returns).
-  const desired = takeDesiredState(full.applications, labels, options);
+  const desired = builder.finish();
   const desiredNames = desired.applications.map((a) => a.metadata.name);
   logNewWarnings(ctx, memory, desired, inconsistency === undefined);
 
