@@ -4,7 +4,7 @@
 //  1. first pass, a first synchronization: the agent's two metadata listings (Applications, app Secrets), then each
 //     Application created with a POST (applications.create) and, right after it, its Secrets with a POST
 //     (applications.createSecret, owner uid from the create answer: no lookup), BENCH_K8S_CONCURRENCY in flight
-//     (default 32, the agent's WRITE_CONCURRENCY), an Application's Secrets taken before the next Application;
+//     (default 16, the agent's WRITE_CONCURRENCY), an Application's Secrets taken before the next Application;
 //  2. the physical floor: a plain keep-alive HTTPS loop (node:https, no client library) POSTing the same bodies
 //     under fresh names, in the same order, at the same concurrency — interleaved with 1 in 10 slices (ABBA) so
 //     that other load on the machine hits both alike; its copies are deleted afterwards (not timed);
@@ -39,7 +39,7 @@ import {
 
 const APPS = Number(process.env["BENCH_K8S_APPS"] ?? 1000);
 const SECRETS = Number(process.env["BENCH_K8S_SECRETS"] ?? 2500);
-const CONCURRENCY = Number(process.env["BENCH_K8S_CONCURRENCY"] ?? 32);
+const CONCURRENCY = Number(process.env["BENCH_K8S_CONCURRENCY"] ?? 16);
 const SLICES = Number(process.env["BENCH_K8S_SLICES"] ?? 10);
 const CHANGE_EVERY = Number(process.env["BENCH_K8S_CHANGE_EVERY"] ?? 10);
 const NS = "kyma-system";
