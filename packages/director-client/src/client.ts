@@ -20,9 +20,13 @@ import type { ApplicationListing, ApplicationSink, ApplicationStream, DirectorAp
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /**
  * Applications per `applicationsForRuntime` page. Compass documents 100 as the maximum for this query (it enforces
- * none), and every application arrives with up to 200 bundles × 200 APIs/events, so pages stay moderate.
+ * none), and every application arrives with up to 200 bundles × 200 APIs/events, so pages stay moderate. Half of that:
+ * a page is text, then a parsed tree, then hashed or converted, and each page's garbage is short-lived only while it
+ * fits V8's young generation (the agent's 2 MB). pnpm bench, 1,000 applications × 5 bundles × (3 APIs + 2 events): a
+ * no-change cycle 0.23-0.25 s of CPU with 50 against 0.30-0.37 s with 100, and the whole-life peak RSS 1-3 MB lower,
+ * for 21 requests instead of 11.
  */
-export const DEFAULT_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 50;
 /** The largest page the client asks for; 200 is Compass's own default and its limit on nested lists. */
 export const MAX_PAGE_SIZE = 200;
 /** Page size for nested lists (bundles, API and event definitions): Compass's maximum, 1..200 enforced. */

@@ -228,7 +228,7 @@ describe("listApplicationsForRuntime: conversion", () => {
     expect(listing.stats.bytesReceived).toBeGreaterThan(500);
     const query = director.requests[0]?.query ?? "";
     expect(query).toContain("__typename");
-    expect(director.requests[0]?.variables).toEqual({ runtimeId: director.runtimeId, first: 100, after: null, nestedFirst: 200 });
+    expect(director.requests[0]?.variables).toEqual({ runtimeId: director.runtimeId, first: 50, after: null, nestedFirst: 200 });
   });
 
   test("every credential kind, CSRF with its own credential, schema and nulls", async () => {
@@ -476,11 +476,11 @@ describe("listApplicationsForRuntime: paging", () => {
     expect(listing.applications.map((a) => a.description)).toEqual(director.applications.map((_, i) => description(i)));
   });
 
-  test("the default page size is 100 and an empty list is one request", async () => {
+  test("the default page size is 50 and an empty list is one request", async () => {
     const listing = await client().listApplicationsForRuntime(director.runtimeId);
     expect(listing).toMatchObject({ applications: [], totalCount: 0 });
     expect(director.requests).toHaveLength(1);
-    expect(director.requests[0]?.variables["first"]).toBe(100);
+    expect(director.requests[0]?.variables["first"]).toBe(50);
   });
 
   test("page sizes outside 1..200 are refused before any request", async () => {

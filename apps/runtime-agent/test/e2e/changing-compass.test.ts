@@ -33,7 +33,7 @@ async function managedNames(): Promise<string[]> {
 
 beforeAll(async () => {
   scenario = await Scenario.start(inject("adminKubeconfig"), { director: changingDirector });
-  // More than one page (the agent asks for 100 applications per page).
+  // More than one page (the agent asks for 50 applications per page).
   scenario.addApplicationsInProcess(Array.from({ length: 150 }, (_, i) => ({ name: `app-${String(i).padStart(3, "0")}` })));
   agent = await InProcessAgent.start(scenario, inject("agentKubeconfig"));
 });
