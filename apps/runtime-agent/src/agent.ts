@@ -105,7 +105,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const changes = new ClusterChanges(store, config.integrationNamespace, (error) =>
     log.warn({ reason: describe(error) }, "watch of the synchronized objects ended; the next cycle lists them"),
   );
-  const reconciler = new Reconciler({ config, store, session, log, metrics, changes });
+  const reconciler = new Reconciler({ config, store, session, log, metrics, changes, collectGarbage: globalThis.gc });
   const loop = new ReconcileLoop(
     (signal) => reconciler.reconcile(signal),
     (error) => {

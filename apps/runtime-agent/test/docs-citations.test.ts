@@ -384,7 +384,7 @@ const OTHER_TOOLS: Record<string, string[]> = {
   kubectl: ["from-literal", "type", "field-selector", "dry-run"],
   pnpm: ["filter", "frozen-lockfile"],
   docker: ["rm", "user"],
-  node: ["max-semi-space-size", "initial-old-space-size", "heap-growing-percent", "max-old-space-size", "no-opt", "no-maglev"],
+  node: ["max-semi-space-size", "initial-old-space-size", "heap-growing-percent", "max-old-space-size", "no-opt", "no-maglev", "expose-gc"],
 };
 
 test("every flag in README.md and docs/*.md is one the CLI parses (or a flag of the tool its line runs)", () => {

@@ -29,6 +29,8 @@ export interface ReconcilerOptions {
   random?: () => number;
   /** Changes of the synchronized objects since the last listing (see ClusterChanges); without it every cycle lists. */
   changes?: ClusterChanges | undefined;
+  /** A full garbage collection (see SyncContext.collectGarbage): the agent passes `globalThis.gc`. */
+  collectGarbage?: (() => void) | undefined;
 }
 
 /** Without a credential to try, the agent waits for a new token; the config Secret is watched, so this is only a fallback. */
@@ -102,7 +104,7 @@ export class Reconciler {
     const log = this.#o.log.child({ reconcileId: requestId });
     const now = this.#now();
     const existing = await store.compassConnections.find(DEFAULT_COMPASS_CONNECTION_NAME);
-    const ctx = { config, store, session: this.#o.session, log, now, requestId, signal, metrics, changes: this.#o.changes };
+    const ctx = { config, store, session: this.#o.session, log, now, requestId, signal, metrics, changes: this.#o.changes, collectGarbage: this.#o.collectGarbage };
 
     let spec: CompassConnectionSpec = structuredClone(existing?.spec ?? { managementInfo: { connectorUrl: "", directorUrl: "" } });
     let status: CompassConnectionStatus = structuredClone(

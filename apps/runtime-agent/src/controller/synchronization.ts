@@ -23,6 +23,15 @@ export interface SyncContext {
   signal: AbortSignal;
   /** Whether the listed objects changed since the last listing, from watches: a quiet cycle then lists nothing. */
   changes?: ClusterChanges | undefined;
+  /**
+   * A full garbage collection (`globalThis.gc`, there when node runs with --expose-gc, as the image does), run when a
+   * cycle turns out to build a desired state, before it lists anything: the garbage the quiet cycles before it left
+   * (parsed Director answers) is collected, and the heap this cycle grows starts from what is live. Otherwise V8 lets
+   * the heap grow by 8 MB and the young generation past the live set of its last full collection, garbage included,
+   * before it collects (docs/operations.md). Quiet cycles do not run it: their garbage fits in what V8 allows, and a
+   * full collection would cost them more CPU than the cycle itself.
+   */
+  collectGarbage?: (() => void) | undefined;
 }
 
 export interface ApplicationFailure {
@@ -90,6 +99,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   // starts only when the Director's answers turn out to differ. A failed fetch discards it; a failed listing counts
   // only when the fetch succeeded.
   const objectsAsLeft = clean !== undefined && ctx.changes?.unchanged() === true;
+  if (clean?.replay === undefined) ctx.collectGarbage?.();
   let listing = objectsAsLeft ? undefined : settle(listObjects(ctx));
   const options = {
     centralGatewayUrl: ctx.config.centralGatewayServiceUrl,
@@ -104,7 +114,10 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
     answers =
       clean?.replay === undefined
         ? await fetchFullListing(ctx, director, runtimeId, builder)
-        : await fetchFromDirector(ctx, director, runtimeId, clean.replay, builder, () => (listing ??= settle(listObjects(ctx))));
+        : await fetchFromDirector(ctx, director, runtimeId, clean.replay, builder, () => {
+            ctx.collectGarbage?.();
+            listing ??= settle(listObjects(ctx));
+          });
   } catch (error) {
     await listing;
     return fetchFailure(error, agentConfig.tenant.trim(), secret);
@@ -130,6 +143,7 @@ export async function synchronize(ctx: SyncContext, cc: CompassConnection, agent
   if (answers.unchanged) {
     // Compass answered as before but the cluster changed: the applications are needed after all.
     try {
+      ctx.collectGarbage?.();
       builder = new DesiredStateBuilder(options);
       full = await fetchFullListing(ctx, director, runtimeId, builder);
     } catch (error) {

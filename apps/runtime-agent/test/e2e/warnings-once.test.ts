@@ -54,3 +54,20 @@ test("logged once per change of the application, whichever path the cycle takes"
   }
   expect(agent.logged(WARNING)).toHaveLength(2);
 });
+
+test("a cycle that builds a desired state first collects the garbage the quiet cycles left; a quiet cycle does not collect", async () => {
+  const converted = () => agent.logged(/^synchronization done/).map((line) => Number(line["converted"]));
+  const cycle = async () => {
+    agent.advance(agent.config.controllerSyncPeriod);
+    await agent.cycle();
+  };
+  await cycle();
+  const [collected, cycles] = [agent.garbageCollections, converted().length];
+  await cycle();
+  await scenario.addApplication({ name: "one-more" });
+  await cycle();
+  await cycle();
+  // quiet, converted (an application was added), quiet
+  expect(converted().slice(cycles)).toEqual([0, 4, 0]);
+  expect(agent.garbageCollections - collected).toBe(1);
+});

@@ -19,6 +19,8 @@ import type { Scenario } from "./scenario.js";
  */
 export class InProcessAgent {
   readonly logs: Record<string, unknown>[] = [];
+  /** How often the reconciler asked for a full garbage collection (the agent's `globalThis.gc`). */
+  garbageCollections = 0;
   #time: number;
   readonly reconciler: Reconciler;
 
@@ -40,7 +42,16 @@ export class InProcessAgent {
       }),
     });
     // Mid-point of every jitter range: backoff waits are exactly predictable.
-    this.reconciler = new Reconciler({ config, store, session, log, metrics: new AgentMetrics(), now: () => new Date(this.#time), random: () => 0.5 });
+    this.reconciler = new Reconciler({
+      config,
+      store,
+      session,
+      log,
+      metrics: new AgentMetrics(),
+      now: () => new Date(this.#time),
+      random: () => 0.5,
+      collectGarbage: () => this.garbageCollections++,
+    });
   }
 
   static async start(scenario: Scenario, kubeconfigPath: string, env: Record<string, string> = {}): Promise<InProcessAgent> {
