@@ -8,7 +8,7 @@ import { metricSum } from "../support/reliability.js";
 import { CA_SECRET, CLIENT_SECRET, Scenario } from "../support/scenario.js";
 import type { AppInput } from "../support/scenario.js";
 
-// 450 applications (more than four pages of 100), a Director that fails for several cycles or answers with partial
+// 450 applications (nine pages of 50), a Director that fails for several cycles or answers with partial
 // and inconsistent pages, a steady state without writes, and the runtime labels.
 let scenario: Scenario;
 let agent: AgentProcess;
@@ -17,8 +17,8 @@ let ids: string[] = [];
 
 const COUNT = 450;
 /** The page size the agent asks the Director for (director-client's default; the Go agent asks for 200 and drops the rest). */
-const PAGE_SIZE = 100;
-/** Application pages of one complete listing: 100, 100, 100, 100, 50. */
+const PAGE_SIZE = 50;
+/** Application pages of one complete listing: 9 of 50. */
 const PAGES_PER_LISTING = Math.ceil(COUNT / PAGE_SIZE);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -86,7 +86,7 @@ function synchronizedCycles(): string[] {
 }
 
 /**
- * The application pages one cycle requested: exactly PAGES_PER_LISTING pages (100, 100, 100, 100, 50) of PAGE_SIZE,
+ * The application pages one cycle requested: exactly PAGES_PER_LISTING pages (9 of 50) of PAGE_SIZE,
  * each asking for the page after the previous one's cursor, the last saying there is no next page — one listing,
  * no page asked twice, none left out.
  */
@@ -155,7 +155,7 @@ afterAll(async () => {
 });
 
 describe("450 applications", () => {
-  test("all present after the first pass, listed in pages of 100", async () => {
+  test("all present after the first pass, listed in pages of 50", async () => {
     const names = [...(await applicationUids()).keys()].sort();
     expect(names).toHaveLength(COUNT);
     expect(names).toEqual(Array.from({ length: COUNT }, (_, i) => `mp-app-${String(i).padStart(3, "0")}`));
