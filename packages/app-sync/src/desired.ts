@@ -137,7 +137,7 @@ export class DesiredStateBuilder implements ApplicationSink {
     const warnings: Warning[] = [];
     const applications: DesiredApplication[] = [];
     const secrets: DesiredSecret[] = [];
-    const all = [...byName.values()].flat().sort((a, b) => (a.applicationId < b.applicationId ? -1 : a.applicationId > b.applicationId ? 1 : 0));
+    const all = [...byName.values()].flat().sort((a, b) => inCodeUnitOrder(a.applicationId, b.applicationId));
     for (const { applicationId, name, result } of all) {
       const sameName = byName.get(name) ?? [];
       if (sameName.length > 1) {
@@ -219,7 +219,12 @@ function convertApplication(
  * rewrite Application CRs whose content did not change.
  */
 function byId<T extends { id: string }>(items: readonly T[]): T[] {
-  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...items].sort((a, b) => inCodeUnitOrder(a.id, b.id));
+}
+
+/** The order of ids (the Director's order: code units, as PostgreSQL sorts lower-case UUIDs). */
+function inCodeUnitOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function convertBundle(

@@ -189,7 +189,7 @@ describe("canonical order and digest", () => {
 });
 
 describe("streaming a listing (streamApplicationsForRuntime)", () => {
-  test("each application goes to the sink as soon as it is complete: before the next page is asked, and none is kept", async () => {
+  test("each application goes to the sink as soon as it is complete, before the next page is asked; the result holds none", async () => {
     director.applications = [application("a0000000", 1), application("a0000000", 2), application("a0000000", 3)];
     const pagesAskedAt: number[] = [];
     const sink = collecting();
